@@ -1,0 +1,22 @@
+// Command edgeos is the single edgeos binary. Called as kubectl (through a
+// link) it is kubectl; otherwise it is the edgeos command line.
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/edgeos/edgeos/pkg/cli"
+	"github.com/edgeos/edgeos/pkg/kubectl"
+)
+
+func main() {
+	if filepath.Base(os.Args[0]) == "kubectl" {
+		kubectl.Run(os.Args[1:])
+	}
+	if err := cli.New().Run(os.Args); err != nil {
+		fmt.Fprintf(os.Stderr, "edgeos: error: %v\n", err)
+		os.Exit(1)
+	}
+}

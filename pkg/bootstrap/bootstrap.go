@@ -1,0 +1,186 @@
+// Package bootstrap is the server's HTTPS API for joining nodes. It is served
+// on the apiserver's port under PathPrefix, ahead of the apiserver's own
+// authentication:
+//
+//	GET  /edgeos/v1/cacerts                   server CA bundle, no auth
+//	POST /edgeos/v1/certs/kubelet-client      sign a kubelet client CSR
+//	POST /edgeos/v1/certs/kubelet-serving     sign a kubelet serving CSR
+//	GET  /edgeos/v1/config                    cluster settings a node needs
+//
+// Every endpoint but cacerts needs "Authorization: Bearer <credential>" with
+// the credential part of a join token, and the node's name in the
+// Edgeos-Node-Name header. A request that fails authentication gets 401 and
+// nothing is signed.
+package bootstrap
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/edgeos/edgeos/pkg/pki"
+	"github.com/sirupsen/logrus"
+)
+
+// PathPrefix is where the bootstrap API lives on the apiserver's port.
+const PathPrefix = "/edgeos/"
+
+// NodeNameHeader carries the joining node's name.
+const NodeNameHeader = "Edgeos-Node-Name"
+
+// ErrUnauthorized is what an Authenticator returns for a credential it rejects.
+var ErrUnauthorized = errors.New("unauthorized")
+
+// Authenticator checks the credential part of a join token.
+type Authenticator interface {
+	Authenticate(ctx context.Context, credential string) error
+}
+
+// NodeConfig is what a node learns about the cluster when it joins.
+type NodeConfig struct {
+	ClusterCIDR   string `json:"clusterCIDR"`
+	ServiceCIDR   string `json:"serviceCIDR"`
+	ClusterDNS    string `json:"clusterDNS"`
+	ClusterDomain string `json:"clusterDomain"`
+	// ClientCA is the PEM CA that signs clients of the kubelet (the apiserver).
+	ClientCA string `json:"clientCA"`
+}
+
+// Config is everything the API needs.
+type Config struct {
+	// ServerCA is the PEM bundle that verifies the apiserver.
+	ServerCA []byte
+	// ClientCA signs kubelet client certificates.
+	ClientCA *pki.CA
+	// KubeletCA signs kubelet serving certificates. It is kept apart from
+	// the server CA so that a joined node can never get a certificate the
+	// apiserver's clients would trust.
+	KubeletCA *pki.CA
+	Auth      Authenticator
+	Node      NodeConfig
+}
+
+// Handler serves the bootstrap API.
+type Handler struct {
+	cfg Config
+	mux *http.ServeMux
+}
+
+// New builds the handler.
+func New(cfg Config) *Handler {
+	h := &Handler{cfg: cfg, mux: http.NewServeMux()}
+	h.mux.HandleFunc("GET /edgeos/v1/cacerts", h.cacerts)
+	h.mux.HandleFunc("POST /edgeos/v1/certs/kubelet-client", h.authed(h.kubeletClient))
+	h.mux.HandleFunc("POST /edgeos/v1/certs/kubelet-serving", h.authed(h.kubeletServing))
+	h.mux.HandleFunc("GET /edgeos/v1/config", h.authed(h.nodeConfig))
+	return h
+}
+
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.mux.ServeHTTP(w, r) }
+
+// Wrap routes bootstrap paths to h and everything else to next.
+func (h *Handler) Wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, PathPrefix) {
+			h.ServeHTTP(w, r)
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func (h *Handler) cacerts(w http.ResponseWriter, _ *http.Request) {
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	_, _ = w.Write(h.cfg.ServerCA)
+}
+
+// nodeNamePattern is a DNS-1123 subdomain, what Kubernetes accepts as a node name.
+var nodeNamePattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`)
+
+type nodeHandler func(w http.ResponseWriter, r *http.Request, node string)
+
+func (h *Handler) authed(next nodeHandler) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		cred, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || cred == "" {
+			http.Error(w, "missing bearer token", http.StatusUnauthorized)
+			return
+		}
+		if err := h.cfg.Auth.Authenticate(r.Context(), cred); err != nil {
+			if errors.Is(err, ErrUnauthorized) {
+				logrus.Warnf("bootstrap: rejected token from %s", r.RemoteAddr)
+				http.Error(w, "invalid token", http.StatusUnauthorized)
+				return
+			}
+			logrus.Errorf("bootstrap: checking token: %v", err)
+			http.Error(w, "cannot check token now", http.StatusServiceUnavailable)
+			return
+		}
+		node := r.Header.Get(NodeNameHeader)
+		if len(node) > 253 || !nodeNamePattern.MatchString(node) {
+			http.Error(w, fmt.Sprintf("%s header must be a valid node name", NodeNameHeader), http.StatusBadRequest)
+			return
+		}
+		next(w, r, node)
+	}
+}
+
+func (h *Handler) nodeConfig(w http.ResponseWriter, _ *http.Request, _ string) {
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(h.cfg.Node)
+}
+
+func (h *Handler) kubeletClient(w http.ResponseWriter, r *http.Request, node string) {
+	h.sign(w, r, h.cfg.ClientCA, func(*x509.CertificateRequest) pki.Leaf {
+		return pki.Leaf{CommonName: "system:node:" + node, Organization: []string{"system:nodes"}}
+	}, node)
+}
+
+func (h *Handler) kubeletServing(w http.ResponseWriter, r *http.Request, node string) {
+	h.sign(w, r, h.cfg.KubeletCA, func(csr *x509.CertificateRequest) pki.Leaf {
+		ips := csr.IPAddresses
+		if len(ips) == 0 {
+			ips = []net.IP{net.ParseIP("127.0.0.1")}
+		}
+		return pki.Leaf{
+			CommonName:   "system:node:" + node,
+			Organization: []string{"system:nodes"},
+			DNSNames:     []string{node, "localhost"},
+			IPs:          ips,
+			Server:       true,
+		}
+	}, node)
+}
+
+// maxCSR bounds a request body; a P-256 CSR is well under 1 KiB.
+const maxCSR = 16 << 10
+
+func (h *Handler) sign(w http.ResponseWriter, r *http.Request, ca *pki.CA, leaf func(*x509.CertificateRequest) pki.Leaf, node string) {
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxCSR))
+	if err != nil {
+		http.Error(w, "reading request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	csr, err := pki.ParseCSR(body)
+	if err != nil {
+		http.Error(w, "bad certificate request: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	cert, err := ca.Issue(leaf(csr), csr.PublicKey, pki.LeafValidity)
+	if err != nil {
+		logrus.Errorf("bootstrap: signing for node %s: %v", node, err)
+		http.Error(w, "signing failed", http.StatusInternalServerError)
+		return
+	}
+	logrus.Infof("bootstrap: signed %s for node %s, valid until %s", r.URL.Path[len(PathPrefix)+3:], node, cert.NotAfter.Format(time.RFC3339))
+	w.Header().Set("Content-Type", "application/x-pem-file")
+	_, _ = w.Write(pki.Bundle(pki.PEMCert(cert), ca.PEM()))
+}

@@ -1,0 +1,61 @@
+// Package cli is the edgeos command line: it turns flags, EDGEOS_*
+// environment variables and the config file into each component's Config
+// and runs it.
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/edgeos/edgeos/pkg/version"
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+)
+
+// envVar is the environment variable for a flag: EDGEOS_<NAME>.
+func envVar(name string) []string {
+	return []string{"EDGEOS_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))}
+}
+
+// usageError keeps a bad flag to one line instead of a page of help.
+func usageError(c *cli.Context, err error, _ bool) error {
+	name := "edgeos"
+	if c.Command != nil && c.Command.Name != "" {
+		name += " " + c.Command.Name
+	}
+	return fmt.Errorf("%v (see '%s --help')", err, name)
+}
+
+// New builds the edgeos application.
+func New() *cli.App {
+	cli.VersionPrinter = func(*cli.Context) { fmt.Println(version.String()) }
+	return &cli.App{
+		Name:                 "edgeos",
+		Usage:                "lightweight Kubernetes for the edge",
+		Version:              version.String(),
+		HideHelpCommand:      true,
+		OnUsageError:         usageError,
+		EnableBashCompletion: false,
+		Commands: []*cli.Command{
+			serverCommand(),
+			kubectlCommand(),
+			tokenCommand(),
+		},
+	}
+}
+
+// signalContext ends on SIGINT or SIGTERM.
+func signalContext() (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+}
+
+func setupLogging(debug bool) {
+	logrus.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+	if debug {
+		logrus.SetLevel(logrus.DebugLevel)
+	}
+}

@@ -1,0 +1,140 @@
+// Package controlplane runs the upstream kube-apiserver,
+// kube-controller-manager and kube-scheduler inside the edgeos process.
+//
+// Each component is driven through its own options → config → run path,
+// with arguments edgeos derives from its Config, so that upstream flag
+// validation and defaults apply unchanged. All three option sets are built
+// before any flag is parsed, because parsing closes the shared feature gates.
+package controlplane
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"sort"
+
+	"github.com/spf13/pflag"
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	cliflag "k8s.io/component-base/cli/flag"
+	apiserverapp "k8s.io/kubernetes/cmd/kube-apiserver/app"
+	apiserveroptions "k8s.io/kubernetes/cmd/kube-apiserver/app/options"
+	cmapp "k8s.io/kubernetes/cmd/kube-controller-manager/app"
+	cmoptions "k8s.io/kubernetes/cmd/kube-controller-manager/app/options"
+	schedoptions "k8s.io/kubernetes/cmd/kube-scheduler/app/options"
+)
+
+// Config is what the control plane needs from the server.
+type Config struct {
+	// APIServerArgs, ControllerManagerArgs and SchedulerArgs are upstream
+	// flags as key → value, rendered as --key=value.
+	APIServerArgs         map[string]string
+	ControllerManagerArgs map[string]string
+	SchedulerArgs         map[string]string
+	// Listener is the apiserver's secure port, bound by the caller so that
+	// a port in use fails before anything starts.
+	Listener net.Listener
+	// WrapHandler puts edgeos's own handlers (the node bootstrap API) in
+	// front of the apiserver's handler chain, on the same port.
+	WrapHandler func(http.Handler) http.Handler
+}
+
+// ControlPlane holds the parsed options of the three components.
+type ControlPlane struct {
+	cfg       Config
+	apiserver *apiserveroptions.ServerRunOptions
+	cm        *cmoptions.KubeControllerManagerOptions
+	cmFlags   cliflag.NamedFlagSets
+	scheduler *schedoptions.Options
+}
+
+// New builds and parses the options of all three components.
+func New(cfg Config) (*ControlPlane, error) {
+	cp := &ControlPlane{cfg: cfg, apiserver: apiserveroptions.NewServerRunOptions(), scheduler: schedoptions.NewOptions()}
+	cm, err := cmoptions.NewKubeControllerManagerOptions()
+	if err != nil {
+		return nil, fmt.Errorf("controller-manager options: %w", err)
+	}
+	cp.cm = cm
+	cp.cmFlags = cm.Flags(cmapp.KnownControllers(), cmapp.ControllersDisabledByDefault(), cmapp.ControllerAliases())
+	cm.ParsedFlags = &cp.cmFlags
+
+	if err := parse("kube-apiserver", cp.apiserver.Flags(), cfg.APIServerArgs); err != nil {
+		return nil, err
+	}
+	if err := parse("kube-controller-manager", cp.cmFlags, cfg.ControllerManagerArgs); err != nil {
+		return nil, err
+	}
+	if err := parse("kube-scheduler", *cp.scheduler.Flags, cfg.SchedulerArgs); err != nil {
+		return nil, err
+	}
+	if err := cp.apiserver.GenericServerRunOptions.ComponentGlobalsRegistry.Set(); err != nil {
+		return nil, err
+	}
+	return cp, nil
+}
+
+// parse applies args to a component's flag sets.
+func parse(component string, sets cliflag.NamedFlagSets, args map[string]string) error {
+	fs := pflag.NewFlagSet(component, pflag.ContinueOnError)
+	for _, name := range sets.Order {
+		fs.AddFlagSet(sets.FlagSets[name])
+	}
+	if err := fs.Parse(Args(args)); err != nil {
+		return fmt.Errorf("%s: %w", component, err)
+	}
+	return nil
+}
+
+// Args renders a flag map as sorted --key=value arguments.
+func Args(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	out := make([]string, 0, len(keys))
+	for _, k := range keys {
+		out = append(out, "--"+k+"="+m[k])
+	}
+	return out
+}
+
+// APIServer runs kube-apiserver until ctx ends. ready is called once the
+// server listens; callers check /readyz for full readiness.
+func (cp *ControlPlane) APIServer(ctx context.Context, ready func()) error {
+	s := cp.apiserver
+	s.SecureServing.Listener = cp.cfg.Listener
+	completed, err := s.Complete(ctx)
+	if err != nil {
+		return fmt.Errorf("kube-apiserver options: %w", err)
+	}
+	if errs := completed.Validate(); len(errs) != 0 {
+		return fmt.Errorf("kube-apiserver options: %v", errs)
+	}
+	config, err := apiserverapp.NewConfig(completed)
+	if err != nil {
+		return fmt.Errorf("kube-apiserver config: %w", err)
+	}
+	if wrap := cp.cfg.WrapHandler; wrap != nil {
+		agg := config.Aggregator.GenericConfig
+		build := agg.BuildHandlerChainFunc
+		agg.BuildHandlerChainFunc = func(h http.Handler, c *genericapiserver.Config) http.Handler {
+			return wrap(build(h, c))
+		}
+	}
+	cc, err := config.Complete()
+	if err != nil {
+		return err
+	}
+	server, err := apiserverapp.CreateServerChain(cc)
+	if err != nil {
+		return fmt.Errorf("kube-apiserver: %w", err)
+	}
+	prepared, err := server.PrepareRun()
+	if err != nil {
+		return fmt.Errorf("kube-apiserver: %w", err)
+	}
+	ready()
+	return prepared.Run(ctx)
+}

@@ -1,0 +1,122 @@
+// Package datastore runs kine in-process: an etcd API for the apiserver,
+// backed by an embedded SQLite file by default, or by the PostgreSQL, MySQL or
+// etcd endpoint the user names.
+package datastore
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/k3s-io/kine/pkg/endpoint"
+	kinetls "github.com/k3s-io/kine/pkg/tls"
+	"github.com/sirupsen/logrus"
+)
+
+// Config says where the data lives.
+type Config struct {
+	// Endpoint is --datastore-endpoint; empty means SQLite under Dir.
+	Endpoint string
+	// Dir holds the SQLite file and kine's socket.
+	Dir string
+	// CAFile, CertFile and KeyFile secure the connection to Endpoint.
+	CAFile, CertFile, KeyFile string
+	// ConnectTimeout bounds the wait for an external endpoint to answer.
+	ConnectTimeout time.Duration
+	// CompactInterval is how often kine itself drops old revisions; 0 leaves
+	// it to the apiserver.
+	CompactInterval time.Duration
+}
+
+// SQLiteParams are the connection settings of the embedded database.
+const SQLiteParams = "_journal_mode=WAL&_busy_timeout=30000&_synchronous=NORMAL&_txlock=immediate&_stmt_cache_size=20&cache=shared"
+
+// Datastore is the running kine.
+type Datastore struct {
+	cfg  Config
+	mu   sync.Mutex
+	etcd endpoint.ETCDConfig
+}
+
+// New prepares a datastore; Run starts it.
+func New(cfg Config) *Datastore { return &Datastore{cfg: cfg} }
+
+func (d *Datastore) Name() string { return "datastore" }
+
+// Embedded reports whether the data is in the local SQLite file, the
+// single-server case where leader election is pointless.
+func (d *Datastore) Embedded() bool { return d.cfg.Endpoint == "" }
+
+// Endpoints are the etcd URLs the apiserver talks to, once Run is ready.
+func (d *Datastore) Endpoints() endpoint.ETCDConfig {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.etcd
+}
+
+// Run serves the etcd API until ctx ends.
+func (d *Datastore) Run(ctx context.Context, ready func()) error {
+	if err := os.MkdirAll(d.cfg.Dir, 0o700); err != nil {
+		return err
+	}
+	ep := d.cfg.Endpoint
+	if ep == "" {
+		ep = "sqlite://" + filepath.Join(d.cfg.Dir, "state.db") + "?" + SQLiteParams
+	} else {
+		if err := probe(ctx, ep, d.cfg.ConnectTimeout); err != nil {
+			return err
+		}
+	}
+	tls := kinetls.Config{CAFile: d.cfg.CAFile, CertFile: d.cfg.CertFile, KeyFile: d.cfg.KeyFile}
+	wg := &sync.WaitGroup{}
+	etcd, err := endpoint.Listen(ctx, endpoint.Config{
+		Endpoint:         ep,
+		Listener:         "unix://" + filepath.Join(d.cfg.Dir, "kine.sock"),
+		WaitGroup:        wg,
+		BackendTLSConfig: tls,
+		NotifyInterval:   5 * time.Second,
+		// etcd 3.6 semantics tell the apiserver that watch progress
+		// notifications work, which its consistent reads rely on.
+		EmulatedETCDVersion: "3.6.11",
+		// 0 leaves compaction to the apiserver (--etcd-compaction-interval).
+		CompactInterval:  d.cfg.CompactInterval,
+		CompactTimeout:   5 * time.Second,
+		CompactMinRetain: 1000,
+		CompactBatchSize: 1000,
+		PollBatchSize:    500,
+		PollInterval:     time.Second,
+	})
+	if err != nil {
+		return fmt.Errorf("datastore: %w", err)
+	}
+	d.mu.Lock()
+	d.etcd = etcd
+	d.mu.Unlock()
+	if d.Embedded() {
+		logrus.Infof("Datastore: SQLite at %s", filepath.Join(d.cfg.Dir, "state.db"))
+	} else {
+		logrus.Infof("Datastore: %s", redact(d.cfg.Endpoint))
+	}
+	ready()
+	<-ctx.Done()
+	wg.Wait()
+	return nil
+}
+
+// redact hides the password in a datastore URL for logs.
+func redact(ep string) string {
+	scheme, rest, ok := strings.Cut(ep, "://")
+	if !ok {
+		return ep
+	}
+	at := strings.LastIndex(rest, "@")
+	if at < 0 {
+		return ep
+	}
+	user, _, _ := strings.Cut(rest[:at], ":")
+	return scheme + "://" + user + ":***@" + rest[at+1:]
+}

@@ -1,0 +1,55 @@
+// Package kubeconfig writes the kubeconfig files edgeos hands to its own
+// components and to the admin.
+package kubeconfig
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/edgeos/edgeos/pkg/pki"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+)
+
+// Spec says who connects where.
+type Spec struct {
+	Server   string
+	CAFile   string
+	CertFile string
+	KeyFile  string
+	// Embed puts the certificates into the file instead of naming them, so
+	// that it can be copied to another machine.
+	Embed bool
+}
+
+// Write renders spec to path with the given mode.
+func Write(path string, mode os.FileMode, spec Spec) error {
+	cluster := &clientcmdapi.Cluster{Server: spec.Server, CertificateAuthority: spec.CAFile}
+	user := &clientcmdapi.AuthInfo{ClientCertificate: spec.CertFile, ClientKey: spec.KeyFile}
+	if spec.Embed {
+		var err error
+		read := func(f string) []byte {
+			if err != nil {
+				return nil
+			}
+			var b []byte
+			b, err = os.ReadFile(f)
+			return b
+		}
+		cluster = &clientcmdapi.Cluster{Server: spec.Server, CertificateAuthorityData: read(spec.CAFile)}
+		user = &clientcmdapi.AuthInfo{ClientCertificateData: read(spec.CertFile), ClientKeyData: read(spec.KeyFile)}
+		if err != nil {
+			return err
+		}
+	}
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["default"] = cluster
+	cfg.AuthInfos["default"] = user
+	cfg.Contexts["default"] = &clientcmdapi.Context{Cluster: "default", AuthInfo: "default"}
+	cfg.CurrentContext = "default"
+	b, err := clientcmd.Write(*cfg)
+	if err != nil {
+		return fmt.Errorf("kubeconfig %s: %w", path, err)
+	}
+	return pki.WriteFile(path, b, mode)
+}

@@ -1,0 +1,328 @@
+// Package pki creates and renews the certificate authorities, certificates
+// and keys of an edgeos cluster. Everything is ECDSA P-256, PEM on disk,
+// private keys mode 0600.
+package pki
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+)
+
+const (
+	// CAValidity is how long a generated CA lives.
+	CAValidity = 10 * 365 * 24 * time.Hour
+	// LeafValidity is how long a generated leaf certificate lives.
+	LeafValidity = 365 * 24 * time.Hour
+	// RenewBefore is how close to expiry a leaf is renewed at start.
+	RenewBefore = 90 * 24 * time.Hour
+)
+
+// CA is a certificate authority with its key.
+type CA struct {
+	Cert     *x509.Certificate
+	Key      crypto.Signer
+	CertFile string
+	KeyFile  string
+}
+
+// EnsureCA loads the CA stored at <dir>/<name>.crt and .key, or creates it.
+func EnsureCA(dir, name, commonName string) (*CA, error) {
+	certFile := filepath.Join(dir, name+".crt")
+	keyFile := filepath.Join(dir, name+".key")
+	if cert, key, err := load(certFile, keyFile); err == nil {
+		return &CA{Cert: cert, Key: key, CertFile: certFile, KeyFile: keyFile}, nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("CA %s: %w", name, err)
+	}
+	key, err := NewKey()
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber:          serial(),
+		Subject:               pkix.Name{CommonName: fmt.Sprintf("%s@%d", commonName, now.Unix())},
+		NotBefore:             now.Add(-time.Hour),
+		NotAfter:              now.Add(CAValidity),
+		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
+		BasicConstraintsValid: true,
+		IsCA:                  true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
+	if err != nil {
+		return nil, err
+	}
+	cert, _ := x509.ParseCertificate(der)
+	if err := writePair(certFile, keyFile, der, key); err != nil {
+		return nil, err
+	}
+	return &CA{Cert: cert, Key: key, CertFile: certFile, KeyFile: keyFile}, nil
+}
+
+// PEM is the CA certificate in PEM form.
+func (ca *CA) PEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Cert.Raw})
+}
+
+// Leaf describes a certificate the CA signs.
+type Leaf struct {
+	CommonName   string
+	Organization []string
+	DNSNames     []string
+	IPs          []net.IP
+	// Server makes a serving certificate; otherwise a client certificate.
+	Server bool
+}
+
+// Issue signs a certificate for pub as the leaf describes.
+func (ca *CA) Issue(l Leaf, pub crypto.PublicKey, validity time.Duration) (*x509.Certificate, error) {
+	now := time.Now()
+	usage := x509.ExtKeyUsageClientAuth
+	if l.Server {
+		usage = x509.ExtKeyUsageServerAuth
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: l.CommonName, Organization: l.Organization},
+		DNSNames:     l.DNSNames,
+		IPAddresses:  l.IPs,
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(validity),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
+	}
+	if tmpl.NotAfter.After(ca.Cert.NotAfter) {
+		tmpl.NotAfter = ca.Cert.NotAfter
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, pub, ca.Key)
+	if err != nil {
+		return nil, err
+	}
+	return x509.ParseCertificate(der)
+}
+
+// EnsureLeaf makes sure certFile/keyFile hold a certificate from this CA that
+// matches l and is not within RenewBefore of expiry; otherwise it issues a
+// new one, keeping the existing key when there is one.
+// It reports whether it wrote a new certificate.
+func (ca *CA) EnsureLeaf(certFile, keyFile string, l Leaf) (bool, error) {
+	cert, key, err := load(certFile, keyFile)
+	switch {
+	case err == nil:
+		if ca.current(cert, l) {
+			return false, nil
+		}
+	case errors.Is(err, os.ErrNotExist):
+		key = nil
+	default:
+		return false, fmt.Errorf("%s: %w", certFile, err)
+	}
+	if key == nil {
+		if key, err = NewKey(); err != nil {
+			return false, err
+		}
+	}
+	cert, err = ca.Issue(l, key.Public(), LeafValidity)
+	if err != nil {
+		return false, err
+	}
+	chain := append(pemCert(cert.Raw), ca.PEM()...)
+	if err := writeFile(keyFile, pemKey(key), 0o600); err != nil {
+		return false, err
+	}
+	return true, writeFile(certFile, chain, 0o644)
+}
+
+// current reports whether cert is signed by ca, matches l and is not due for renewal.
+func (ca *CA) current(cert *x509.Certificate, l Leaf) bool {
+	if cert.CheckSignatureFrom(ca.Cert) != nil {
+		return false
+	}
+	if time.Until(cert.NotAfter) < RenewBefore {
+		return false
+	}
+	if cert.Subject.CommonName != l.CommonName || !slices.Equal(cert.Subject.Organization, l.Organization) {
+		return false
+	}
+	if !sameSet(cert.DNSNames, l.DNSNames) {
+		return false
+	}
+	ips := func(in []net.IP) []string {
+		out := make([]string, len(in))
+		for i, ip := range in {
+			out[i] = ip.String()
+		}
+		return out
+	}
+	return sameSet(ips(cert.IPAddresses), ips(l.IPs))
+}
+
+// NewKey makes a new ECDSA P-256 private key.
+func NewKey() (*ecdsa.PrivateKey, error) {
+	return ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+}
+
+// EnsureKey loads the private key at path or creates one (used for the
+// service-account signing key).
+func EnsureKey(path string) error {
+	if b, err := os.ReadFile(path); err == nil {
+		_, err := ParseKey(b)
+		if err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		return nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	key, err := NewKey()
+	if err != nil {
+		return err
+	}
+	return writeFile(path, pemKey(key), 0o600)
+}
+
+// ParseKey reads a PEM private key.
+func ParseKey(b []byte) (crypto.Signer, error) {
+	block, _ := pem.Decode(b)
+	if block == nil {
+		return nil, errors.New("no PEM data in key file")
+	}
+	if k, err := x509.ParsePKCS8PrivateKey(block.Bytes); err == nil {
+		if s, ok := k.(crypto.Signer); ok {
+			return s, nil
+		}
+	}
+	if k, err := x509.ParseECPrivateKey(block.Bytes); err == nil {
+		return k, nil
+	}
+	if k, err := x509.ParsePKCS1PrivateKey(block.Bytes); err == nil {
+		return k, nil
+	}
+	return nil, errors.New("unsupported or corrupt private key")
+}
+
+// ParseCert reads the first certificate of a PEM bundle.
+func ParseCert(b []byte) (*x509.Certificate, error) {
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "CERTIFICATE" {
+		return nil, errors.New("no PEM certificate")
+	}
+	return x509.ParseCertificate(block.Bytes)
+}
+
+func load(certFile, keyFile string) (*x509.Certificate, crypto.Signer, error) {
+	cb, err := os.ReadFile(certFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	kb, err := os.ReadFile(keyFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := ParseCert(cb)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", certFile, err)
+	}
+	key, err := ParseKey(kb)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", keyFile, err)
+	}
+	return cert, key, nil
+}
+
+func writePair(certFile, keyFile string, der []byte, key *ecdsa.PrivateKey) error {
+	if err := writeFile(keyFile, pemKey(key), 0o600); err != nil {
+		return err
+	}
+	return writeFile(certFile, pemCert(der), 0o644)
+}
+
+func pemCert(der []byte) []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// PEMCert encodes a certificate as PEM.
+func PEMCert(c *x509.Certificate) []byte { return pemCert(c.Raw) }
+
+// pemKey encodes EC keys as SEC1 ("EC PRIVATE KEY"), the form every
+// Kubernetes key reader accepts, and other keys as PKCS#8.
+func pemKey(key crypto.Signer) []byte {
+	if ec, ok := key.(*ecdsa.PrivateKey); ok {
+		der, err := x509.MarshalECPrivateKey(ec)
+		if err != nil {
+			panic(err) // only P-256 keys we made or parsed reach here
+		}
+		return pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: der})
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		panic(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})
+}
+
+// writeFile replaces path atomically with data at the given mode.
+func writeFile(path string, data []byte, mode os.FileMode) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, mode); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp, mode); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
+}
+
+// WriteFile is writeFile for other packages that keep secrets under the data dir.
+func WriteFile(path string, data []byte, mode os.FileMode) error { return writeFile(path, data, mode) }
+
+func serial() *big.Int {
+	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		panic(err)
+	}
+	return n
+}
+
+func sameSet(a, b []string) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(slices.Compact(a), slices.Compact(b))
+}
+
+// Bundle concatenates PEM certificates.
+func Bundle(certs ...[]byte) []byte { return bytes.Join(certs, nil) }
+
+// ParseCSR reads a PEM certificate request and checks its signature.
+func ParseCSR(b []byte) (*x509.CertificateRequest, error) {
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "CERTIFICATE REQUEST" {
+		return nil, errors.New("no PEM certificate request")
+	}
+	csr, err := x509.ParseCertificateRequest(block.Bytes)
+	if err != nil {
+		return nil, err
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("certificate request signature: %w", err)
+	}
+	return csr, nil
+}

@@ -1,0 +1,266 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/edgeos/edgeos/pkg/bootstrap"
+	"github.com/edgeos/edgeos/pkg/component"
+	"github.com/edgeos/edgeos/pkg/controlplane"
+	"github.com/edgeos/edgeos/pkg/datastore"
+	"github.com/edgeos/edgeos/pkg/kubeconfig"
+	"github.com/edgeos/edgeos/pkg/token"
+	"github.com/sirupsen/logrus"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// paths is the server's part of the data dir.
+type paths struct{ root string }
+
+func (p paths) server() string { return filepath.Join(p.root, "server") }
+func (p paths) tls() string    { return filepath.Join(p.server(), "tls") }
+func (p paths) db() string     { return filepath.Join(p.server(), "db") }
+func (p paths) token() string  { return filepath.Join(p.server(), "token") }
+func (p paths) kubeconfig(name string) string {
+	return filepath.Join(p.server(), "cred", name+".kubeconfig")
+}
+
+// AdminKubeconfig is where a server keeps its admin kubeconfig.
+func AdminKubeconfig(dataDir string) string { return paths{dataDir}.kubeconfig("admin") }
+
+// TokenFile is where a server keeps its full join token.
+func TokenFile(dataDir string) string { return paths{dataDir}.token() }
+
+// Server is one running `edgeos server`.
+type Server struct {
+	cfg   *Config
+	paths paths
+	certs *certs
+}
+
+// Run starts the server and serves until ctx ends or a component fails.
+// cfg must have passed Validate.
+func Run(ctx context.Context, cfg *Config) error {
+	s := &Server{cfg: cfg, paths: paths{cfg.DataDir}}
+	if err := prepareDataDir(cfg.DataDir); err != nil {
+		return err
+	}
+	ln, err := listen(cfg)
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	if s.certs, err = ensureCerts(cfg, s.paths.tls()); err != nil {
+		return fmt.Errorf("certificates: %w", err)
+	}
+	tok, err := s.ensureToken()
+	if err != nil {
+		return err
+	}
+	if err := s.writeKubeconfigs(); err != nil {
+		return err
+	}
+
+	m := component.NewManager()
+	defer m.Stop()
+
+	ds := datastore.New(datastore.Config{
+		Endpoint:       cfg.Datastore.Endpoint,
+		Dir:            s.paths.db(),
+		CAFile:         cfg.Datastore.CAFile,
+		CertFile:       cfg.Datastore.CertFile,
+		KeyFile:        cfg.Datastore.KeyFile,
+		ConnectTimeout: cfg.Datastore.ConnectTimeout,
+	})
+	if err := m.Start(ctx, ds); err != nil {
+		return err
+	}
+
+	boot, err := s.bootstrapAPI(tok)
+	if err != nil {
+		return err
+	}
+	cp, err := controlplane.New(controlplane.Config{
+		APIServerArgs:         s.apiserverArgs(ds.Endpoints().Endpoints),
+		ControllerManagerArgs: s.controllerManagerArgs(ds),
+		SchedulerArgs:         s.schedulerArgs(ds),
+		Listener:              ln,
+		WrapHandler:           boot.Wrap,
+	})
+	if err != nil {
+		return err
+	}
+	apiserver := component.Func{Label: "kube-apiserver", Fn: func(ctx context.Context, ready func()) error {
+		go func() {
+			if s.waitReadyz(ctx) == nil {
+				ready()
+			}
+		}()
+		return cp.APIServer(ctx, func() {})
+	}}
+	for _, c := range []component.Component{
+		apiserver,
+		component.Func{Label: "kube-controller-manager", Fn: cp.ControllerManager},
+		component.Func{Label: "kube-scheduler", Fn: cp.Scheduler},
+	} {
+		if err := m.Start(ctx, c); err != nil {
+			return err
+		}
+	}
+	if err := s.writeAdminKubeconfig(); err != nil {
+		return err
+	}
+	logrus.Infof("edgeos server is ready: Kubernetes API at https://%s, kubeconfig at %s, join token in %s",
+		net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(cfg.HTTPSListenPort)), cfg.WriteKubeconfig, s.paths.token())
+
+	select {
+	case <-ctx.Done():
+		logrus.Info("Stopping edgeos server")
+		return nil
+	case err := <-m.Failed():
+		return err
+	}
+}
+
+// prepareDataDir makes the data dir root-only and checks it is writable.
+func prepareDataDir(dir string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		return fmt.Errorf("data dir %s: %w", dir, err)
+	}
+	f, err := os.CreateTemp(dir, ".write-check-*")
+	if err != nil {
+		return fmt.Errorf("data dir %s is not writable: %w", dir, err)
+	}
+	f.Close()
+	return os.Remove(f.Name())
+}
+
+// listen binds the apiserver's port up front, so that a port in use stops
+// the start before anything runs.
+func listen(cfg *Config) (net.Listener, error) {
+	addr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.HTTPSListenPort))
+	ln, err := net.Listen("tcp", addr)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("cannot listen on %s: port %d is already in use (another edgeos or kube-apiserver?)", addr, cfg.HTTPSListenPort)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on %s: %w", addr, err)
+	}
+	return ln, nil
+}
+
+// localURL is how this process reaches its own apiserver.
+func (s *Server) localURL() string {
+	host := "127.0.0.1"
+	if b := net.ParseIP(s.cfg.BindAddress); !b.IsUnspecified() {
+		host = b.String()
+	}
+	return "https://" + net.JoinHostPort(host, strconv.Itoa(s.cfg.HTTPSListenPort))
+}
+
+func (s *Server) writeKubeconfigs() error {
+	for _, k := range []struct{ name, cert string }{
+		{"admin", "client-admin"}, {"controller", "client-controller"}, {"scheduler", "client-scheduler"},
+	} {
+		err := kubeconfig.Write(s.paths.kubeconfig(k.name), 0o600, kubeconfig.Spec{
+			Server: s.localURL(), CAFile: s.certs.serverCA.CertFile,
+			CertFile: s.certs.crt(k.cert), KeyFile: s.certs.key(k.cert),
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// writeAdminKubeconfig writes the portable admin kubeconfig the user asked for.
+func (s *Server) writeAdminKubeconfig() error {
+	if s.cfg.WriteKubeconfig == "" {
+		return nil
+	}
+	mode := os.FileMode(0o600)
+	if s.cfg.WriteKubeconfigMode != "" {
+		m, _ := strconv.ParseUint(s.cfg.WriteKubeconfigMode, 8, 32)
+		mode = os.FileMode(m)
+	}
+	if err := os.MkdirAll(filepath.Dir(s.cfg.WriteKubeconfig), 0o755); err != nil {
+		return err
+	}
+	return kubeconfig.Write(s.cfg.WriteKubeconfig, mode, kubeconfig.Spec{
+		Server: s.localURL(), CAFile: s.certs.serverCA.CertFile,
+		CertFile: s.certs.crt("client-admin"), KeyFile: s.certs.key("client-admin"), Embed: true,
+	})
+}
+
+// waitReadyz polls the apiserver's /readyz as admin until it answers ok.
+func (s *Server) waitReadyz(ctx context.Context) error {
+	pool := x509.NewCertPool()
+	pool.AddCert(s.certs.serverCA.Cert)
+	cert, err := tls.LoadX509KeyPair(s.certs.crt("client-admin"), s.certs.key("client-admin"))
+	if err != nil {
+		return err
+	}
+	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}},
+	}}
+	defer client.CloseIdleConnections()
+	for {
+		resp, err := client.Get(s.localURL() + "/readyz")
+		if err == nil {
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK && string(body) == "ok" {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// bootstrapAPI builds the node bootstrap handler.
+func (s *Server) bootstrapAPI(tok token.Token) (*bootstrap.Handler, error) {
+	rc, err := clientcmd.BuildConfigFromFlags("", s.paths.kubeconfig("admin"))
+	if err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return nil, err
+	}
+	serverCA, err := os.ReadFile(s.certs.serverCA.CertFile)
+	if err != nil {
+		return nil, err
+	}
+	return bootstrap.New(bootstrap.Config{
+		ServerCA:  serverCA,
+		ClientCA:  s.certs.clientCA,
+		KubeletCA: s.certs.kubeletCA,
+		Auth:      token.Authenticator{Server: tok.Credential, Secrets: cs.CoreV1()},
+		Node: bootstrap.NodeConfig{
+			ClusterCIDR:   s.cfg.ClusterCIDR,
+			ServiceCIDR:   s.cfg.ServiceCIDR,
+			ClusterDNS:    s.cfg.ClusterDNS,
+			ClusterDomain: s.cfg.ClusterDomain,
+			ClientCA:      string(s.certs.clientCA.PEM()),
+		},
+	}), nil
+}
