@@ -3,6 +3,7 @@
 package kubectl
 
 import (
+	"fmt"
 	"os"
 	"strings"
 
@@ -26,6 +27,10 @@ func Run(args []string) {
 				break
 			}
 		}
+	}
+	if err := applyCRDsFirst(args); err != nil {
+		fmt.Fprintf(os.Stderr, "error: %v\n", err)
+		os.Exit(1)
 	}
 	// kubectl reads its arguments (and plugin names) from os.Args; this
 	// process is kubectl from here on.

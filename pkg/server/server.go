@@ -136,15 +136,22 @@ func Run(ctx context.Context, cfg *Config) error {
 
 // prepareDataDir makes the data dir root-only and checks it is writable.
 func prepareDataDir(dir string) error {
+	notWritable := func(err error) error { return fmt.Errorf("data dir %s is not writable: %w", dir, err) }
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("data dir %s: %w", dir, err)
+		return notWritable(err)
 	}
-	if err := os.Chmod(dir, 0o700); err != nil {
-		return fmt.Errorf("data dir %s: %w", dir, err)
+	st, err := os.Stat(dir)
+	if err != nil {
+		return notWritable(err)
+	}
+	if st.Mode().Perm() != 0o700 {
+		if err := os.Chmod(dir, 0o700); err != nil {
+			return notWritable(err)
+		}
 	}
 	f, err := os.CreateTemp(dir, ".write-check-*")
 	if err != nil {
-		return fmt.Errorf("data dir %s is not writable: %w", dir, err)
+		return notWritable(err)
 	}
 	f.Close()
 	return os.Remove(f.Name())

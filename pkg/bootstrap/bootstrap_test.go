@@ -1,0 +1,181 @@
+package bootstrap_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/edgeos/edgeos/pkg/bootstrap"
+	"github.com/edgeos/edgeos/pkg/pki"
+	"github.com/edgeos/edgeos/pkg/token"
+)
+
+type fixture struct {
+	srv                           *httptest.Server
+	serverCA, clientCA, kubeletCA *pki.CA
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	dir := t.TempDir()
+	f := &fixture{}
+	var err error
+	for _, c := range []struct {
+		dst  **pki.CA
+		name string
+	}{{&f.serverCA, "server-ca"}, {&f.clientCA, "client-ca"}, {&f.kubeletCA, "kubelet-ca"}} {
+		if *c.dst, err = pki.EnsureCA(dir, c.name, c.name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := bootstrap.New(bootstrap.Config{
+		ServerCA:  f.serverCA.PEM(),
+		ClientCA:  f.clientCA,
+		KubeletCA: f.kubeletCA,
+		Auth:      token.Authenticator{Server: "server:right"},
+		Node:      bootstrap.NodeConfig{ClusterDNS: "10.43.0.10", ClientCA: string(f.clientCA.PEM())},
+	})
+	apiserver := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	f.srv = httptest.NewServer(h.Wrap(apiserver))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func csr(t *testing.T, ips ...net.IP) []byte {
+	t.Helper()
+	key, err := pki.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: "ignored"}, IPAddresses: ips}, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
+}
+
+func (f *fixture) post(t *testing.T, path, cred, node string, body []byte) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+path, bytes.NewReader(body))
+	if cred != "" {
+		req.Header.Set("Authorization", "Bearer "+cred)
+	}
+	req.Header.Set(bootstrap.NodeNameHeader, node)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+func TestCACertsNeedNoAuth(t *testing.T) {
+	f := newFixture(t)
+	resp, err := http.Get(f.srv.URL + "/edgeos/v1/cacerts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !bytes.Equal(b, f.serverCA.PEM()) {
+		t.Fatalf("cacerts: %d %q", resp.StatusCode, b)
+	}
+}
+
+func TestWrongTokenSignsNothing(t *testing.T) {
+	f := newFixture(t)
+	for _, cred := range []string{"", "server:wrong", "abcdef.0123456789abcdef"} {
+		code, body := f.post(t, "/edgeos/v1/certs/kubelet-client", cred, "node1", csr(t))
+		if code != http.StatusUnauthorized {
+			t.Errorf("credential %q: status %d, want 401", cred, code)
+		}
+		if bytes.Contains(body, []byte("CERTIFICATE")) {
+			t.Errorf("credential %q: a certificate came back", cred)
+		}
+	}
+}
+
+func TestKubeletClientCert(t *testing.T) {
+	f := newFixture(t)
+	code, body := f.post(t, "/edgeos/v1/certs/kubelet-client", "server:right", "node1", csr(t))
+	if code != 200 {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	cert, err := pki.ParseCert(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cert.Subject.CommonName != "system:node:node1" || len(cert.Subject.Organization) != 1 || cert.Subject.Organization[0] != "system:nodes" {
+		t.Fatalf("subject %v: the node identity must come from the server, not the CSR", cert.Subject)
+	}
+	if err := cert.CheckSignatureFrom(f.clientCA.Cert); err != nil {
+		t.Fatalf("not signed by the client CA: %v", err)
+	}
+}
+
+func TestKubeletServingCertComesFromKubeletCA(t *testing.T) {
+	f := newFixture(t)
+	code, body := f.post(t, "/edgeos/v1/certs/kubelet-serving", "server:right", "node1", csr(t, net.ParseIP("198.18.0.9")))
+	if code != 200 {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	cert, err := pki.ParseCert(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cert.CheckSignatureFrom(f.serverCA.Cert) == nil {
+		t.Fatal("a node serving certificate is signed by the server CA: a node could pose as the apiserver")
+	}
+	if err := cert.CheckSignatureFrom(f.kubeletCA.Cert); err != nil {
+		t.Fatal(err)
+	}
+	if len(cert.IPAddresses) != 1 || !cert.IPAddresses[0].Equal(net.ParseIP("198.18.0.9")) {
+		t.Fatalf("IP SANs %v", cert.IPAddresses)
+	}
+}
+
+func TestBadRequests(t *testing.T) {
+	f := newFixture(t)
+	if code, _ := f.post(t, "/edgeos/v1/certs/kubelet-client", "server:right", "Not_A_Node", csr(t)); code != http.StatusBadRequest {
+		t.Errorf("invalid node name: status %d", code)
+	}
+	if code, _ := f.post(t, "/edgeos/v1/certs/kubelet-client", "server:right", "node1", []byte("not a csr")); code != http.StatusBadRequest {
+		t.Errorf("garbage CSR: status %d", code)
+	}
+}
+
+func TestNodeConfigAndPassThrough(t *testing.T) {
+	f := newFixture(t)
+	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/edgeos/v1/config", nil)
+	req.Header.Set("Authorization", "Bearer server:right")
+	req.Header.Set(bootstrap.NodeNameHeader, "node1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nc bootstrap.NodeConfig
+	if err := json.NewDecoder(resp.Body).Decode(&nc); err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if nc.ClusterDNS != "10.43.0.10" || nc.ClientCA == "" {
+		t.Fatalf("node config %+v", nc)
+	}
+	resp, err = http.Get(f.srv.URL + "/api/v1/namespaces")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusTeapot {
+		t.Fatalf("a non-bootstrap path did not reach the apiserver handler: %d", resp.StatusCode)
+	}
+}

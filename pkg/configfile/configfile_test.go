@@ -1,0 +1,104 @@
+package configfile
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/urfave/cli/v2"
+)
+
+type settings struct {
+	DataDir string
+	Port    int
+	SANs    []string
+	Debug   bool
+}
+
+// run parses args with a config file holding yaml, the way edgeos server does.
+func run(t *testing.T, yaml string, args ...string) (settings, error) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if yaml != "" {
+		if err := os.WriteFile(path, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var s settings
+	cmd := &cli.Command{
+		Name: "server",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "config", Value: path},
+			&cli.StringFlag{Name: "data-dir", Value: "/var/lib/edgeos", EnvVars: []string{"TEST_EDGEOS_DATA_DIR"}, Destination: &s.DataDir},
+			&cli.IntFlag{Name: "https-listen-port", Value: 6443, Destination: &s.Port},
+			&cli.GenericFlag{Name: "tls-san", Value: List{Dst: &s.SANs}},
+			&cli.BoolFlag{Name: "debug", Destination: &s.Debug},
+		},
+		Before: Apply,
+		Action: func(*cli.Context) error { return nil },
+	}
+	app := &cli.App{Commands: []*cli.Command{cmd}}
+	err := app.Run(append([]string{"edgeos", "server"}, args...))
+	return s, err
+}
+
+func TestFileFillsUnsetFlags(t *testing.T) {
+	s, err := run(t, "data-dir: /srv/edgeos\nhttps-listen-port: 7443\ntls-san: [a.example, 10.0.0.1]\ndebug: true\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.DataDir != "/srv/edgeos" || s.Port != 7443 || !s.Debug || strings.Join(s.SANs, ",") != "a.example,10.0.0.1" {
+		t.Fatalf("got %+v", s)
+	}
+}
+
+func TestPrecedenceFlagsThenEnvThenFile(t *testing.T) {
+	yaml := "data-dir: /from/file\nhttps-listen-port: 7443\n"
+	t.Setenv("TEST_EDGEOS_DATA_DIR", "/from/env")
+	s, err := run(t, yaml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.DataDir != "/from/env" {
+		t.Fatalf("env should beat file, got %q", s.DataDir)
+	}
+	if s.Port != 7443 {
+		t.Fatalf("file value lost: %d", s.Port)
+	}
+	s, err = run(t, yaml, "--data-dir", "/from/flag")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.DataDir != "/from/flag" {
+		t.Fatalf("flag should beat env and file, got %q", s.DataDir)
+	}
+}
+
+func TestBadFiles(t *testing.T) {
+	for name, c := range map[string]struct{ yaml, want string }{
+		"malformed":   {"data-dir: [unclosed\n", "not valid YAML"},
+		"unknown key": {"no-such-flag: 1\n", `unknown key "no-such-flag"`},
+		"nested":      {"data-dir: {a: b}\n", "plain value"},
+		"bad value":   {"https-listen-port: many\n", "https-listen-port"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := run(t, c.yaml)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("error %v, want one mentioning %q", err, c.want)
+			}
+		})
+	}
+}
+
+func TestMissingFile(t *testing.T) {
+	// the default file may be absent ...
+	if _, err := run(t, ""); err != nil {
+		t.Fatalf("absent default config file: %v", err)
+	}
+	// ... but one named on the command line must exist
+	_, err := run(t, "", "--config", filepath.Join(t.TempDir(), "nope.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "no such file") {
+		t.Fatalf("missing explicit config file: %v", err)
+	}
+}

@@ -1,0 +1,191 @@
+package harness
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Node is one edgeos process in its own network namespace.
+type Node struct {
+	c          *Cluster
+	Name       string
+	NetNS      string
+	IP         string
+	Dir        string // scratch space of the test, removed after it
+	DataDir    string
+	Kubeconfig string
+	Bin        string
+
+	cmd    *exec.Cmd
+	exited chan struct{}
+	logs   []string
+}
+
+// Command prepares `edgeos args…` inside the node's namespace.
+func (n *Node) Command(args ...string) *exec.Cmd {
+	cmd := exec.Command("ip", append([]string{"netns", "exec", n.NetNS, n.Bin}, args...)...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+n.Kubeconfig)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	return cmd
+}
+
+// Result is how a command that ran to completion ended.
+type Result struct {
+	Stdout, Stderr string
+	ExitCode       int
+}
+
+// Run runs `edgeos args…` in the namespace to completion.
+func (n *Node) Run(args ...string) Result {
+	return n.run(n.Command(args...))
+}
+
+// Shell runs a shell script in the namespace (with its own mount namespace,
+// as `ip netns exec` gives) to completion. $EDGEOS is the binary.
+func (n *Node) Shell(script string) Result {
+	cmd := exec.Command("ip", "netns", "exec", n.NetNS, "sh", "-ec", script)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+n.Kubeconfig, "EDGEOS="+n.Bin)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	return n.run(cmd)
+}
+
+func (n *Node) run(cmd *exec.Cmd) Result {
+	n.c.t.Helper()
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	r := Result{Stdout: out.String(), Stderr: errb.String()}
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
+		r.ExitCode = ee.ExitCode()
+	case err != nil:
+		n.c.t.Fatalf("running %v: %v", cmd.Args, err)
+	}
+	return r
+}
+
+// Start starts `edgeos args…` in the background, logging to a file.
+func (n *Node) Start(args ...string) {
+	n.c.t.Helper()
+	if n.cmd != nil {
+		n.c.t.Fatalf("node %s is already running", n.Name)
+	}
+	logPath := filepath.Join(n.Dir, fmt.Sprintf("edgeos-%d.log", len(n.logs)))
+	f, err := os.Create(logPath)
+	if err != nil {
+		n.c.t.Fatal(err)
+	}
+	n.logs = append(n.logs, logPath)
+	cmd := n.Command(args...)
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		n.c.t.Fatal(err)
+	}
+	f.Close()
+	n.cmd, n.exited = cmd, make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(n.exited)
+	}()
+}
+
+// Stop sends SIGTERM and waits for the process; it returns the exit code.
+func (n *Node) Stop() int {
+	n.c.t.Helper()
+	if n.cmd == nil {
+		n.c.t.Fatalf("node %s is not running", n.Name)
+	}
+	_ = n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-n.exited:
+	case <-time.After(2 * time.Minute):
+		n.kill()
+		n.c.t.Fatalf("node %s did not stop within 2 minutes of SIGTERM", n.Name)
+	}
+	code := n.cmd.ProcessState.ExitCode()
+	n.cmd = nil
+	return code
+}
+
+// Exited is closed when the running process ends.
+func (n *Node) Exited() <-chan struct{} { return n.exited }
+
+func (n *Node) kill() {
+	if n.cmd == nil || n.cmd.Process == nil {
+		return
+	}
+	_ = syscall.Kill(-n.cmd.Process.Pid, syscall.SIGKILL)
+	<-n.exited
+	n.cmd = nil
+}
+
+// Log returns the current process's output so far.
+func (n *Node) Log() string {
+	if len(n.logs) == 0 {
+		return ""
+	}
+	b, _ := os.ReadFile(n.logs[len(n.logs)-1])
+	return string(b)
+}
+
+func (n *Node) dumpLog() {
+	for _, p := range n.logs {
+		b, _ := os.ReadFile(p)
+		lines := strings.Split(string(b), "\n")
+		if len(lines) > 60 {
+			lines = lines[len(lines)-60:]
+		}
+		n.c.t.Logf("--- last lines of %s (node %s)\n%s", p, n.Name, strings.Join(lines, "\n"))
+	}
+}
+
+// RESTConfig is the admin connection to this node's API, by its bridge address.
+func (n *Node) RESTConfig() *rest.Config {
+	n.c.t.Helper()
+	rc, err := clientcmd.BuildConfigFromFlags("", n.Kubeconfig)
+	if err != nil {
+		n.c.t.Fatal(err)
+	}
+	rc.Host = "https://" + n.IP + ":6443"
+	return rc
+}
+
+// WaitReady waits until the API answers /readyz, failing the test if the
+// process exits first. The bound is generous: it catches hangs, not slowness.
+func (n *Node) WaitReady() kubernetes.Interface {
+	n.c.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	for {
+		if _, err := os.Stat(n.Kubeconfig); err == nil {
+			cs, err := kubernetes.NewForConfig(n.RESTConfig())
+			if err != nil {
+				n.c.t.Fatal(err)
+			}
+			body, err := cs.Discovery().RESTClient().Get().AbsPath("/readyz").DoRaw(ctx)
+			if err == nil && string(body) == "ok" {
+				return cs
+			}
+		}
+		select {
+		case <-n.exited:
+			n.c.t.Fatalf("node %s exited before it was ready", n.Name)
+		case <-ctx.Done():
+			n.c.t.Fatalf("node %s not ready after 5 minutes", n.Name)
+		case <-time.After(time.Second):
+		}
+	}
+}

@@ -1,0 +1,90 @@
+package integration
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgeos/edgeos/tests/harness"
+)
+
+// eventually polls cond until it holds. The bound only stops a hung test;
+// no test asserts how fast anything happens.
+func eventually(t *testing.T, what string, cond func(ctx context.Context) (bool, error)) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var lastErr error
+	for {
+		ok, err := cond(ctx)
+		if ok {
+			return
+		}
+		lastErr = err
+		select {
+		case <-ctx.Done():
+			t.Fatalf("%s: never happened (last error: %v)", what, lastErr)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// expectRefusal checks that a command failed with one clear error line.
+func expectRefusal(t *testing.T, what string, r harness.Result, phrase string) {
+	t.Helper()
+	if r.ExitCode == 0 {
+		t.Errorf("%s: exit code 0, want a failure; stderr:\n%s", what, r.Stderr)
+		return
+	}
+	var errLines []string
+	for _, l := range strings.Split(r.Stderr, "\n") {
+		if strings.HasPrefix(l, "edgeos: error:") {
+			errLines = append(errLines, l)
+		}
+	}
+	if len(errLines) != 1 || !strings.Contains(errLines[0], phrase) {
+		t.Errorf("%s: want one 'edgeos: error:' line mentioning %q, got %q; stderr:\n%s", what, phrase, errLines, r.Stderr)
+	}
+}
+
+// snapshot hashes every file under dir by path.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		out[p] = hex.EncodeToString(sum[:])
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func sameSnapshot(t *testing.T, what string, before, after map[string]string) {
+	t.Helper()
+	for p, h := range before {
+		if after[p] != h {
+			t.Errorf("%s changed or removed %s", what, p)
+		}
+	}
+	for p := range after {
+		if _, ok := before[p]; !ok {
+			t.Errorf("%s added %s", what, p)
+		}
+	}
+}
