@@ -5,6 +5,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -48,9 +49,26 @@ func New() *cli.App {
 	}
 }
 
-// signalContext ends on SIGINT or SIGTERM.
+// signalContext ends on the first SIGINT or SIGTERM; a second one has its
+// default effect, so a stuck shutdown can still be interrupted.
 func signalContext() (context.Context, context.CancelFunc) {
-	return signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-ctx.Done()
+		stop()
+	}()
+	return ctx, stop
+}
+
+// runUntilSignal runs fn; an error caused only by the stop signal is none.
+func runUntilSignal(fn func(ctx context.Context) error) error {
+	ctx, cancel := signalContext()
+	defer cancel()
+	err := fn(ctx)
+	if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+		return nil
+	}
+	return err
 }
 
 func setupLogging(debug bool) {

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"os"
 	"time"
 
@@ -72,9 +73,7 @@ func serverCommand() *cli.Command {
 			if os.Geteuid() != 0 {
 				return errNotRoot
 			}
-			ctx, cancel := signalContext()
-			defer cancel()
-			return server.Run(ctx, cfg)
+			return runUntilSignal(func(ctx context.Context) error { return server.Run(ctx, cfg) })
 		},
 	}
 }

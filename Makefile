@@ -1,0 +1,39 @@
+# edgeos — see README.md. `make run` starts a single-node cluster,
+# `make test` installs what the tests need and runs every test.
+
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X github.com/edgeos/edgeos/pkg/version.Version=$(VERSION)
+BIN      := bin/edgeos
+# Extra flags for `make run`, e.g. make run ARGS="--debug".
+ARGS     ?=
+# Packages whose unit tests must stay small: nothing here imports k8s.io/kubernetes.
+UNIT_PKGS := ./pkg/...
+
+.PHONY: build run test deps unit integration vet bench clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/edgeos
+
+run: build
+	./$(BIN) server $(ARGS)
+
+test: deps build vet unit integration
+
+deps:
+	./scripts/test-deps.sh
+
+vet:
+	$(GO) vet ./...
+
+unit:
+	$(GO) test -count=1 $(UNIT_PKGS)
+
+integration: build
+	EDGEOS_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 30m -v ./tests/integration/
+
+bench: build
+	./bench/server.sh
+
+clean:
+	rm -rf bin dist

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Measure `edgeos server` on embedded SQLite: time from start to /readyz = ok,
+# and memory after 60 s idle. Runs the server in a network namespace of its
+# own (no route off the machine) with a fresh data dir, ROUNDS times.
+#
+#   bench/server.sh            print the figures
+#   bench/server.sh --record   also append them to bench/RESULTS.md
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=${EDGEOS_BIN:-$PWD/bin/edgeos}
+ROUNDS=${ROUNDS:-3}
+IDLE=${IDLE:-60}
+command -v curl >/dev/null || { echo "needs curl (scripts/test-deps.sh installs it)" >&2; exit 1; }
+[[ -x $BIN ]] || { echo "no $BIN: run make build" >&2; exit 1; }
+[[ $(id -u) == 0 ]] || { echo "needs root (network namespaces)" >&2; exit 1; }
+
+ns=eosbench$$
+work=$(mktemp -d)
+pid=
+cleanup() {
+  [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  ip netns delete "$ns" 2>/dev/null || true
+  ip link delete "${ns}h" 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+ip link add "${ns}h" type veth peer name eth0 netns "$ns"
+ip addr add 198.19.254.1/24 dev "${ns}h"
+ip link set "${ns}h" up
+ip -n "$ns" addr add 198.19.254.2/24 dev eth0
+ip -n "$ns" link set eth0 up
+
+kb() { awk -v k="$1:" '$1==k {print $2}' "$2"; }
+mb() { awk -v v="$1" 'BEGIN {printf "%.0f", v/1024}'; }
+
+rows=()
+for round in $(seq "$ROUNDS"); do
+  data=$work/data$round
+  start=$(date +%s.%N)
+  ip netns exec "$ns" "$BIN" server --data-dir "$data" --write-kubeconfig "$work/kc$round.yaml" >"$work/log$round" 2>&1 &
+  pid=$!
+  tls=$data/server/tls
+  until [[ -f $tls/client-admin.key ]] && [[ $(ip netns exec "$ns" curl -s --max-time 2 --cacert "$tls/server-ca.crt" \
+      --cert "$tls/client-admin.crt" --key "$tls/client-admin.key" https://127.0.0.1:6443/readyz 2>/dev/null) == ok ]]; do
+    kill -0 "$pid" 2>/dev/null || { echo "server exited:" >&2; tail -20 "$work/log$round" >&2; exit 1; }
+    sleep 0.1
+  done
+  ready=$(date +%s.%N)
+  sleep "$IDLE"
+  st=/proc/$pid/status
+  rss=$(kb VmRSS "$st"); anon=$(kb RssAnon "$st"); file=$(kb RssFile "$st")
+  pss=$(kb Pss "/proc/$pid/smaps_rollup")
+  db=$(du -sk "$data/server/db" | cut -f1)
+  kill -TERM "$pid"; wait "$pid" || true; pid=
+  rows+=("| $round | $(awk -v a="$start" -v b="$ready" 'BEGIN {printf "%.2f", b-a}') | $(mb "$rss") | $(mb "$pss") | $(mb "$anon") | $(mb "$file") | $db |")
+done
+
+table=$(printf '%s\n' "| round | start → /readyz (s) | RSS after ${IDLE}s idle (MB) | PSS (MB) | anon (MB) | file (MB) | db dir (kB) |" \
+  "|---|---|---|---|---|---|---|" "${rows[@]}")
+echo "$table"
+if [[ ${1:-} == --record ]]; then
+  {
+    echo
+    echo "## edgeos server, idle, embedded SQLite — $(date -u +%Y-%m-%d)"
+    echo
+    echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)."
+    echo "Binary: $("$BIN" --version), $(du -m "$BIN" | cut -f1) MB unstripped."
+    echo "Command: \`ROUNDS=$ROUNDS IDLE=$IDLE bench/server.sh --record\`; server process only (no node yet)."
+    echo
+    echo "$table"
+  } >> bench/RESULTS.md
+fi

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Install what the tests need on Debian/Ubuntu, only where it is missing.
+set -euo pipefail
+
+need=()
+command -v ip >/dev/null     || need+=(iproute2)
+command -v mount >/dev/null  || need+=(mount)
+command -v gcc >/dev/null    || need+=(gcc libc6-dev)
+command -v git >/dev/null    || need+=(git)
+command -v curl >/dev/null   || need+=(curl ca-certificates)
+
+if ((${#need[@]})); then
+  if [[ $(id -u) != 0 ]]; then
+    echo "test-deps: need root to install: ${need[*]}" >&2
+    exit 1
+  fi
+  echo "test-deps: installing ${need[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+command -v go >/dev/null || { echo "test-deps: Go is not installed (want go $(sed -n 's/^go //p' go.mod) or newer)" >&2; exit 1; }
+[[ $(id -u) == 0 ]] || { echo "test-deps: the integration tests create network namespaces and must run as root" >&2; exit 1; }
