@@ -6,12 +6,12 @@ package server
 import (
 	"errors"
 	"fmt"
+	"github.com/edgeos/edgeos/pkg/datastore"
 	"net"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
-	"time"
 )
 
 // Config is everything `edgeos server` is told, from flags, environment or
@@ -32,19 +32,12 @@ type Config struct {
 	ClusterDomain       string
 	Token               string
 	TokenFile           string
-	Datastore           DatastoreConfig
-	DisableAgent        bool
-	Disable             []string
-	Debug               bool
-}
-
-// DatastoreConfig selects and secures the datastore.
-type DatastoreConfig struct {
-	Endpoint       string
-	CAFile         string
-	CertFile       string
-	KeyFile        string
-	ConnectTimeout time.Duration
+	// Datastore is handed to the datastore component as is; the server
+	// fills in only the directory it owns.
+	Datastore    datastore.Config
+	DisableAgent bool
+	Disable      []string
+	Debug        bool
 }
 
 // Parts that --disable can turn off.

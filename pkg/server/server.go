@@ -76,14 +76,9 @@ func Run(ctx context.Context, cfg *Config) error {
 	m := component.NewManager()
 	defer m.Stop()
 
-	ds := datastore.New(datastore.Config{
-		Endpoint:       cfg.Datastore.Endpoint,
-		Dir:            s.paths.db(),
-		CAFile:         cfg.Datastore.CAFile,
-		CertFile:       cfg.Datastore.CertFile,
-		KeyFile:        cfg.Datastore.KeyFile,
-		ConnectTimeout: cfg.Datastore.ConnectTimeout,
-	})
+	dsCfg := cfg.Datastore
+	dsCfg.Dir = s.paths.db()
+	ds := datastore.New(dsCfg)
 	if err := m.Start(ctx, ds); err != nil {
 		return err
 	}
