@@ -189,3 +189,30 @@ func (n *Node) WaitReady() kubernetes.Interface {
 		}
 	}
 }
+
+// Background starts another program (a database, a fake upstream) inside
+// the node's namespace for the rest of the test, and kills it at the end.
+func (n *Node) Background(argv ...string) {
+	n.c.t.Helper()
+	cmd := exec.Command("ip", append([]string{"netns", "exec", n.NetNS}, argv...)...)
+	logPath := filepath.Join(n.Dir, filepath.Base(argv[0])+".log")
+	f, err := os.Create(logPath)
+	if err != nil {
+		n.c.t.Fatal(err)
+	}
+	defer f.Close()
+	cmd.Stdout, cmd.Stderr = f, f
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		n.c.t.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() {
+		_ = cmd.Wait()
+		close(done)
+	}()
+	n.c.t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		<-done
+	})
+}

@@ -94,6 +94,12 @@ func TestServerLifecycle(t *testing.T) {
 		t.Fatalf("edgeos kubectl get --raw /readyz: %+v", r)
 	}
 	checkDataDirPrivate(t, n.DataDir)
+	// One server on SQLite: the controller-manager and scheduler run without leader election.
+	for _, lease := range []string{"kube-controller-manager", "kube-scheduler"} {
+		if _, err := cs.CoordinationV1().Leases("kube-system").Get(context.Background(), lease, metav1.GetOptions{}); err == nil {
+			t.Errorf("lease %s exists: leader election should be off on embedded SQLite", lease)
+		}
+	}
 
 	dyn, err := dynamic.NewForConfig(n.RESTConfig())
 	if err != nil {
