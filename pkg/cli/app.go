@@ -45,6 +45,7 @@ func New() *cli.App {
 			serverCommand(),
 			kubectlCommand(),
 			tokenCommand(),
+			checkConfigCommand(),
 		},
 	}
 }
