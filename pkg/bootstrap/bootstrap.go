@@ -8,9 +8,10 @@
 //	GET  /edgeos/v1/config                    cluster settings a node needs
 //
 // Every endpoint but cacerts needs "Authorization: Bearer <credential>" with
-// the credential part of a join token, and the node's name in the
-// Edgeos-Node-Name header. A request that fails authentication gets 401 and
-// nothing is signed.
+// the credential part of a join token, the node's name in Edgeos-Node-Name
+// and the node's own secret in Edgeos-Node-Password. A wrong token gets 401;
+// a node name owned by another machine (another password) gets 403. Either
+// way nothing is signed.
 package bootstrap
 
 import (
@@ -33,11 +34,27 @@ import (
 // PathPrefix is where the bootstrap API lives on the apiserver's port.
 const PathPrefix = "/edgeos/"
 
-// NodeNameHeader carries the joining node's name.
-const NodeNameHeader = "Edgeos-Node-Name"
+// Headers of a node's request.
+const (
+	NodeNameHeader     = "Edgeos-Node-Name"
+	NodePasswordHeader = "Edgeos-Node-Password"
+)
 
-// ErrUnauthorized is what an Authenticator returns for a credential it rejects.
-var ErrUnauthorized = errors.New("unauthorized")
+// MinNodePasswordLength keeps node passwords unguessable.
+const MinNodePasswordLength = 32
+
+var (
+	// ErrUnauthorized is what an Authenticator returns for a credential it rejects.
+	ErrUnauthorized = errors.New("unauthorized")
+	// ErrNodeTaken is what NodePasswords returns when another machine owns the name.
+	ErrNodeTaken = errors.New("node name is taken by another machine")
+)
+
+// NodePasswords guards node names: the first machine to join under a name
+// owns it, and later requests for that name must bring the same password.
+type NodePasswords interface {
+	Verify(ctx context.Context, node, password string) error
+}
 
 // Authenticator checks the credential part of a join token.
 type Authenticator interface {
@@ -65,6 +82,7 @@ type Config struct {
 	// apiserver's clients would trust.
 	KubeletCA *pki.CA
 	Auth      Authenticator
+	Passwords NodePasswords
 	Node      NodeConfig
 }
 
@@ -127,6 +145,21 @@ func (h *Handler) authed(next nodeHandler) http.HandlerFunc {
 		node := r.Header.Get(NodeNameHeader)
 		if len(node) > 253 || !nodeNamePattern.MatchString(node) {
 			http.Error(w, fmt.Sprintf("%s header must be a valid node name", NodeNameHeader), http.StatusBadRequest)
+			return
+		}
+		password := r.Header.Get(NodePasswordHeader)
+		if len(password) < MinNodePasswordLength {
+			http.Error(w, fmt.Sprintf("%s header must hold the node's password (at least %d characters)", NodePasswordHeader, MinNodePasswordLength), http.StatusBadRequest)
+			return
+		}
+		if err := h.cfg.Passwords.Verify(r.Context(), node, password); err != nil {
+			if errors.Is(err, ErrNodeTaken) {
+				logrus.Warnf("bootstrap: refused node %s from %s: its name belongs to another machine", node, r.RemoteAddr)
+				http.Error(w, fmt.Sprintf("node name %q belongs to another machine (node password mismatch); pick another --node-name, or delete the node and its password Secret to reuse the name", node), http.StatusForbidden)
+				return
+			}
+			logrus.Errorf("bootstrap: checking node password of %s: %v", node, err)
+			http.Error(w, "cannot check the node password now", http.StatusServiceUnavailable)
 			return
 		}
 		next(w, r, node)

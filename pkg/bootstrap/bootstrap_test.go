@@ -14,8 +14,10 @@ import (
 	"testing"
 
 	"github.com/edgeos/edgeos/pkg/bootstrap"
+	"github.com/edgeos/edgeos/pkg/nodepassword"
 	"github.com/edgeos/edgeos/pkg/pki"
 	"github.com/edgeos/edgeos/pkg/token"
+	"k8s.io/client-go/kubernetes/fake"
 )
 
 type fixture struct {
@@ -41,6 +43,7 @@ func newFixture(t *testing.T) *fixture {
 		ClientCA:  f.clientCA,
 		KubeletCA: f.kubeletCA,
 		Auth:      token.Authenticator{Server: "server:right"},
+		Passwords: nodepassword.Store{Secrets: fake.NewClientset().CoreV1()},
 		Node:      bootstrap.NodeConfig{ClusterDNS: "10.43.0.10", ClientCA: string(f.clientCA.PEM())},
 	})
 	apiserver := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
@@ -62,13 +65,25 @@ func csr(t *testing.T, ips ...net.IP) []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})
 }
 
+// machineA and machineB are the node passwords of two machines.
+const (
+	machineA = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+	machineB = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+)
+
 func (f *fixture) post(t *testing.T, path, cred, node string, body []byte) (int, []byte) {
+	t.Helper()
+	return f.postAs(t, path, cred, node, machineA, body)
+}
+
+func (f *fixture) postAs(t *testing.T, path, cred, node, password string, body []byte) (int, []byte) {
 	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+path, bytes.NewReader(body))
 	if cred != "" {
 		req.Header.Set("Authorization", "Bearer "+cred)
 	}
 	req.Header.Set(bootstrap.NodeNameHeader, node)
+	req.Header.Set(bootstrap.NodePasswordHeader, password)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -158,6 +173,7 @@ func TestNodeConfigAndPassThrough(t *testing.T) {
 	req, _ := http.NewRequest(http.MethodGet, f.srv.URL+"/edgeos/v1/config", nil)
 	req.Header.Set("Authorization", "Bearer server:right")
 	req.Header.Set(bootstrap.NodeNameHeader, "node1")
+	req.Header.Set(bootstrap.NodePasswordHeader, machineA)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -177,5 +193,26 @@ func TestNodeConfigAndPassThrough(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusTeapot {
 		t.Fatalf("a non-bootstrap path did not reach the apiserver handler: %d", resp.StatusCode)
+	}
+}
+
+func TestNodeNameBelongsToFirstMachine(t *testing.T) {
+	f := newFixture(t)
+	path := "/edgeos/v1/certs/kubelet-client"
+	if code, body := f.postAs(t, path, "server:right", "node1", machineA, csr(t)); code != 200 {
+		t.Fatalf("first join: %d %s", code, body)
+	}
+	code, body := f.postAs(t, path, "server:right", "node1", machineB, csr(t))
+	if code != http.StatusForbidden || bytes.Contains(body, []byte("CERTIFICATE")) {
+		t.Fatalf("second machine under the same name: %d %q; want 403 and nothing signed", code, body)
+	}
+	if code, body := f.postAs(t, path, "server:right", "node1", machineA, csr(t)); code != 200 {
+		t.Fatalf("first machine rejoining: %d %s", code, body)
+	}
+	if code, _ := f.postAs(t, path, "server:right", "node2", machineB, csr(t)); code != 200 {
+		t.Fatalf("second machine under its own name: %d", code)
+	}
+	if code, _ := f.postAs(t, path, "server:right", "node3", "short", csr(t)); code != http.StatusBadRequest {
+		t.Fatalf("short password: %d, want 400", code)
 	}
 }

@@ -326,3 +326,6 @@ func ParseCSR(b []byte) (*x509.CertificateRequest, error) {
 	}
 	return csr, nil
 }
+
+// PEMKey encodes a private key the way this package stores keys.
+func PEMKey(key crypto.Signer) []byte { return pemKey(key) }

@@ -20,6 +20,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/controlplane"
 	"github.com/edgeos/edgeos/pkg/datastore"
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
+	"github.com/edgeos/edgeos/pkg/nodepassword"
 	"github.com/edgeos/edgeos/pkg/token"
 	"github.com/sirupsen/logrus"
 	"k8s.io/client-go/kubernetes"
@@ -257,6 +258,7 @@ func (s *Server) bootstrapAPI(tok token.Token) (*bootstrap.Handler, error) {
 		ClientCA:  s.certs.clientCA,
 		KubeletCA: s.certs.kubeletCA,
 		Auth:      token.Authenticator{Server: tok.Credential, Secrets: cs.CoreV1()},
+		Passwords: nodepassword.Store{Secrets: cs.CoreV1()},
 		Node: bootstrap.NodeConfig{
 			ClusterCIDR:   s.cfg.ClusterCIDR,
 			ServiceCIDR:   s.cfg.ServiceCIDR,

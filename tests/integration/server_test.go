@@ -257,6 +257,7 @@ func checkBootstrapAPI(t *testing.T, n *harness.Node) {
 			bytes.NewReader(pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der})))
 		req.Header.Set("Authorization", "Bearer "+cred)
 		req.Header.Set("Edgeos-Node-Name", "joiner")
+		req.Header.Set("Edgeos-Node-Password", strings.Repeat("p", 64))
 		resp, err := client.Do(req)
 		if err != nil {
 			t.Fatal(err)

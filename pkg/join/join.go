@@ -1,0 +1,249 @@
+// Package join is a node's side of joining a cluster. It trusts nothing the
+// server says until the server's CA bundle matches the hash in the join
+// token, then obtains the kubelet's client and serving certificates through
+// the bootstrap API, proving the node's name with a per-machine password.
+// Nothing is written unless every step succeeds.
+package join
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/edgeos/edgeos/pkg/bootstrap"
+	"github.com/edgeos/edgeos/pkg/pki"
+	"github.com/edgeos/edgeos/pkg/token"
+)
+
+// Config says whom to join as what.
+type Config struct {
+	// Server is the server's URL, https://host:6443.
+	Server string
+	// Token is the full join token, K10<hash>::<credential>.
+	Token    string
+	NodeName string
+	NodeIPs  []string
+	// Dir receives the credentials (the node's tls dir, root-only).
+	Dir string
+}
+
+// Files are what a successful join writes under Config.Dir.
+const (
+	ServerCAFile      = "server-ca.crt"
+	ClientCAFile      = "client-ca.crt"
+	ClientCertFile    = "kubelet-client.crt"
+	ClientKeyFile     = "kubelet-client.key"
+	ServingCertFile   = "kubelet-serving.crt"
+	ServingKeyFile    = "kubelet-serving.key"
+	NodePasswordFile  = "node-password"
+	NodeConfigFile    = "node-config.json"
+	maxResponse       = 1 << 20
+	requestTimeout    = 30 * time.Second
+	passwordByteCount = 32
+)
+
+// Join runs the join and returns what the server said about the cluster.
+func Join(ctx context.Context, cfg Config) (*bootstrap.NodeConfig, error) {
+	tok, err := token.Parse(cfg.Token)
+	if err != nil {
+		return nil, fmt.Errorf("join token: %w", err)
+	}
+	if tok.CAHash == "" {
+		return nil, errors.New("join token carries no CA hash, so the server cannot be verified; use the full K10… token from the server's data dir or 'edgeos token create'")
+	}
+	server := strings.TrimSuffix(cfg.Server, "/")
+	caBundle, err := fetchCA(ctx, server)
+	if err != nil {
+		return nil, err
+	}
+	if err := tok.VerifyCA(caBundle); err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(caBundle) {
+		return nil, errors.New("server's CA bundle holds no certificate")
+	}
+	password, err := nodePassword(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
+	c := &client{
+		http:     &http.Client{Timeout: requestTimeout, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}}},
+		server:   server,
+		cred:     tok.Credential,
+		node:     cfg.NodeName,
+		password: password,
+	}
+	defer c.http.CloseIdleConnections()
+
+	var nc bootstrap.NodeConfig
+	body, err := c.do(ctx, http.MethodGet, "/edgeos/v1/config", nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(body, &nc); err != nil {
+		return nil, fmt.Errorf("server's node config: %w", err)
+	}
+
+	files := map[string][]byte{ServerCAFile: caBundle, ClientCAFile: []byte(nc.ClientCA), NodePasswordFile: []byte(password + "\n")}
+	ips := make([]net.IP, 0, len(cfg.NodeIPs))
+	for _, s := range cfg.NodeIPs {
+		ip := net.ParseIP(s)
+		if ip == nil {
+			return nil, fmt.Errorf("node IP %q is not an IP address", s)
+		}
+		ips = append(ips, ip)
+	}
+	for _, cert := range []struct{ path, certFile, keyFile string }{
+		{"/edgeos/v1/certs/kubelet-client", ClientCertFile, ClientKeyFile},
+		{"/edgeos/v1/certs/kubelet-serving", ServingCertFile, ServingKeyFile},
+	} {
+		crt, key, err := c.certificate(ctx, cert.path, ips)
+		if err != nil {
+			return nil, err
+		}
+		files[cert.certFile], files[cert.keyFile] = crt, key
+	}
+	if nc.ClientCA != "" {
+		if err := verifyChain(files[ClientCertFile], []byte(nc.ClientCA)); err != nil {
+			return nil, fmt.Errorf("kubelet client certificate: %w", err)
+		}
+	}
+	if files[NodeConfigFile], err = json.MarshalIndent(nc, "", "  "); err != nil {
+		return nil, err
+	}
+	for name, data := range files {
+		mode := os.FileMode(0o600)
+		if strings.HasSuffix(name, ".crt") || name == NodeConfigFile {
+			mode = 0o644
+		}
+		if err := pki.WriteFile(filepath.Join(cfg.Dir, name), data, mode); err != nil {
+			return nil, err
+		}
+	}
+	return &nc, nil
+}
+
+// fetchCA gets the CA bundle before anything is trusted; the caller checks
+// it against the token's hash.
+func fetchCA(ctx context.Context, server string) ([]byte, error) {
+	insecure := &http.Client{Timeout: requestTimeout, Transport: &http.Transport{
+		TLSClientConfig: &tls.Config{InsecureSkipVerify: true}, //nolint:gosec // verified by hash below
+	}}
+	defer insecure.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, server+"/edgeos/v1/cacerts", nil)
+	if err != nil {
+		return nil, fmt.Errorf("server URL %q: %w", server, err)
+	}
+	resp, err := insecure.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the server: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("server did not hand out its CA bundle (status %d): is %s an edgeos server?", resp.StatusCode, server)
+	}
+	return body, nil
+}
+
+// nodePassword is this machine's proof of its node name: kept from an
+// earlier join, or new.
+func nodePassword(dir string) (string, error) {
+	b, err := os.ReadFile(filepath.Join(dir, NodePasswordFile))
+	if err == nil {
+		if p := strings.TrimSpace(string(b)); len(p) >= bootstrap.MinNodePasswordLength {
+			return p, nil
+		}
+		return "", fmt.Errorf("%s is corrupt: remove it only if this machine never joined under its node name", filepath.Join(dir, NodePasswordFile))
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return "", err
+	}
+	return token.RandomHex(passwordByteCount)
+}
+
+type client struct {
+	http                         *http.Client
+	server, cred, node, password string
+}
+
+func (c *client) do(ctx context.Context, method, path string, body []byte) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.server+path, bytes.NewReader(body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.cred)
+	req.Header.Set(bootstrap.NodeNameHeader, c.node)
+	req.Header.Set(bootstrap.NodePasswordHeader, c.password)
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("server: %w", err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return nil, err
+	}
+	msg := strings.TrimSpace(string(out))
+	switch resp.StatusCode {
+	case http.StatusOK:
+		return out, nil
+	case http.StatusUnauthorized:
+		return nil, errors.New("the server refused the join token (wrong, or expired)")
+	default:
+		return nil, fmt.Errorf("server refused %s (status %d): %s", path, resp.StatusCode, msg)
+	}
+}
+
+// certificate makes a key, sends its CSR, and returns certificate and key PEM.
+func (c *client) certificate(ctx context.Context, path string, ips []net.IP) ([]byte, []byte, error) {
+	key, err := pki.NewKey()
+	if err != nil {
+		return nil, nil, err
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
+		Subject: pkix.Name{CommonName: "system:node:" + c.node}, IPAddresses: ips,
+	}, key)
+	if err != nil {
+		return nil, nil, err
+	}
+	crt, err := c.do(ctx, http.MethodPost, path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
+	if err != nil {
+		return nil, nil, err
+	}
+	cert, err := pki.ParseCert(crt)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if !cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(key.Public()) {
+		return nil, nil, fmt.Errorf("%s: the server signed a different key", path)
+	}
+	return crt, pki.PEMKey(key), nil
+}
+
+func verifyChain(certPEM, caPEM []byte) error {
+	cert, err := pki.ParseCert(certPEM)
+	if err != nil {
+		return err
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(caPEM)
+	_, err = cert.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	return err
+}
