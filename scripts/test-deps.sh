@@ -8,6 +8,8 @@ command -v mount >/dev/null  || need+=(mount)
 command -v gcc >/dev/null    || need+=(gcc libc6-dev)
 command -v git >/dev/null    || need+=(git)
 command -v curl >/dev/null   || need+=(curl ca-certificates)
+command -v runc >/dev/null   || need+=(runc)
+command -v nsenter >/dev/null || need+=(util-linux)
 compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
 command -v psql >/dev/null   || need+=(postgresql-client)
 

@@ -1,5 +1,6 @@
-// Command edgeos is the single edgeos binary. Called as kubectl (through a
-// link) it is kubectl; otherwise it is the edgeos command line.
+// Command edgeos is the single edgeos binary. Started as containerd or its
+// runc shim it is those; called as kubectl (through a link) it is kubectl;
+// otherwise it is the edgeos command line.
 package main
 
 import (
@@ -8,10 +9,12 @@ import (
 	"path/filepath"
 
 	"github.com/edgeos/edgeos/pkg/cli"
+	"github.com/edgeos/edgeos/pkg/containerd"
 	"github.com/edgeos/edgeos/pkg/kubectl"
 )
 
 func main() {
+	containerd.Main(os.Args)
 	if filepath.Base(os.Args[0]) == "kubectl" {
 		kubectl.Run(os.Args[1:])
 	}

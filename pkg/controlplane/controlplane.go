@@ -16,6 +16,7 @@ import (
 
 	"github.com/spf13/pflag"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/client-go/rest"
 	cliflag "k8s.io/component-base/cli/flag"
 	apiserverapp "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	apiserveroptions "k8s.io/kubernetes/cmd/kube-apiserver/app/options"
@@ -71,6 +72,9 @@ func New(cfg Config) (*ControlPlane, error) {
 	if err := cp.apiserver.GenericServerRunOptions.ComponentGlobalsRegistry.Set(); err != nil {
 		return nil, err
 	}
+	// The components' loopback clients watch deprecated APIs on purpose;
+	// upstream silences client-go's warnings about them the same way.
+	rest.SetDefaultWarningHandler(rest.NoWarnings{})
 	return cp, nil
 }
 

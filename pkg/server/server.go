@@ -15,6 +15,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/agent"
 	"github.com/edgeos/edgeos/pkg/bootstrap"
 	"github.com/edgeos/edgeos/pkg/component"
 	"github.com/edgeos/edgeos/pkg/controlplane"
@@ -113,6 +114,17 @@ func Run(ctx context.Context, cfg *Config) error {
 	} {
 		if err := m.Start(ctx, c); err != nil {
 			return err
+		}
+	}
+	if !cfg.DisableAgent {
+		node, err := agent.Components(agent.Config{DataDir: cfg.DataDir, Debug: cfg.Debug})
+		if err != nil {
+			return err
+		}
+		for _, c := range node {
+			if err := m.Start(ctx, c); err != nil {
+				return err
+			}
 		}
 	}
 	if err := s.writeAdminKubeconfig(); err != nil {

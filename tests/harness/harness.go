@@ -1,8 +1,11 @@
-// Package harness runs edgeos nodes for integration tests, each inside a
-// network namespace the test creates, joined to the host by a bridge on an
-// address range reserved for benchmarking (198.18.0.0/15). The namespaces
-// get no default route, so nothing they send can leave the machine. Every
-// process, namespace and link is removed when the test ends, failed or not.
+// Package harness runs edgeos nodes for integration tests. A node is a
+// small machine of its own: a network namespace joined to the host by a
+// bridge on an address range reserved for benchmarking (198.18.0.0/15),
+// with no default route, so nothing it sends can leave the machine; and a
+// mount namespace that lives as long as the node, with a private /run and
+// the host's cgroup tree visible (as `ip netns exec` would hide it). Every
+// process, namespace, link and cgroup is removed when the test ends, failed
+// or not.
 package harness
 
 import (
@@ -94,8 +97,13 @@ func (c *Cluster) AddNode(name string) *Node {
 	c.must("ip", "link", "set", host, "master", c.bridge, "up")
 	c.must("ip", "-n", n.NetNS, "addr", "add", n.IP+"/24", "dev", "eth0")
 	c.must("ip", "-n", n.NetNS, "link", "set", "eth0", "up")
+	n.startMachine()
 	return n
 }
+
+// CgroupParent is where a test puts cgroups it creates itself; the cleanup
+// removes it under every controller.
+func (c *Cluster) CgroupParent() string { return "/" + Prefix + c.id }
 
 func (c *Cluster) cleanup() {
 	for _, n := range c.nodes {
@@ -105,9 +113,11 @@ func (c *Cluster) cleanup() {
 		}
 	}
 	for _, n := range c.nodes {
+		killNetNS(n.NetNS)
 		_ = exec.Command("ip", "netns", "delete", n.NetNS).Run()
 	}
 	_ = exec.Command("ip", "link", "delete", c.bridge).Run()
+	removeCgroups(c.CgroupParent())
 }
 
 func (c *Cluster) must(args ...string) {
@@ -147,16 +157,18 @@ func requireRoot(t testing.TB) {
 	}
 }
 
-// RemoveStale deletes namespaces and links left by a harness run that was
-// killed before it could clean up.
+// RemoveStale deletes processes, namespaces, links and cgroups left by a
+// harness run that was killed before it could clean up.
 func RemoveStale() {
 	if out, err := exec.Command("ip", "netns", "list").Output(); err == nil {
 		for _, line := range strings.Split(string(out), "\n") {
 			if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], Prefix) {
+				killNetNS(f[0])
 				_ = exec.Command("ip", "netns", "delete", f[0]).Run()
 			}
 		}
 	}
+	removeCgroups("/" + Prefix + "*")
 	if out, err := exec.Command("ip", "-o", "link", "show").Output(); err == nil {
 		for _, line := range strings.Split(string(out), "\n") {
 			f := strings.Fields(line)

@@ -28,6 +28,8 @@ type Node struct {
 	Kubeconfig string
 	Bin        string
 
+	holder int // pid holding the node's mount namespace
+
 	cmd    *exec.Cmd
 	exited chan struct{}
 	logs   []string
@@ -35,7 +37,8 @@ type Node struct {
 
 // Command prepares `edgeos args…` inside the node's namespace.
 func (n *Node) Command(args ...string) *exec.Cmd {
-	cmd := exec.Command("ip", append([]string{"netns", "exec", n.NetNS, n.Bin}, args...)...)
+	argv := append(append(n.enter(), n.Bin), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+n.Kubeconfig)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	return cmd
@@ -52,10 +55,12 @@ func (n *Node) Run(args ...string) Result {
 	return n.run(n.Command(args...))
 }
 
-// Shell runs a shell script in the namespace (with its own mount namespace,
-// as `ip netns exec` gives) to completion. $EDGEOS is the binary.
+// Shell runs a shell script on the node to completion, in a mount namespace
+// of its own below the node's, so that mounts it makes end with it.
+// $EDGEOS is the binary.
 func (n *Node) Shell(script string) Result {
-	cmd := exec.Command("ip", "netns", "exec", n.NetNS, "sh", "-ec", script)
+	argv := append(n.enter(), "unshare", "--mount", "--propagation", "private", "--", "sh", "-ec", script)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+n.Kubeconfig, "EDGEOS="+n.Bin)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	return n.run(cmd)
@@ -122,6 +127,16 @@ func (n *Node) Stop() int {
 
 // Exited is closed when the running process ends.
 func (n *Node) Exited() <-chan struct{} { return n.exited }
+
+// Kill sends SIGKILL to edgeos alone, as a crash or the OOM killer would;
+// what it started in process groups of their own is not signalled.
+func (n *Node) Kill() {
+	n.c.t.Helper()
+	if n.cmd == nil {
+		n.c.t.Fatalf("node %s is not running", n.Name)
+	}
+	n.kill()
+}
 
 func (n *Node) kill() {
 	if n.cmd == nil || n.cmd.Process == nil {
@@ -194,7 +209,8 @@ func (n *Node) WaitReady() kubernetes.Interface {
 // the node's namespace for the rest of the test, and kills it at the end.
 func (n *Node) Background(argv ...string) {
 	n.c.t.Helper()
-	cmd := exec.Command("ip", append([]string{"netns", "exec", n.NetNS}, argv...)...)
+	full := append(n.enter(), argv...)
+	cmd := exec.Command(full[0], full[1:]...)
 	logPath := filepath.Join(n.Dir, filepath.Base(argv[0])+".log")
 	f, err := os.Create(logPath)
 	if err != nil {

@@ -1,0 +1,74 @@
+// Package agent is the node side of edgeos, run by `edgeos server` (unless
+// --disable-agent) and, later, by `edgeos agent`. It owns <data-dir>/agent
+// and /run/edgeos. Today it runs containerd; the kubelet, the pause image
+// and pod networking join it as issue 3 proceeds.
+package agent
+
+import (
+	"os"
+	"path/filepath"
+
+	"github.com/edgeos/edgeos/pkg/component"
+	"github.com/edgeos/edgeos/pkg/containerd"
+	"github.com/sirupsen/logrus"
+)
+
+// RunDir holds the node's runtime state, on tmpfs.
+const RunDir = "/run/edgeos"
+
+// SandboxImage is the pause image built into edgeos, never pulled.
+const SandboxImage = "edgeos.local/pause:1"
+
+// Config is what the node is told.
+type Config struct {
+	DataDir string
+	Debug   bool
+}
+
+func (c Config) dir(parts ...string) string {
+	return filepath.Join(append([]string{c.DataDir, "agent"}, parts...)...)
+}
+
+// Components are the node's parts, in start order.
+func Components(cfg Config) ([]component.Component, error) {
+	restrict, err := restrictOOMScoreAdj()
+	if err != nil {
+		return nil, err
+	}
+	return []component.Component{
+		containerd.New(containerd.Config{
+			Root:                cfg.dir("containerd"),
+			State:               filepath.Join(RunDir, "containerd"),
+			BinDir:              cfg.dir("bin"),
+			ConfigFile:          cfg.dir("etc", "containerd", "config.toml"),
+			SandboxImage:        SandboxImage,
+			CNIBinDir:           cfg.dir("bin"),
+			CNIConfDir:          cfg.dir("etc", "cni", "net.d"),
+			SystemdCgroup:       systemdIsInit(),
+			RestrictOOMScoreAdj: restrict,
+			Debug:               cfg.Debug,
+		}),
+	}, nil
+}
+
+// restrictOOMScoreAdj turns containerd's restrict_oom_score_adj on only
+// where edgeos lacks CAP_SYS_RESOURCE (some containers and sandboxes): there
+// runc cannot give a pod an OOM score below its own, and every sandbox
+// would fail.
+func restrictOOMScoreAdj() (bool, error) {
+	has, err := containerd.HasSysResource()
+	if err != nil {
+		return false, err
+	}
+	if !has {
+		logrus.Warn("edgeos lacks CAP_SYS_RESOURCE: containers get an OOM score no lower than containerd's (restrict_oom_score_adj)")
+	}
+	return !has, nil
+}
+
+// systemdIsInit reports whether systemd manages this host's cgroups, in
+// which case runc and the kubelet use the systemd cgroup driver.
+func systemdIsInit() bool {
+	_, err := os.Stat("/run/systemd/system")
+	return err == nil
+}

@@ -1,0 +1,65 @@
+package containerd
+
+import (
+	"bytes"
+	"text/template"
+)
+
+// configTemplate is containerd's config (version 4). Only what edgeos
+// decides is set; the rest keeps containerd's defaults.
+var configTemplate = template.Must(template.New("config.toml").Parse(`# Written by edgeos at every start; edit edgeos's flags, not this file.
+version = 4
+root = {{printf "%q" .Root}}
+state = {{printf "%q" .State}}
+# never the host's /etc/containerd
+imports = []
+disabled_plugins = [
+  "io.containerd.snapshotter.v1.btrfs",
+  "io.containerd.snapshotter.v1.zfs",
+  "io.containerd.snapshotter.v1.devmapper",
+  "io.containerd.snapshotter.v1.blockfile",
+  "io.containerd.snapshotter.v1.erofs",
+  "io.containerd.tracing.processor.v1.otlp",
+  "io.containerd.internal.v1.tracing",
+  # the runc shim's task service lives in this binary too; it is the shim's, not the daemon's
+  "io.containerd.ttrpc.v1.task",
+]
+
+[plugins.'io.containerd.server.v1.grpc']
+  address = {{printf "%q" .Address}}
+
+[plugins.'io.containerd.server.v1.ttrpc']
+  address = {{printf "%q" .TTRPCAddress}}
+
+[debug]
+  level = {{if .Debug}}"debug"{{else}}"warn"{{end}}
+
+[plugins.'io.containerd.cri.v1.images']
+  snapshotter = "overlayfs"
+  [plugins.'io.containerd.cri.v1.images'.pinned_images]
+    sandbox = {{printf "%q" .SandboxImage}}
+
+[plugins.'io.containerd.cri.v1.runtime']
+  enable_selinux = false
+  restrict_oom_score_adj = {{.RestrictOOMScoreAdj}}
+  [plugins.'io.containerd.cri.v1.runtime'.containerd]
+    default_runtime_name = "runc"
+    [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
+      runtime_type = "io.containerd.runc.v2"
+      runtime_path = {{printf "%q" .ShimPath}}
+      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
+        SystemdCgroup = {{.SystemdCgroup}}
+
+[plugins.'io.containerd.cri.v1.runtime'.cni]
+  bin_dirs = [{{printf "%q" .CNIBinDir}}]
+  conf_dir = {{printf "%q" .CNIConfDir}}
+`))
+
+func (c Config) render() ([]byte, error) {
+	var b bytes.Buffer
+	err := configTemplate.Execute(&b, struct {
+		Config
+		Address, TTRPCAddress, ShimPath string
+	}{c, c.Address(), c.Address() + ".ttrpc", c.shimPath()})
+	return b.Bytes(), err
+}

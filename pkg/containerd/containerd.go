@@ -1,0 +1,186 @@
+// Package containerd runs the containerd built into edgeos as a child
+// process. The edgeos binary is containerd and its runc shim too (see Main).
+// Config, data, state and socket live under edgeos's own directories, never
+// the host's /run/containerd. If edgeos dies, the kernel stops containerd
+// with it, but shims and containers keep running; the containerd started by
+// the next edgeos reattaches to them.
+package containerd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Config places containerd.
+type Config struct {
+	// Root holds images and snapshots: <data-dir>/agent/containerd.
+	Root string
+	// State holds sockets and running bundles; on tmpfs: /run/edgeos/containerd.
+	State string
+	// BinDir holds the links through which containerd finds its shim.
+	BinDir string
+	// ConfigFile is where the generated config.toml goes.
+	ConfigFile   string
+	SandboxImage string
+	CNIBinDir    string
+	CNIConfDir   string
+	// SystemdCgroup selects runc's systemd cgroup driver.
+	SystemdCgroup bool
+	// RestrictOOMScoreAdj keeps containers from asking for an OOM score
+	// below containerd's own; needed where edgeos lacks CAP_SYS_RESOURCE.
+	RestrictOOMScoreAdj bool
+	Debug               bool
+}
+
+// Address is containerd's socket.
+func (c Config) Address() string { return filepath.Join(c.State, "containerd.sock") }
+
+func (c Config) shimPath() string { return filepath.Join(c.BinDir, ShimName) }
+
+// Containerd is the running child.
+type Containerd struct{ cfg Config }
+
+// New prepares containerd; Run starts it.
+func New(cfg Config) *Containerd { return &Containerd{cfg: cfg} }
+
+func (d *Containerd) Name() string { return "containerd" }
+
+// Run starts containerd, reports ready once its socket answers, and stops
+// it when ctx ends.
+func (d *Containerd) Run(ctx context.Context, ready func()) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	if err := d.prepare(self); err != nil {
+		return fmt.Errorf("containerd: %w", err)
+	}
+	cmd := &exec.Cmd{
+		Path:   self,
+		Args:   []string{DaemonName, "--config", d.cfg.ConfigFile},
+		Env:    append(withPath(os.Environ(), d.cfg.BinDir), "GOGC=50"),
+		Stdout: os.Stderr,
+		Stderr: os.Stderr,
+		SysProcAttr: &syscall.SysProcAttr{
+			// a terminal's Ctrl-C goes to edgeos, which stops containerd in order
+			Setpgid: true,
+			// containerd goes when edgeos goes, even on SIGKILL; the shims stay
+			Pdeathsig: syscall.SIGTERM,
+		},
+	}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("starting containerd: %w", err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+
+	if err := d.waitSocket(ctx, exited); err != nil {
+		_ = cmd.Process.Kill()
+		return err
+	}
+	logrus.Infof("containerd is running (pid %d, socket %s)", cmd.Process.Pid, d.cfg.Address())
+	ready()
+
+	select {
+	case err := <-exited:
+		return fmt.Errorf("containerd exited: %v", err)
+	case <-ctx.Done():
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+	return nil
+}
+
+// prepare writes the config and links the shim to this binary.
+func (d *Containerd) prepare(self string) error {
+	for _, dir := range []string{d.cfg.Root, d.cfg.State, d.cfg.BinDir, filepath.Dir(d.cfg.ConfigFile)} {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return err
+		}
+	}
+	b, err := d.cfg.render()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(d.cfg.ConfigFile, b, 0o600); err != nil {
+		return err
+	}
+	link := d.cfg.shimPath()
+	if cur, err := os.Readlink(link); err == nil && cur == self {
+		return nil
+	}
+	_ = os.Remove(link)
+	return os.Symlink(self, link)
+}
+
+// socketTimeout bounds containerd's start; it opens its socket in well
+// under a second on a Raspberry Pi.
+const socketTimeout = 2 * time.Minute
+
+func (d *Containerd) waitSocket(ctx context.Context, exited <-chan error) error {
+	deadline := time.After(socketTimeout)
+	for {
+		if conn, err := net.DialTimeout("unix", d.cfg.Address(), time.Second); err == nil {
+			conn.Close()
+			return nil
+		}
+		select {
+		case err := <-exited:
+			return fmt.Errorf("containerd exited while starting: %v", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-deadline:
+			return fmt.Errorf("containerd did not open its socket %s within %s", d.cfg.Address(), socketTimeout)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// withPath puts dir first on PATH, so containerd finds the shim link.
+func withPath(env []string, dir string) []string {
+	out := make([]string, 0, len(env)+1)
+	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+	for _, e := range env {
+		if v, ok := strings.CutPrefix(e, "PATH="); ok {
+			path = v
+			continue
+		}
+		out = append(out, e)
+	}
+	return append(out, "PATH="+dir+":"+path)
+}
+
+// HasSysResource reports whether this process holds CAP_SYS_RESOURCE,
+// without which runc cannot lower a container's oom_score_adj.
+func HasSysResource() (bool, error) {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return false, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			var caps uint64
+			if _, err := fmt.Sscanf(strings.TrimSpace(v), "%x", &caps); err != nil {
+				return false, err
+			}
+			const capSysResource = 24
+			return caps&(1<<capSysResource) != 0, nil
+		}
+	}
+	return false, errors.New("no CapEff line in /proc/self/status")
+}

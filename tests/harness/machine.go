@@ -1,0 +1,111 @@
+package harness
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// machineScript makes the node's mount namespace: a private /run (so pod
+// network namespaces, containerd's state and sockets stay the node's own),
+// a sysfs of the node's network namespace, and the host's cgroup tree moved
+// back on top of it. Then it holds the namespace open.
+const machineScript = `
+mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir /run/.cgroup
+mount --rbind /sys/fs/cgroup /run/.cgroup
+mount -t sysfs sysfs /sys
+mount --move /run/.cgroup /sys/fs/cgroup
+rmdir /run/.cgroup
+exec sleep infinity
+`
+
+func (n *Node) startMachine() {
+	n.c.t.Helper()
+	cmd := exec.Command("nsenter", "--net=/run/netns/"+n.NetNS, "--", "unshare", "--mount", "--propagation", "private", "--", "sh", "-ec", machineScript)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	out, err := os.Create(filepath.Join(n.Dir, "machine.log"))
+	if err != nil {
+		n.c.t.Fatal(err)
+	}
+	defer out.Close()
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		n.c.t.Fatal(err)
+	}
+	go func() { _ = cmd.Wait() }()
+	n.holder = cmd.Process.Pid
+	// the script ends in exec sleep once every mount is made
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		comm, err := os.ReadFile("/proc/" + strconv.Itoa(n.holder) + "/comm")
+		if err != nil {
+			b, _ := os.ReadFile(filepath.Join(n.Dir, "machine.log"))
+			n.c.t.Fatalf("node %s: making its mount namespace failed: %s", n.Name, b)
+		}
+		if strings.TrimSpace(string(comm)) == "sleep" {
+			return
+		}
+		if time.Now().After(deadline) {
+			n.c.t.Fatalf("node %s: mount namespace not ready", n.Name)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// enter is the command prefix that runs a program on the node.
+func (n *Node) enter() []string {
+	return []string{"nsenter", "--target", strconv.Itoa(n.holder), "--mount", "--net", "--"}
+}
+
+// Path is where the test process finds a file as the node sees it (its
+// private /run, for example).
+func (n *Node) Path(p string) string {
+	return "/proc/" + strconv.Itoa(n.holder) + "/root" + p
+}
+
+// killNetNS kills every process inside a network namespace: the node's
+// edgeos, containerd, shims, containers and the namespace holder.
+func killNetNS(ns string) {
+	for i := 0; i < 50; i++ {
+		out, _ := exec.Command("ip", "netns", "pids", ns).Output()
+		pids := strings.Fields(string(out))
+		if len(pids) == 0 {
+			return
+		}
+		for _, p := range pids {
+			if pid, err := strconv.Atoi(p); err == nil {
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// removeCgroups removes cgroup directories matching pattern (a path below
+// a hierarchy's root) from every mounted hierarchy, deepest first.
+func removeCgroups(pattern string) {
+	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
+	roots = append(roots, "/sys/fs/cgroup")
+	for _, root := range roots {
+		tops, _ := filepath.Glob(filepath.Join(root, pattern))
+		for _, top := range tops {
+			var dirs []string
+			_ = filepath.WalkDir(top, func(p string, d os.DirEntry, err error) error {
+				if err == nil && d.IsDir() {
+					dirs = append(dirs, p)
+				}
+				return nil
+			})
+			sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
+			for _, d := range dirs {
+				_ = syscall.Rmdir(d)
+			}
+		}
+	}
+}
