@@ -10,10 +10,16 @@ ARGS     ?=
 # Packages whose unit tests must stay small: nothing here imports k8s.io/kubernetes.
 UNIT_PKGS := ./pkg/...
 
+# The pause image edgeos embeds, built from cmd/pause for the target arch.
+PAUSE    := pkg/pause/pause.tar
+
 .PHONY: build run test deps unit integration vet bench clean
 
-build:
+build: $(PAUSE)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/edgeos
+
+$(PAUSE): cmd/pause/main.go pkg/pause/gen/main.go $(wildcard pkg/ociimage/*.go)
+	$(GO) generate ./pkg/pause
 
 run: build
 	./$(BIN) server $(ARGS)
@@ -23,10 +29,10 @@ test: deps build vet unit integration
 deps:
 	./scripts/test-deps.sh
 
-vet:
+vet: $(PAUSE)
 	$(GO) vet ./...
 
-unit:
+unit: $(PAUSE)
 	$(GO) test -count=1 $(UNIT_PKGS)
 
 integration: build
@@ -36,4 +42,4 @@ bench: build
 	./bench/server.sh
 
 clean:
-	rm -rf bin dist
+	rm -rf bin dist $(PAUSE)

@@ -1,7 +1,8 @@
 // Package agent is the node side of edgeos, run by `edgeos server` (unless
 // --disable-agent) and, later, by `edgeos agent`. It owns <data-dir>/agent
-// and /run/edgeos. Today it runs containerd; the kubelet, the pause image
-// and pod networking join it as issue 3 proceeds.
+// and /run/edgeos. Today it runs containerd and imports the built-in and
+// air-gap images; the kubelet and pod networking join it as issue 3
+// proceeds.
 package agent
 
 import (
@@ -10,14 +11,16 @@ import (
 
 	"github.com/edgeos/edgeos/pkg/component"
 	"github.com/edgeos/edgeos/pkg/containerd"
+	"github.com/edgeos/edgeos/pkg/images"
+	"github.com/edgeos/edgeos/pkg/pause"
 	"github.com/sirupsen/logrus"
 )
 
 // RunDir holds the node's runtime state, on tmpfs.
 const RunDir = "/run/edgeos"
 
-// SandboxImage is the pause image built into edgeos, never pulled.
-const SandboxImage = "edgeos.local/pause:1"
+// ContainerdAddress is the node's containerd socket.
+func ContainerdAddress() string { return filepath.Join(RunDir, "containerd", "containerd.sock") }
 
 // Config is what the node is told.
 type Config struct {
@@ -35,19 +38,25 @@ func Components(cfg Config) ([]component.Component, error) {
 	if err != nil {
 		return nil, err
 	}
+	ctrd := containerd.New(containerd.Config{
+		Root:                cfg.dir("containerd"),
+		State:               filepath.Join(RunDir, "containerd"),
+		BinDir:              cfg.dir("bin"),
+		ConfigFile:          cfg.dir("etc", "containerd", "config.toml"),
+		SandboxImage:        pause.Image,
+		CNIBinDir:           cfg.dir("bin"),
+		CNIConfDir:          cfg.dir("etc", "cni", "net.d"),
+		SystemdCgroup:       systemdIsInit(),
+		RestrictOOMScoreAdj: restrict,
+		Debug:               cfg.Debug,
+	})
 	return []component.Component{
-		containerd.New(containerd.Config{
-			Root:                cfg.dir("containerd"),
-			State:               filepath.Join(RunDir, "containerd"),
-			BinDir:              cfg.dir("bin"),
-			ConfigFile:          cfg.dir("etc", "containerd", "config.toml"),
-			SandboxImage:        SandboxImage,
-			CNIBinDir:           cfg.dir("bin"),
-			CNIConfDir:          cfg.dir("etc", "cni", "net.d"),
-			SystemdCgroup:       systemdIsInit(),
-			RestrictOOMScoreAdj: restrict,
-			Debug:               cfg.Debug,
-		}),
+		ctrd,
+		&images.Loader{
+			Address: ctrd.Address(),
+			Dir:     cfg.dir("images"),
+			Builtin: map[string][]byte{pause.Image: pause.Archive},
+		},
 	}, nil
 }
 

@@ -46,6 +46,7 @@ func New() *cli.App {
 			kubectlCommand(),
 			tokenCommand(),
 			checkConfigCommand(),
+			imagesCommand(),
 		},
 	}
 }

@@ -45,6 +45,9 @@ type Config struct {
 // Address is containerd's socket.
 func (c Config) Address() string { return filepath.Join(c.State, "containerd.sock") }
 
+// Address is the running containerd's socket.
+func (d *Containerd) Address() string { return d.cfg.Address() }
+
 func (c Config) shimPath() string { return filepath.Join(c.BinDir, ShimName) }
 
 // Containerd is the running child.

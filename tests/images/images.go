@@ -17,8 +17,15 @@ import (
 // Name is the reference an image is imported under.
 func Name(program string) string { return "edgeos.test/" + program + ":1" }
 
-// Build compiles tests/images/<program> and returns its image archive.
+// Build compiles tests/images/<program> and returns its image archive,
+// named Name(program).
 func Build(t testing.TB, program string) []byte {
+	t.Helper()
+	return BuildAs(t, program, Name(program))
+}
+
+// BuildAs is Build with another image name.
+func BuildAs(t testing.TB, program, name string) []byte {
 	t.Helper()
 	_, self, _, _ := runtime.Caller(0)
 	src := filepath.Join(filepath.Dir(self), program)
@@ -35,7 +42,7 @@ func Build(t testing.TB, program string) []byte {
 	}
 	var archive bytes.Buffer
 	err = ociimage.Write(&archive, ociimage.Image{
-		Name:       Name(program),
+		Name:       name,
 		Arch:       runtime.GOARCH,
 		Files:      []ociimage.File{{Path: "/" + program, Mode: 0o755, Data: data}},
 		Entrypoint: []string{"/" + program},

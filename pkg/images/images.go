@@ -1,0 +1,105 @@
+// Package images brings images into a node without a registry: the pause
+// image built into edgeos, and the archives an operator drops into
+// <data-dir>/agent/images (docker save or OCI layout; .tar, .tar.gz,
+// .tar.zst) or imports with `edgeos images import`. Imported images are
+// pinned, so image garbage collection never removes them.
+package images
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/klauspost/compress/zstd"
+)
+
+// Namespace is containerd's namespace for the kubelet's images (CRI's).
+const Namespace = "k8s.io"
+
+// Labels CRI reads: an image it manages, and one it must never remove.
+var pinnedLabels = map[string]string{
+	"io.cri-containerd.image":  "managed",
+	"io.cri-containerd.pinned": "pinned",
+}
+
+// Snapshotter is where images are unpacked, as CRI expects.
+const Snapshotter = "overlayfs"
+
+// Archive reports whether a file name is one the air-gap import reads.
+func Archive(name string) bool {
+	for _, ext := range []string{".tar", ".tar.gz", ".tgz", ".tar.zst", ".tar.zstd"} {
+		if strings.HasSuffix(name, ext) {
+			return true
+		}
+	}
+	return false
+}
+
+// Open returns the archive in path, decompressed by its content (gzip or
+// zstd) rather than trusting its name.
+func Open(path string) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	r, err := decompress(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return struct {
+		io.Reader
+		io.Closer
+	}{r, f}, nil
+}
+
+var (
+	gzipMagic = []byte{0x1f, 0x8b}
+	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
+)
+
+func decompress(r io.Reader) (io.Reader, error) {
+	br := bufio.NewReader(r)
+	head, _ := br.Peek(4)
+	switch {
+	case bytes.HasPrefix(head, gzipMagic):
+		return gzip.NewReader(br)
+	case bytes.HasPrefix(head, zstdMagic):
+		d, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
+		if err != nil {
+			return nil, err
+		}
+		return d.IOReadCloser(), nil
+	default:
+		return br, nil
+	}
+}
+
+// Import loads an archive into containerd, unpacks it for CRI and pins it.
+// It returns the image names; an archive whose images carry no name adds
+// nothing a pod could use, and says so.
+func Import(ctx context.Context, client *containerd.Client, r io.Reader) ([]string, error) {
+	ctx = namespaces.WithNamespace(ctx, Namespace)
+	imgs, err := client.Import(ctx, r, containerd.WithImageLabels(pinnedLabels))
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(imgs))
+	for _, img := range imgs {
+		if err := containerd.NewImage(client, img).Unpack(ctx, Snapshotter); err != nil {
+			return nil, fmt.Errorf("unpacking %s: %w", img.Name, err)
+		}
+		names = append(names, img.Name)
+	}
+	if len(names) == 0 {
+		return nil, fmt.Errorf("the archive names no image (docker save with a tag, or an OCI layout with an image name annotation)")
+	}
+	return names, nil
+}
