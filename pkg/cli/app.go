@@ -43,6 +43,7 @@ func New() *cli.App {
 		EnableBashCompletion: false,
 		Commands: []*cli.Command{
 			serverCommand(),
+			agentCommand(),
 			kubectlCommand(),
 			tokenCommand(),
 			checkConfigCommand(),

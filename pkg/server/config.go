@@ -109,24 +109,40 @@ func parseCIDR(flag, s string) (*net.IPNet, error) {
 
 // derive fills node name, node IPs and advertise address from the host.
 func (c *Config) derive() error {
-	if c.NodeName == "" {
-		h, err := os.Hostname()
-		if err != nil {
-			return fmt.Errorf("--node-name not given and hostname unknown: %w", err)
-		}
-		c.NodeName = strings.ToLower(h)
+	name, ips, err := NodeIdentity(c.NodeName, c.NodeIPs)
+	if err != nil {
+		return err
 	}
-	if len(c.NodeIPs) == 0 {
-		ip := HostIP()
-		if ip == nil {
-			return errors.New("this host has no non-loopback IPv4 address to use as node IP; pass --node-ip")
-		}
-		c.NodeIPs = []string{ip.String()}
-	}
+	c.NodeName, c.NodeIPs = name, ips
 	if c.AdvertiseAddress == "" {
 		c.AdvertiseAddress = c.NodeIPs[0]
 	}
 	return nil
+}
+
+// NodeIdentity fills a node's name (the hostname) and IPs (the host's
+// primary address) where the flags left them empty.
+func NodeIdentity(name string, ips []string) (string, []string, error) {
+	if name == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return "", nil, fmt.Errorf("--node-name not given and hostname unknown: %w", err)
+		}
+		name = strings.ToLower(h)
+	}
+	for _, ip := range ips {
+		if net.ParseIP(ip) == nil {
+			return "", nil, fmt.Errorf("--node-ip %q is not an IP address", ip)
+		}
+	}
+	if len(ips) == 0 {
+		ip := HostIP()
+		if ip == nil {
+			return "", nil, errors.New("this host has no non-loopback IPv4 address to use as node IP; pass --node-ip")
+		}
+		ips = []string{ip.String()}
+	}
+	return name, ips, nil
 }
 
 // SecretFromFlags returns the server secret given by --token or --token-file.

@@ -232,3 +232,19 @@ func (n *Node) Background(argv ...string) {
 		<-done
 	})
 }
+
+// WaitLog waits until the running process has logged line, failing the
+// test if it exits first.
+func (n *Node) WaitLog(line string) {
+	n.c.t.Helper()
+	deadline := time.After(5 * time.Minute)
+	for !strings.Contains(n.Log(), line) {
+		select {
+		case <-n.exited:
+			n.c.t.Fatalf("node %s exited before logging %q", n.Name, line)
+		case <-deadline:
+			n.c.t.Fatalf("node %s did not log %q within 5 minutes", n.Name, line)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

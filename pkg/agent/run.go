@@ -1,0 +1,91 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/edgeos/edgeos/pkg/component"
+	"github.com/edgeos/edgeos/pkg/join"
+	"github.com/sirupsen/logrus"
+)
+
+// JoinConfig is what `edgeos agent` is told about the cluster it joins.
+type JoinConfig struct {
+	Server    string
+	Token     string
+	TokenFile string
+	NodeName  string
+	NodeIPs   []string
+}
+
+// Validate checks the flags of `edgeos agent`; each error names its flag.
+func (j *JoinConfig) Validate() error {
+	u, err := url.Parse(j.Server)
+	if j.Server == "" || err != nil || u.Scheme != "https" || u.Host == "" {
+		return fmt.Errorf("--server %q must be the server's URL, https://HOST:6443", j.Server)
+	}
+	if (j.Token == "") == (j.TokenFile == "") {
+		return errors.New("give exactly one of --token and --token-file")
+	}
+	if j.TokenFile != "" {
+		b, err := os.ReadFile(j.TokenFile)
+		if err != nil {
+			return fmt.Errorf("--token-file: %w", err)
+		}
+		j.Token = strings.TrimSpace(string(b))
+	}
+	return nil
+}
+
+// TLSDir holds a joined node's credentials.
+func (c Config) TLSDir() string { return c.dir("tls") }
+
+// RunAgent joins the cluster unless this node already holds credentials
+// from an earlier join (so it starts with the server unreachable), then runs
+// the node until ctx ends.
+func RunAgent(ctx context.Context, cfg Config, j JoinConfig) error {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return fmt.Errorf("data dir %s is not writable: %w", cfg.DataDir, err)
+	}
+	if joined(cfg.TLSDir()) {
+		logrus.Infof("Node credentials found in %s; starting without contacting the server", cfg.TLSDir())
+	} else {
+		if _, err := join.Join(ctx, join.Config{Server: j.Server, Token: j.Token, NodeName: j.NodeName, NodeIPs: j.NodeIPs, Dir: cfg.TLSDir()}); err != nil {
+			return fmt.Errorf("joining %s: %w", j.Server, err)
+		}
+		logrus.Infof("Joined %s as node %s", j.Server, j.NodeName)
+	}
+	node, err := Components(cfg)
+	if err != nil {
+		return err
+	}
+	m := component.NewManager()
+	defer m.Stop()
+	for _, c := range node {
+		if err := m.Start(ctx, c); err != nil {
+			return err
+		}
+	}
+	logrus.Infof("edgeos agent is ready: node %s of %s", j.NodeName, j.Server)
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-m.Failed():
+		return err
+	}
+}
+
+// joined reports whether a complete set of credentials is on disk.
+func joined(dir string) bool {
+	for _, f := range []string{join.ServerCAFile, join.ClientCertFile, join.ClientKeyFile, join.ServingCertFile, join.ServingKeyFile, join.NodePasswordFile} {
+		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+			return false
+		}
+	}
+	return true
+}

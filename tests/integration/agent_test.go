@@ -1,0 +1,70 @@
+package integration
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/edgeos/edgeos/tests/harness"
+)
+
+// TestAgent joins a second machine with `edgeos agent`: bad tokens are
+// refused with clear messages and leave nothing behind; a good one brings up
+// the node's runtime; and the node starts again from its own credentials
+// while the server is down.
+func TestAgent(t *testing.T) {
+	c := harness.New(t)
+	srv := c.AddNode("server")
+	ag := c.AddNode("agent")
+	srv.Start("server", "--data-dir", srv.DataDir, "--write-kubeconfig", srv.Kubeconfig, "--node-ip", srv.IP)
+	srv.WaitReady()
+	stored, err := os.ReadFile(filepath.Join(srv.DataDir, "server/token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := strings.TrimSpace(string(stored))
+	hash, cred, _ := strings.Cut(strings.TrimPrefix(good, "K10"), "::")
+	agent := func(tok string) []string {
+		return []string{"agent", "--server", "https://" + srv.IP + ":6443", "--token", tok,
+			"--data-dir", ag.DataDir, "--node-name", "edge-1", "--node-ip", ag.IP}
+	}
+
+	expectRefusal(t, "wrong secret", ag.Run(agent("K10"+hash+"::server:wrong")...), "refused the join token")
+	expectRefusal(t, "wrong CA hash", ag.Run(agent("K10"+strings.Repeat("0", 64)+"::"+cred)...), "does not match")
+	expectRefusal(t, "no server URL", ag.Run("agent", "--token", good, "--data-dir", ag.DataDir), "--server")
+	if files, _ := filepath.Glob(filepath.Join(ag.DataDir, "agent", "tls", "*")); len(files) > 0 {
+		t.Fatalf("refused joins wrote %v", files)
+	}
+
+	ag.Start(agent(good)...)
+	ag.WaitLog("edgeos agent is ready")
+	client, err := containerd.New(ag.Path("/run/edgeos/containerd/containerd.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := namespaces.WithNamespace(context.Background(), "k8s.io")
+	if _, err := client.GetImage(ctx, "edgeos.local/pause:1"); err != nil {
+		t.Errorf("the agent's containerd lacks the built-in pause image: %v", err)
+	}
+	client.Close()
+	if code := ag.Stop(); code != 0 {
+		t.Errorf("agent exit code %d", code)
+	}
+
+	// offline: the server is gone, the node still starts
+	if code := srv.Stop(); code != 0 {
+		t.Errorf("server exit code %d", code)
+	}
+	ag.Start(agent(good)...)
+	ag.WaitLog("edgeos agent is ready")
+	if !strings.Contains(ag.Log(), "starting without contacting the server") {
+		t.Error("the agent did not start from its own credentials")
+	}
+	if code := ag.Stop(); code != 0 {
+		t.Errorf("agent exit code %d", code)
+	}
+}
