@@ -13,9 +13,6 @@ import (
 func agentCommand() *cli.Command {
 	cfg := &agent.Config{}
 	j := &agent.JoinConfig{}
-	str := func(name, value, usage string, dst *string) cli.Flag {
-		return &cli.StringFlag{Name: name, Value: value, Usage: usage, EnvVars: envVar(name), Destination: dst}
-	}
 	return &cli.Command{
 		Name:         "agent",
 		Usage:        "run a node that joins a server",
@@ -23,13 +20,13 @@ func agentCommand() *cli.Command {
 		Before:       configfile.Apply,
 		Flags: []cli.Flag{
 			configFlag(),
-			str("server", "", "the server to join, https://HOST:6443", &j.Server),
-			str("token", "", "join token (K10…) from the server", &j.Token),
-			str("token-file", "", "file holding the join token", &j.TokenFile),
-			str("data-dir", "/var/lib/edgeos", "directory for all state (root-only)", &cfg.DataDir),
-			str("node-name", "", "name of this node (default: hostname)", &j.NodeName),
-			&cli.GenericFlag{Name: "node-ip", Usage: "IP address of this node (repeatable; default: the host's primary address)", EnvVars: envVar("node-ip"), Value: configfile.List{Dst: &j.NodeIPs}},
-			&cli.BoolFlag{Name: "debug", Usage: "verbose logs", EnvVars: envVar("debug"), Destination: &cfg.Debug},
+			stringFlag("server", "", "the server to join, https://HOST:6443", &j.Server),
+			stringFlag("token", "", "join token (K10…) from the server", &j.Token),
+			stringFlag("token-file", "", "file holding the join token", &j.TokenFile),
+			dataDirFlag(&cfg.DataDir),
+			nodeNameFlag(&j.NodeName),
+			nodeIPFlag(&j.NodeIPs),
+			debugFlag(&cfg.Debug),
 		},
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {

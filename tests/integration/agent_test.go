@@ -2,7 +2,6 @@ package integration
 
 import (
 	"context"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -22,12 +21,7 @@ func TestAgent(t *testing.T) {
 	ag := c.AddNode("agent")
 	srv.Start("server", "--data-dir", srv.DataDir, "--write-kubeconfig", srv.Kubeconfig, "--node-ip", srv.IP)
 	srv.WaitReady()
-	stored, err := os.ReadFile(filepath.Join(srv.DataDir, "server/token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	good := strings.TrimSpace(string(stored))
-	hash, cred, _ := strings.Cut(strings.TrimPrefix(good, "K10"), "::")
+	good, hash, cred := storedToken(t, srv)
 	agent := func(tok string) []string {
 		return []string{"agent", "--server", "https://" + srv.IP + ":6443", "--token", tok,
 			"--data-dir", ag.DataDir, "--node-name", "edge-1", "--node-ip", ag.IP}

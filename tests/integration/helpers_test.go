@@ -88,3 +88,19 @@ func sameSnapshot(t *testing.T, what string, before, after map[string]string) {
 		}
 	}
 }
+
+// storedToken reads a server's join token and splits it into its CA hash
+// and credential.
+func storedToken(t *testing.T, n *harness.Node) (full, hash, cred string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(n.DataDir, "server/token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	full = strings.TrimSpace(string(b))
+	hash, cred, ok := strings.Cut(strings.TrimPrefix(full, "K10"), "::")
+	if !ok || !strings.HasPrefix(full, "K10") {
+		t.Fatalf("stored token %q is not K10<hash>::<credential>", full)
+	}
+	return full, hash, cred
+}

@@ -223,13 +223,9 @@ func checkDataDirPrivate(t *testing.T, dataDir string) {
 // check it against the token's hash, then ask for a certificate.
 func checkBootstrapAPI(t *testing.T, n *harness.Node) {
 	t.Helper()
-	stored, err := os.ReadFile(filepath.Join(n.DataDir, "server/token"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hash, cred, ok := strings.Cut(strings.TrimPrefix(strings.TrimSpace(string(stored)), "K10"), "::")
-	if !ok || cred != "server:lifecycle-secret" {
-		t.Fatalf("stored token %q does not have the K10<hash>::server:<secret> shape with the given secret", stored)
+	_, hash, cred := storedToken(t, n)
+	if cred != "server:lifecycle-secret" {
+		t.Fatalf("stored token credential %q is not server:<the given secret>", cred)
 	}
 	base := "https://" + n.IP + ":6443/edgeos/v1"
 

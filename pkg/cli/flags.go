@@ -1,0 +1,42 @@
+package cli
+
+import (
+	"github.com/edgeos/edgeos/pkg/configfile"
+	"github.com/urfave/cli/v2"
+)
+
+// Flag constructors: every flag binds straight to a field of a component's
+// config and can also come from EDGEOS_<NAME> and the config file.
+
+func stringFlag(name, value, usage string, dst *string) cli.Flag {
+	return &cli.StringFlag{Name: name, Value: value, Usage: usage, EnvVars: envVar(name), Destination: dst}
+}
+
+func listFlag(name, usage string, dst *[]string) cli.Flag {
+	return &cli.GenericFlag{Name: name, Usage: usage, EnvVars: envVar(name), Value: configfile.List{Dst: dst}}
+}
+
+func boolFlag(name, usage string, dst *bool) cli.Flag {
+	return &cli.BoolFlag{Name: name, Usage: usage, EnvVars: envVar(name), Destination: dst}
+}
+
+func configFlag() cli.Flag {
+	return &cli.StringFlag{Name: "config", Aliases: []string{"c"}, Value: configfile.Default, EnvVars: envVar("config-file"),
+		Usage: "YAML file of flag values (flags and environment win over it)"}
+}
+
+// The flags every node has, on `server` and `agent` alike.
+
+func dataDirFlag(dst *string) cli.Flag {
+	return stringFlag("data-dir", "/var/lib/edgeos", "directory for all state (root-only)", dst)
+}
+
+func nodeNameFlag(dst *string) cli.Flag {
+	return stringFlag("node-name", "", "name of this node (default: hostname)", dst)
+}
+
+func nodeIPFlag(dst *[]string) cli.Flag {
+	return listFlag("node-ip", "IP address of this node (repeatable; default: the host's primary address)", dst)
+}
+
+func debugFlag(dst *bool) cli.Flag { return boolFlag("debug", "verbose logs", dst) }
