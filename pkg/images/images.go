@@ -54,10 +54,20 @@ func Open(path string) (io.ReadCloser, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	return struct {
-		io.Reader
-		io.Closer
-	}{r, f}, nil
+	return readCloser{r, f}, nil
+}
+
+// readCloser closes the decompressor, then the file.
+type readCloser struct {
+	io.Reader
+	file *os.File
+}
+
+func (rc readCloser) Close() error {
+	if c, ok := rc.Reader.(io.Closer); ok {
+		c.Close()
+	}
+	return rc.file.Close()
 }
 
 var (
