@@ -14,13 +14,12 @@ import (
 	"github.com/sirupsen/logrus"
 )
 
-// JoinConfig is what `edgeos agent` is told about the cluster it joins.
+// JoinConfig is what `edgeos agent` is told about the cluster it joins:
+// the join itself (its Dir is the agent's to set) and where the token may
+// come from instead.
 type JoinConfig struct {
-	Server    string
-	Token     string
+	join.Config
 	TokenFile string
-	NodeName  string
-	NodeIPs   []string
 }
 
 // Validate checks the flags of `edgeos agent`; each error names its flag.
@@ -55,7 +54,9 @@ func RunAgent(ctx context.Context, cfg Config, j JoinConfig) error {
 	if joined(cfg.TLSDir()) {
 		logrus.Infof("Node credentials found in %s; starting without contacting the server", cfg.TLSDir())
 	} else {
-		if _, err := join.Join(ctx, join.Config{Server: j.Server, Token: j.Token, NodeName: j.NodeName, NodeIPs: j.NodeIPs, Dir: cfg.TLSDir()}); err != nil {
+		jc := j.Config
+		jc.Dir = cfg.TLSDir()
+		if _, err := join.Join(ctx, jc); err != nil {
 			return fmt.Errorf("joining %s: %w", j.Server, err)
 		}
 		logrus.Infof("Joined %s as node %s", j.Server, j.NodeName)

@@ -44,14 +44,17 @@ type Config struct {
 
 // Files are what a successful join writes under Config.Dir.
 const (
-	ServerCAFile      = "server-ca.crt"
-	ClientCAFile      = "client-ca.crt"
-	ClientCertFile    = "kubelet-client.crt"
-	ClientKeyFile     = "kubelet-client.key"
-	ServingCertFile   = "kubelet-serving.crt"
-	ServingKeyFile    = "kubelet-serving.key"
-	NodePasswordFile  = "node-password"
-	NodeConfigFile    = "node-config.json"
+	ServerCAFile     = "server-ca.crt"
+	ClientCAFile     = "client-ca.crt"
+	ClientCertFile   = "kubelet-client.crt"
+	ClientKeyFile    = "kubelet-client.key"
+	ServingCertFile  = "kubelet-serving.crt"
+	ServingKeyFile   = "kubelet-serving.key"
+	NodePasswordFile = "node-password"
+	NodeConfigFile   = "node-config.json"
+)
+
+const (
 	maxResponse       = 1 << 20
 	requestTimeout    = 30 * time.Second
 	passwordByteCount = 32
