@@ -3,7 +3,19 @@
 
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-LDFLAGS  := -X github.com/edgeos/edgeos/pkg/version.Version=$(VERSION)
+# Versions of what edgeos embeds, from go.mod, stamped where upstream reads them.
+K8S_VERSION        := $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kubernetes)
+CONTAINERD_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/containerd/containerd/v2)
+K8S_MINOR          := $(word 2,$(subst ., ,$(K8S_VERSION)))
+LDFLAGS  := -X github.com/edgeos/edgeos/pkg/version.Version=$(VERSION) \
+	-X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) \
+	-X k8s.io/component-base/version.gitMajor=1 \
+	-X k8s.io/component-base/version.gitMinor=$(K8S_MINOR) \
+	-X k8s.io/component-base/version.gitTreeState=clean \
+	-X k8s.io/client-go/pkg/version.gitVersion=$(K8S_VERSION) \
+	-X k8s.io/client-go/pkg/version.gitMajor=1 \
+	-X k8s.io/client-go/pkg/version.gitMinor=$(K8S_MINOR) \
+	-X github.com/containerd/containerd/v2/version.Version=$(CONTAINERD_VERSION)
 BIN      := bin/edgeos
 # Extra flags for `make run`, e.g. make run ARGS="--debug".
 ARGS     ?=

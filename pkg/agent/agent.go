@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/edgeos/edgeos/pkg/bootstrap"
 	"github.com/edgeos/edgeos/pkg/component"
 	"github.com/edgeos/edgeos/pkg/containerd"
 	"github.com/edgeos/edgeos/pkg/images"
@@ -26,6 +27,15 @@ func ContainerdAddress() string { return filepath.Join(RunDir, "containerd", "co
 type Config struct {
 	DataDir string
 	Debug   bool
+	// Server is the API URL the kubelet talks to.
+	Server   string
+	NodeName string
+	NodeIPs  []string
+	// Cluster is what the server said about the cluster.
+	Cluster     bootstrap.NodeConfig
+	NodeLabels  []string
+	NodeTaints  []string
+	KubeletArgs []string
 }
 
 func (c Config) dir(parts ...string) string {
@@ -50,6 +60,10 @@ func Components(cfg Config) ([]component.Component, error) {
 		RestrictOOMScoreAdj: restrict,
 		Debug:               cfg.Debug,
 	})
+	kl, err := kubeletComponent(cfg, ctrd.Address())
+	if err != nil {
+		return nil, err
+	}
 	return []component.Component{
 		ctrd,
 		&images.Loader{
@@ -57,6 +71,7 @@ func Components(cfg Config) ([]component.Component, error) {
 			Dir:     cfg.dir("images"),
 			Builtin: map[string][]byte{pause.Image: pause.Archive},
 		},
+		kl,
 	}, nil
 }
 

@@ -61,6 +61,11 @@ func RunAgent(ctx context.Context, cfg Config, j JoinConfig) error {
 		}
 		logrus.Infof("Joined %s as node %s", j.Server, j.NodeName)
 	}
+	nc, err := join.LoadNodeConfig(cfg.TLSDir())
+	if err != nil {
+		return err
+	}
+	cfg.Server, cfg.NodeName, cfg.NodeIPs, cfg.Cluster = j.Server, j.NodeName, j.NodeIPs, *nc
 	node, err := Components(cfg)
 	if err != nil {
 		return err

@@ -26,6 +26,9 @@ func agentCommand() *cli.Command {
 			dataDirFlag(&cfg.DataDir),
 			nodeNameFlag(&j.NodeName),
 			nodeIPFlag(&j.NodeIPs),
+			nodeLabelFlag(&cfg.NodeLabels),
+			nodeTaintFlag(&cfg.NodeTaints),
+			kubeletArgFlag(&cfg.KubeletArgs),
 			debugFlag(&cfg.Debug),
 		},
 		Action: func(c *cli.Context) error {
@@ -34,6 +37,9 @@ func agentCommand() *cli.Command {
 			}
 			setupLogging(cfg.Debug)
 			if err := j.Validate(); err != nil {
+				return err
+			}
+			if err := agent.ValidateKubeletArgs(cfg.KubeletArgs); err != nil {
 				return err
 			}
 			name, ips, err := server.NodeIdentity(j.NodeName, j.NodeIPs)

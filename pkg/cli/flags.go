@@ -40,3 +40,15 @@ func nodeIPFlag(dst *[]string) cli.Flag {
 }
 
 func debugFlag(dst *bool) cli.Flag { return boolFlag("debug", "verbose logs", dst) }
+
+func nodeLabelFlag(dst *[]string) cli.Flag {
+	return listFlag("node-label", "label for this node, key=value (repeatable)", dst)
+}
+
+func nodeTaintFlag(dst *[]string) cli.Flag {
+	return listFlag("node-taint", "taint for this node, key=value:Effect (repeatable)", dst)
+}
+
+func kubeletArgFlag(dst *[]string) cli.Flag {
+	return listFlag("kubelet-arg", "flag for the kubelet, key=value (repeatable); it wins over edgeos's own", dst)
+}

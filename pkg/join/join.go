@@ -250,3 +250,16 @@ func verifyChain(certPEM, caPEM []byte) error {
 	_, err = cert.Verify(x509.VerifyOptions{Roots: pool, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
 	return err
 }
+
+// LoadNodeConfig reads the cluster settings an earlier join kept in dir.
+func LoadNodeConfig(dir string) (*bootstrap.NodeConfig, error) {
+	b, err := os.ReadFile(filepath.Join(dir, NodeConfigFile))
+	if err != nil {
+		return nil, fmt.Errorf("node config from the join: %w", err)
+	}
+	var nc bootstrap.NodeConfig
+	if err := json.Unmarshal(b, &nc); err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, NodeConfigFile), err)
+	}
+	return &nc, nil
+}

@@ -6,6 +6,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"github.com/edgeos/edgeos/pkg/agent"
 	"github.com/edgeos/edgeos/pkg/datastore"
 	"net"
 	"os"
@@ -35,6 +36,9 @@ type Config struct {
 	// Datastore is handed to the datastore component as is; the server
 	// fills in only the directory it owns.
 	Datastore    datastore.Config
+	NodeLabels   []string
+	NodeTaints   []string
+	KubeletArgs  []string
 	DisableAgent bool
 	Disable      []string
 	Debug        bool
@@ -86,6 +90,9 @@ func (c *Config) Validate() error {
 		if !slices.Contains(Parts, d) {
 			errs = append(errs, fmt.Errorf("--disable %q is not a bundled part (known: %s)", d, strings.Join(Parts, ", ")))
 		}
+	}
+	if err := agent.ValidateKubeletArgs(c.KubeletArgs); err != nil {
+		errs = append(errs, err)
 	}
 	if c.Token != "" && c.TokenFile != "" {
 		errs = append(errs, errors.New("--token and --token-file are mutually exclusive"))

@@ -28,6 +28,10 @@ import (
 	"k8s.io/client-go/tools/clientcmd"
 )
 
+// shutdownGrace is how long a stopping apiserver lets requests finish
+// before it closes the connections still open.
+const shutdownGrace = 3 * time.Second
+
 // paths is the server's part of the data dir.
 type paths struct{ root string }
 
@@ -59,10 +63,11 @@ func Run(ctx context.Context, cfg *Config) error {
 	if err := prepareDataDir(cfg.DataDir); err != nil {
 		return err
 	}
-	ln, err := listen(cfg)
+	bound, err := listen(cfg)
 	if err != nil {
 		return err
 	}
+	ln := newTrackingListener(bound)
 	defer ln.Close()
 	if s.certs, err = ensureCerts(cfg, s.paths.tls()); err != nil {
 		return fmt.Errorf("certificates: %w", err)
@@ -85,7 +90,11 @@ func Run(ctx context.Context, cfg *Config) error {
 		return err
 	}
 
-	boot, err := s.bootstrapAPI(tok)
+	cs, err := s.adminClient()
+	if err != nil {
+		return err
+	}
+	boot, err := s.bootstrapAPI(tok, cs)
 	if err != nil {
 		return err
 	}
@@ -105,6 +114,15 @@ func Run(ctx context.Context, cfg *Config) error {
 				ready()
 			}
 		}()
+		go func() {
+			// Give ordinary requests a moment to finish, then cut what is
+			// left (watches) instead of waiting out the request timeout.
+			<-ctx.Done()
+			time.Sleep(shutdownGrace)
+			if n := ln.closeConns(); n > 0 {
+				logrus.Debugf("Closed %d API connections still open after %s", n, shutdownGrace)
+			}
+		}()
 		return cp.APIServer(ctx, func() {})
 	}}
 	for _, c := range []component.Component{
@@ -117,7 +135,11 @@ func Run(ctx context.Context, cfg *Config) error {
 		}
 	}
 	if !cfg.DisableAgent {
-		node, err := agent.Components(agent.Config{DataDir: cfg.DataDir, Debug: cfg.Debug})
+		nodeCfg, err := s.nodeConfig(ctx, cs)
+		if err != nil {
+			return fmt.Errorf("this server's node: %w", err)
+		}
+		node, err := agent.Components(nodeCfg)
 		if err != nil {
 			return err
 		}
@@ -251,16 +273,17 @@ func (s *Server) waitReadyz(ctx context.Context) error {
 	}
 }
 
-// bootstrapAPI builds the node bootstrap handler.
-func (s *Server) bootstrapAPI(tok token.Token) (*bootstrap.Handler, error) {
+// adminClient is this process's own admin connection to its apiserver.
+func (s *Server) adminClient() (kubernetes.Interface, error) {
 	rc, err := clientcmd.BuildConfigFromFlags("", s.paths.kubeconfig("admin"))
 	if err != nil {
 		return nil, err
 	}
-	cs, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return nil, err
-	}
+	return kubernetes.NewForConfig(rc)
+}
+
+// bootstrapAPI builds the node bootstrap handler.
+func (s *Server) bootstrapAPI(tok token.Token, cs kubernetes.Interface) (*bootstrap.Handler, error) {
 	serverCA, err := os.ReadFile(s.certs.serverCA.CertFile)
 	if err != nil {
 		return nil, err
@@ -271,12 +294,6 @@ func (s *Server) bootstrapAPI(tok token.Token) (*bootstrap.Handler, error) {
 		KubeletCA: s.certs.kubeletCA,
 		Auth:      token.Authenticator{Server: tok.Credential, Secrets: cs.CoreV1()},
 		Passwords: nodepassword.Store{Secrets: cs.CoreV1()},
-		Node: bootstrap.NodeConfig{
-			ClusterCIDR:   s.cfg.ClusterCIDR,
-			ServiceCIDR:   s.cfg.ServiceCIDR,
-			ClusterDNS:    s.cfg.ClusterDNS,
-			ClusterDomain: s.cfg.ClusterDomain,
-			ClientCA:      string(s.certs.clientCA.PEM()),
-		},
+		Node:      s.clusterInfo(),
 	}), nil
 }

@@ -12,11 +12,13 @@ import (
 )
 
 // machineScript makes the node's mount namespace: a private /run (so pod
-// network namespaces, containerd's state and sockets stay the node's own),
-// a sysfs of the node's network namespace, and the host's cgroup tree moved
-// back on top of it. Then it holds the namespace open.
+// network namespaces, containerd's state and sockets stay the node's own)
+// and /var/log/pods, a sysfs of the node's network namespace, and the host's
+// cgroup tree moved back on top of it. Then it holds the namespace open.
 const machineScript = `
 mount -t tmpfs -o mode=0755 tmpfs /run
+mkdir -p /var/log/pods
+mount -t tmpfs -o mode=0755 tmpfs /var/log/pods
 mkdir /run/.cgroup
 mount --rbind /sys/fs/cgroup /run/.cgroup
 mount -t sysfs sysfs /sys
@@ -56,6 +58,25 @@ func (n *Node) startMachine() {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// NodeFlags are the flags every edgeos server or agent in the harness
+// needs: its name and address, and a cgroup root of its own for the kubelet
+// (made here, removed with the cluster), so that kubelets on one host never
+// share one.
+func (n *Node) NodeFlags() []string {
+	n.c.t.Helper()
+	root := n.c.CgroupParent() + "/" + n.Name
+	hierarchies, _ := filepath.Glob("/sys/fs/cgroup/*")
+	hierarchies = append(hierarchies, "/sys/fs/cgroup")
+	for _, h := range hierarchies {
+		if st, err := os.Stat(filepath.Join(h, "cgroup.procs")); err == nil && !st.IsDir() {
+			if err := os.MkdirAll(filepath.Join(h, root), 0o755); err != nil {
+				n.c.t.Fatalf("cgroup root for node %s: %v", n.Name, err)
+			}
+		}
+	}
+	return []string{"--node-name", n.Name, "--node-ip", n.IP, "--kubelet-arg", "cgroup-root=" + root}
 }
 
 // enter is the command prefix that runs a program on the node.

@@ -19,12 +19,11 @@ func TestAgent(t *testing.T) {
 	c := harness.New(t)
 	srv := c.AddNode("server")
 	ag := c.AddNode("agent")
-	srv.Start("server", "--data-dir", srv.DataDir, "--write-kubeconfig", srv.Kubeconfig, "--node-ip", srv.IP)
-	srv.WaitReady()
+	srv.Start(append([]string{"server", "--data-dir", srv.DataDir, "--write-kubeconfig", srv.Kubeconfig}, srv.NodeFlags()...)...)
+	cs := srv.WaitReady()
 	good, hash, cred := storedToken(t, srv)
 	agent := func(tok string) []string {
-		return []string{"agent", "--server", "https://" + srv.IP + ":6443", "--token", tok,
-			"--data-dir", ag.DataDir, "--node-name", "edge-1", "--node-ip", ag.IP}
+		return append([]string{"agent", "--server", "https://" + srv.IP + ":6443", "--token", tok, "--data-dir", ag.DataDir}, ag.NodeFlags()...)
 	}
 
 	expectRefusal(t, "wrong secret", ag.Run(agent("K10"+hash+"::server:wrong")...), "refused the join token")
@@ -45,6 +44,8 @@ func TestAgent(t *testing.T) {
 		t.Errorf("the agent's containerd lacks the built-in pause image: %v", err)
 	}
 	client.Close()
+	nodeRegisters(t, cs, srv.Name, srv.IP)
+	nodeRegisters(t, cs, ag.Name, ag.IP)
 	if code := ag.Stop(); code != 0 {
 		t.Errorf("agent exit code %d", code)
 	}

@@ -27,7 +27,7 @@ import (
 func TestContainerOutlivesEdgeos(t *testing.T) {
 	c := harness.New(t)
 	n := c.AddNode("node")
-	args := []string{"server", "--data-dir", n.DataDir, "--write-kubeconfig", n.Kubeconfig, "--node-ip", n.IP}
+	args := append([]string{"server", "--data-dir", n.DataDir, "--write-kubeconfig", n.Kubeconfig}, n.NodeFlags()...)
 	n.Start(args...)
 	n.WaitReady()
 

@@ -2,9 +2,13 @@ package integration
 
 import (
 	"context"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"io/fs"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -53,12 +57,13 @@ func expectRefusal(t *testing.T, what string, r harness.Result, phrase string) {
 	}
 }
 
-// snapshot hashes every file under dir by path.
+// snapshot hashes every regular file under dir by path (sockets and the
+// like have no content to compare).
 func snapshot(t *testing.T, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
+		if err != nil || !d.Type().IsRegular() {
 			return err
 		}
 		b, err := os.ReadFile(p)
@@ -103,4 +108,29 @@ func storedToken(t *testing.T, n *harness.Node) (full, hash, cred string) {
 		t.Fatalf("stored token %q is not K10<hash>::<credential>", full)
 	}
 	return full, hash, cred
+}
+
+// nodeRegisters waits until the kubelet of a node has registered it, and
+// checks it is the upstream kubelet at the node's address.
+func nodeRegisters(t *testing.T, cs kubernetes.Interface, name, ip string) {
+	t.Helper()
+	var node *corev1.Node
+	eventually(t, "node "+name+" registers", func(ctx context.Context) (bool, error) {
+		n, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		node = n
+		return err == nil, err
+	})
+	if v := node.Status.NodeInfo.KubeletVersion; v != "v1.37.2" {
+		t.Errorf("node %s runs kubelet %q, want v1.37.2", name, v)
+	}
+	if rt := node.Status.NodeInfo.ContainerRuntimeVersion; !strings.HasPrefix(rt, "containerd://2.") {
+		t.Errorf("node %s runtime %q, want the bundled containerd 2", name, rt)
+	}
+	found := false
+	for _, a := range node.Status.Addresses {
+		found = found || (a.Type == corev1.NodeInternalIP && a.Address == ip)
+	}
+	if !found {
+		t.Errorf("node %s addresses %v lack InternalIP %s", name, node.Status.Addresses, ip)
+	}
 }

@@ -35,7 +35,7 @@ func TestAirGapImages(t *testing.T) {
 	write(t, filepath.Join(dir, "echo.tar.gz"), gz.Bytes())
 	write(t, filepath.Join(dir, "broken.tar"), []byte("this is not an image archive"))
 
-	n.Start("server", "--data-dir", n.DataDir, "--write-kubeconfig", n.Kubeconfig, "--node-ip", n.IP)
+	n.Start(append([]string{"server", "--data-dir", n.DataDir, "--write-kubeconfig", n.Kubeconfig}, n.NodeFlags()...)...)
 	n.WaitReady()
 	client, err := containerd.New(n.Path("/run/edgeos/containerd/containerd.sock"))
 	if err != nil {

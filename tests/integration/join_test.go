@@ -21,7 +21,7 @@ import (
 func TestJoin(t *testing.T) {
 	c := harness.New(t)
 	n := c.AddNode("server")
-	n.Start("server", "--data-dir", n.DataDir, "--write-kubeconfig", n.Kubeconfig, "--node-ip", n.IP)
+	n.Start(append([]string{"server", "--data-dir", n.DataDir, "--write-kubeconfig", n.Kubeconfig}, n.NodeFlags()...)...)
 	n.WaitReady()
 	good, hash, cred := storedToken(t, n)
 	server := "https://" + n.IP + ":6443"

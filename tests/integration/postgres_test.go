@@ -40,8 +40,7 @@ func TestPostgresDatastore(t *testing.T) {
 		"-c", "listen_addresses=127.0.0.1", "-c", "port=5432", "-c", "unix_socket_directories="+pgData, "-c", "fsync=off")
 
 	endpoint := "postgres://postgres@127.0.0.1:5432/edgeos?sslmode=disable"
-	n.Start("server", "--data-dir", n.DataDir, "--write-kubeconfig", n.Kubeconfig, "--node-ip", n.IP,
-		"--datastore-endpoint", endpoint)
+	n.Start(append([]string{"server", "--data-dir", n.DataDir, "--write-kubeconfig", n.Kubeconfig, "--datastore-endpoint", endpoint}, n.NodeFlags()...)...)
 	cs := n.WaitReady()
 
 	ctx := context.Background()

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -78,12 +79,12 @@ func TestServerLifecycle(t *testing.T) {
 
 	// Settings arrive through all three sources: config file, environment, flags.
 	cfgFile := filepath.Join(n.Dir, "config.yaml")
-	cfg := fmt.Sprintf("service-cidr: 10.45.0.0/16\ncluster-dns: 10.45.0.10\nnode-ip: [%s]\n", n.IP)
+	cfg := "service-cidr: 10.45.0.0/16\ncluster-dns: 10.45.0.10\ntls-san: [lifecycle.example, 198.18.255.77]\n"
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	t.Setenv("EDGEOS_TOKEN", "lifecycle-secret")
-	args := []string{"server", "--config", cfgFile, "--data-dir", n.DataDir, "--write-kubeconfig", n.Kubeconfig}
+	args := append([]string{"server", "--config", cfgFile, "--data-dir", n.DataDir, "--write-kubeconfig", n.Kubeconfig}, n.NodeFlags()...)
 
 	n.Start(args...)
 	cs := n.WaitReady()
@@ -94,6 +95,7 @@ func TestServerLifecycle(t *testing.T) {
 		t.Fatalf("edgeos kubectl get --raw /readyz: %+v", r)
 	}
 	checkDataDirPrivate(t, n.DataDir)
+	nodeRegisters(t, cs, n.Name, n.IP)
 	// One server on SQLite: the controller-manager and scheduler run without leader election.
 	for _, lease := range []string{"kube-controller-manager", "kube-scheduler"} {
 		if _, err := cs.CoordinationV1().Leases("kube-system").Get(context.Background(), lease, metav1.GetOptions{}); err == nil {
@@ -236,6 +238,10 @@ func checkBootstrapAPI(t *testing.T, n *harness.Node) {
 	}
 	ca, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	served := resp.TLS.PeerCertificates[0]
+	if !slices.Contains(served.DNSNames, "lifecycle.example") || !slices.ContainsFunc(served.IPAddresses, func(ip net.IP) bool { return ip.Equal(net.ParseIP("198.18.255.77")) }) {
+		t.Errorf("API certificate SANs %v %v lack the tls-san list from the config file", served.DNSNames, served.IPAddresses)
+	}
 	sum := sha256.Sum256(ca)
 	if hex.EncodeToString(sum[:]) != hash {
 		t.Fatalf("the token's CA hash does not match the served CA bundle")

@@ -1,0 +1,89 @@
+package agent
+
+import (
+	"fmt"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/edgeos/edgeos/pkg/join"
+	"github.com/edgeos/edgeos/pkg/kubeconfig"
+	"github.com/edgeos/edgeos/pkg/kubelet"
+	"github.com/edgeos/edgeos/pkg/kubelet/kubeletconfig"
+	"github.com/edgeos/edgeos/pkg/pki"
+)
+
+// kubeletComponent writes the kubelet's kubeconfig and config file and
+// returns the kubelet with its flags.
+func kubeletComponent(cfg Config, runtimeEndpoint string) (*kubelet.Kubelet, error) {
+	tls := func(f string) string { return filepath.Join(cfg.TLSDir(), f) }
+	kc := cfg.dir("etc", "kubelet.kubeconfig")
+	if err := kubeconfig.Write(kc, 0o600, kubeconfig.Spec{
+		Server: cfg.Server, CAFile: tls(join.ServerCAFile), CertFile: tls(join.ClientCertFile), KeyFile: tls(join.ClientKeyFile),
+	}); err != nil {
+		return nil, err
+	}
+	file, err := kubeletconfig.Render(kubeletconfig.Node{
+		ClientCAFile:    tls(join.ClientCAFile),
+		ServingCertFile: tls(join.ServingCertFile),
+		ServingKeyFile:  tls(join.ServingKeyFile),
+		RuntimeEndpoint: runtimeEndpoint,
+		CgroupDriver:    cgroupDriver(),
+		ClusterDNS:      cfg.Cluster.ClusterDNS,
+		ClusterDomain:   cfg.Cluster.ClusterDomain,
+		PodLogsDir:      "/var/log/pods",
+		ResolvConf:      kubeletconfig.HostResolvConf(),
+	})
+	if err != nil {
+		return nil, err
+	}
+	configFile := cfg.dir("etc", "kubelet.yaml")
+	if err := pki.WriteFile(configFile, file, 0o600); err != nil {
+		return nil, err
+	}
+	args := map[string]string{
+		"config":            configFile,
+		"kubeconfig":        kc,
+		"hostname-override": cfg.NodeName,
+		"node-ip":           strings.Join(cfg.NodeIPs, ","),
+		"root-dir":          cfg.dir("kubelet"),
+		"cert-dir":          cfg.TLSDir(),
+	}
+	if len(cfg.NodeLabels) > 0 {
+		args["node-labels"] = strings.Join(cfg.NodeLabels, ",")
+	}
+	if len(cfg.NodeTaints) > 0 {
+		args["register-with-taints"] = strings.Join(cfg.NodeTaints, ",")
+	}
+	for _, kv := range cfg.KubeletArgs {
+		k, v, _ := strings.Cut(kv, "=")
+		args[strings.TrimPrefix(k, "--")] = v
+	}
+	keys := make([]string, 0, len(args))
+	for k := range args {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	flags := make([]string, 0, len(keys))
+	for _, k := range keys {
+		flags = append(flags, fmt.Sprintf("--%s=%s", k, args[k]))
+	}
+	return kubelet.New(flags), nil
+}
+
+func cgroupDriver() string {
+	if systemdIsInit() {
+		return "systemd"
+	}
+	return "cgroupfs"
+}
+
+// ValidateKubeletArgs checks --kubelet-arg values have the key=value form.
+func ValidateKubeletArgs(args []string) error {
+	for _, a := range args {
+		if k, _, ok := strings.Cut(a, "="); !ok || strings.TrimPrefix(k, "--") == "" {
+			return fmt.Errorf("--kubelet-arg %q must be key=value", a)
+		}
+	}
+	return nil
+}
