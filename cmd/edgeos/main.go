@@ -9,12 +9,14 @@ import (
 	"path/filepath"
 
 	"github.com/edgeos/edgeos/pkg/cli"
+	"github.com/edgeos/edgeos/pkg/cni"
 	"github.com/edgeos/edgeos/pkg/containerd"
 	"github.com/edgeos/edgeos/pkg/kubectl"
 )
 
 func main() {
 	containerd.Main(os.Args)
+	cni.Main(os.Args)
 	if filepath.Base(os.Args[0]) == "kubectl" {
 		kubectl.Run(os.Args[1:])
 	}

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/edgeos/edgeos/pkg/bootstrap"
+	"github.com/edgeos/edgeos/pkg/cni"
 	"github.com/edgeos/edgeos/pkg/component"
 	"github.com/edgeos/edgeos/pkg/containerd"
 	"github.com/edgeos/edgeos/pkg/images"
@@ -72,6 +73,14 @@ func Components(cfg Config) ([]component.Component, error) {
 			Builtin: map[string][]byte{pause.Image: pause.Archive},
 		},
 		kl,
+		cni.New(cni.Config{
+			ConfDir:    cfg.dir("etc", "cni", "net.d"),
+			BinDir:     cfg.dir("bin"),
+			DataDir:    cfg.dir("cni"),
+			Kubeconfig: cfg.kubeletKubeconfig(),
+			NodeName:   cfg.NodeName,
+			NodeIP:     cfg.NodeIPs[0],
+		}),
 	}, nil
 }
 

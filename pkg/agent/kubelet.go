@@ -17,7 +17,7 @@ import (
 // returns the kubelet with its flags.
 func kubeletComponent(cfg Config, runtimeEndpoint string) (*kubelet.Kubelet, error) {
 	tls := func(f string) string { return filepath.Join(cfg.TLSDir(), f) }
-	kc := cfg.dir("etc", "kubelet.kubeconfig")
+	kc := cfg.kubeletKubeconfig()
 	if err := kubeconfig.Write(kc, 0o600, kubeconfig.Spec{
 		Server: cfg.Server, CAFile: tls(join.ServerCAFile), CertFile: tls(join.ClientCertFile), KeyFile: tls(join.ClientKeyFile),
 	}); err != nil {
@@ -70,6 +70,8 @@ func kubeletComponent(cfg Config, runtimeEndpoint string) (*kubelet.Kubelet, err
 	}
 	return kubelet.New(flags), nil
 }
+
+func (c Config) kubeletKubeconfig() string { return c.dir("etc", "kubelet.kubeconfig") }
 
 func cgroupDriver() string {
 	if systemdIsInit() {

@@ -55,5 +55,9 @@ func (k *Kubelet) Run(ctx context.Context, ready func()) error {
 	if err := cmd.ExecuteContext(ctx); err != nil {
 		return fmt.Errorf("kubelet: %w", err)
 	}
+	// The kubelet ends cleanly only on the stop signal, which it watches
+	// itself and may see before edgeos does: wait for edgeos's own stop, so
+	// that the shutdown is not taken for a failure.
+	<-ctx.Done()
 	return nil
 }

@@ -108,25 +108,43 @@ func killNetNS(ns string) {
 	}
 }
 
-// removeCgroups removes cgroup directories matching pattern (a path below
-// a hierarchy's root) from every mounted hierarchy, deepest first.
+// removeCgroups kills every process in the cgroups matching pattern (a path
+// below a hierarchy's root; pods and containers live there, in network
+// namespaces of their own) and removes those cgroups from every mounted
+// hierarchy, deepest first.
 func removeCgroups(pattern string) {
 	roots, _ := filepath.Glob("/sys/fs/cgroup/*")
 	roots = append(roots, "/sys/fs/cgroup")
+	var dirs []string
 	for _, root := range roots {
 		tops, _ := filepath.Glob(filepath.Join(root, pattern))
 		for _, top := range tops {
-			var dirs []string
 			_ = filepath.WalkDir(top, func(p string, d os.DirEntry, err error) error {
 				if err == nil && d.IsDir() {
 					dirs = append(dirs, p)
 				}
 				return nil
 			})
-			sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
-			for _, d := range dirs {
-				_ = syscall.Rmdir(d)
+		}
+	}
+	for i := 0; i < 50; i++ {
+		alive := false
+		for _, d := range dirs {
+			b, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
+			for _, f := range strings.Fields(string(b)) {
+				if pid, err := strconv.Atoi(f); err == nil {
+					alive = true
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				}
 			}
 		}
+		if !alive {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
+	for _, d := range dirs {
+		_ = syscall.Rmdir(d)
 	}
 }

@@ -1,6 +1,8 @@
 // Command echo is the test image's program: an HTTP server that answers
-// every request with its hostname, the path, and $MESSAGE. It is built
-// statically and packed by tests/images into an OCI archive.
+// every request with its hostname, the path, and $MESSAGE. For tests that
+// look inside a pod, `echo env NAME` prints a variable and `echo cat FILE`
+// a file. It is built statically and packed by tests/images into an OCI
+// archive.
 package main
 
 import (
@@ -12,6 +14,21 @@ import (
 )
 
 func main() {
+	if len(os.Args) == 3 {
+		switch os.Args[1] {
+		case "env":
+			fmt.Println(os.Getenv(os.Args[2]))
+			return
+		case "cat":
+			b, err := os.ReadFile(os.Args[2])
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			os.Stdout.Write(b)
+			return
+		}
+	}
 	port := os.Getenv("PORT")
 	if port == "" {
 		port = "8080"
@@ -26,6 +43,7 @@ func main() {
 		<-stop
 		os.Exit(0)
 	}()
+	fmt.Printf("echo listening on :%s\n", port)
 	if err := http.ListenAndServe(":"+port, nil); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
