@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
@@ -46,6 +47,7 @@ func TestAgent(t *testing.T) {
 	client.Close()
 	nodeRegisters(t, cs, srv.Name, srv.IP)
 	nodeRegisters(t, cs, ag.Name, ag.IP)
+	nodeReady(t, cs, ag.Name, time.Time{})
 	if code := ag.Stop(); code != 0 {
 		t.Errorf("agent exit code %d", code)
 	}

@@ -134,3 +134,29 @@ func nodeRegisters(t *testing.T, cs kubernetes.Interface, name, ip string) {
 		t.Errorf("node %s addresses %v lack InternalIP %s", name, node.Status.Addresses, ip)
 	}
 }
+
+// nodeReady waits until a node reports Ready with a heartbeat after since,
+// and returns it.
+func nodeReady(t *testing.T, cs kubernetes.Interface, name string, since time.Time) *corev1.Node {
+	t.Helper()
+	var node *corev1.Node
+	eventually(t, "node "+name+" is Ready", func(ctx context.Context) (bool, error) {
+		got, err := cs.CoreV1().Nodes().Get(ctx, name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		node = got
+		c := readyCondition(got)
+		return c != nil && c.Status == corev1.ConditionTrue && c.LastHeartbeatTime.After(since), nil
+	})
+	return node
+}
+
+func readyCondition(n *corev1.Node) *corev1.NodeCondition {
+	for i := range n.Status.Conditions {
+		if n.Status.Conditions[i].Type == corev1.NodeReady {
+			return &n.Status.Conditions[i]
+		}
+	}
+	return nil
+}

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
@@ -19,9 +20,12 @@ import (
 
 // TestPods runs real pods on a single-node server: the node becomes Ready,
 // a Deployment's pod runs with its ConfigMap and Secret, gets an address
-// from the node's podCIDR and serves it, logs and exec work, and a Job
-// completes. No image is pulled: the node holds the pause image and the
-// test image only.
+// from the node's podCIDR and serves it, logs and exec work, CPU and memory
+// limits reach the container's cgroup, a Job completes, a CronJob fires, a
+// failing liveness probe restarts a container, a readiness probe gates a
+// Service's endpoints, and a pod keeps serving through a SIGKILL of edgeos
+// and is the same pod after it restarts. No image is pulled: the node holds
+// the pause image and the test image only.
 func TestPods(t *testing.T) {
 	c := harness.New(t)
 	n := c.AddNode("node")
@@ -33,20 +37,7 @@ func TestPods(t *testing.T) {
 	n.Start(append([]string{"server", "--data-dir", n.DataDir, "--write-kubeconfig", n.Kubeconfig}, n.NodeFlags()...)...)
 	cs := n.WaitReady()
 
-	var node *corev1.Node
-	eventually(t, "the node becomes Ready", func(ctx context.Context) (bool, error) {
-		got, err := cs.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
-		if err != nil {
-			return false, err
-		}
-		node = got
-		for _, cond := range got.Status.Conditions {
-			if cond.Type == corev1.NodeReady {
-				return cond.Status == corev1.ConditionTrue, nil
-			}
-		}
-		return false, nil
-	})
+	node := nodeReady(t, cs, n.Name, time.Time{})
 	_, podNet, err := net.ParseCIDR(node.Spec.PodCIDR)
 	if err != nil {
 		t.Fatalf("node podCIDR %q: %v", node.Spec.PodCIDR, err)
@@ -90,6 +81,66 @@ func TestPods(t *testing.T) {
 		j, err := cs.BatchV1().Jobs("default").Get(ctx, "once", metav1.GetOptions{})
 		return err == nil && j.Status.Succeeded == 1, err
 	})
+	checkLimits(t, n)
+	eventually(t, "a failing liveness probe restarts the container", func(ctx context.Context) (bool, error) {
+		l, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: "app=liveness"})
+		if err != nil || len(l.Items) != 1 || len(l.Items[0].Status.ContainerStatuses) != 1 {
+			return false, err
+		}
+		return l.Items[0].Status.ContainerStatuses[0].RestartCount >= 1, nil
+	})
+	eventually(t, "the readiness probe gates the Service's endpoints", func(ctx context.Context) (bool, error) {
+		slices, err := cs.DiscoveryV1().EndpointSlices("default").List(ctx, metav1.ListOptions{LabelSelector: "kubernetes.io/service-name=gated"})
+		if err != nil {
+			return false, err
+		}
+		ready := map[string]bool{}
+		for _, sl := range slices.Items {
+			for _, ep := range sl.Endpoints {
+				if ep.TargetRef != nil && ep.Conditions.Ready != nil {
+					ready[ep.TargetRef.Name] = *ep.Conditions.Ready
+				}
+			}
+		}
+		r, okR := ready["ready"]
+		nr, okN := ready["notready"]
+		return okR && okN && r && !nr, nil
+	})
+	eventually(t, "the CronJob fires and its Job completes", func(ctx context.Context) (bool, error) {
+		jobs, err := cs.BatchV1().Jobs("default").List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return false, err
+		}
+		for _, j := range jobs.Items {
+			if len(j.OwnerReferences) == 1 && j.OwnerReferences[0].Name == "minutely" && j.Status.Succeeded == 1 {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+
+	// SIGKILL edgeos: the pod keeps serving, and after a restart it is the
+	// same pod, not restarted, on a Ready node.
+	restarts := pod.Status.ContainerStatuses[0].RestartCount
+	url := "http://" + pod.Status.PodIP + ":8080/while-down"
+	n.Kill()
+	if r := n.Shell("curl -s --max-time 5 " + url); !strings.Contains(r.Stdout, "/while-down hello") {
+		t.Errorf("the pod stopped serving when edgeos was killed: %q %q", r.Stdout, r.Stderr)
+	}
+	n.Start(append([]string{"server", "--data-dir", n.DataDir, "--write-kubeconfig", n.Kubeconfig}, n.NodeFlags()...)...)
+	cs = n.WaitReady()
+	// Ready again, by a heartbeat from after the kill
+	nodeReady(t, cs, n.Name, readyCondition(node).LastHeartbeatTime.Time)
+	after, err := cs.CoreV1().Pods("default").Get(context.Background(), pod.Name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatalf("the pod is gone after the restart: %v", err)
+	}
+	if after.UID != pod.UID || after.Status.ContainerStatuses[0].RestartCount != restarts {
+		t.Errorf("after the restart: uid %s restarts %d; before: uid %s restarts %d", after.UID, after.Status.ContainerStatuses[0].RestartCount, pod.UID, restarts)
+	}
+	if r := n.Shell("curl -s --max-time 5 " + url); !strings.Contains(r.Stdout, "/while-down hello") {
+		t.Errorf("the pod does not answer after the restart: %q %q", r.Stdout, r.Stderr)
+	}
 
 	client, err := containerd.New(n.Path("/run/edgeos/containerd/containerd.sock"))
 	if err != nil {
@@ -110,5 +161,28 @@ func TestPods(t *testing.T) {
 	}
 	if code := n.Stop(); code != 0 {
 		t.Errorf("exit code %d", code)
+	}
+}
+
+// checkLimits reads the echo container's cgroup limits from inside it
+// (cgroup v1 or v2): 64Mi of memory, 200m of CPU.
+func checkLimits(t *testing.T, n *harness.Node) {
+	t.Helper()
+	read := func(paths ...string) string {
+		for _, p := range paths {
+			r := n.Run("kubectl", "exec", "deploy/echo", "--", "/echo", "cat", p)
+			if r.ExitCode == 0 {
+				return strings.TrimSpace(r.Stdout)
+			}
+		}
+		return ""
+	}
+	mem := read("/sys/fs/cgroup/memory/memory.limit_in_bytes", "/sys/fs/cgroup/memory.max")
+	if mem != "67108864" {
+		t.Errorf("container memory limit %q, want 67108864 (64Mi)", mem)
+	}
+	cpu := read("/sys/fs/cgroup/cpu/cpu.cfs_quota_us", "/sys/fs/cgroup/cpu.max")
+	if cpu != "20000" && !strings.HasPrefix(cpu, "20000 ") {
+		t.Errorf("container CPU quota %q, want 20000 of 100000 (200m)", cpu)
 	}
 }
