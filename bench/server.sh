@@ -17,15 +17,24 @@ command -v curl >/dev/null || { echo "needs curl (scripts/test-deps.sh installs 
 [[ $(id -u) == 0 ]] || { echo "needs root (network namespaces)" >&2; exit 1; }
 
 ns=eosbench$$
+cg=/$ns   # the kubelet's cgroup root, so it never touches the host's
 work=$(mktemp -d)
 pid=
 cleanup() {
   [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+  for h in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do
+    [[ -d $h$cg ]] || continue
+    for p in $(find "$h$cg" -name cgroup.procs -exec cat {} + 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+    sleep 0.2
+    find "$h$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
+  done
   ip netns delete "$ns" 2>/dev/null || true
   ip link delete "${ns}h" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
+for h in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do [[ -f ${h}cgroup.procs ]] && mkdir -p "$h$cg"; done
 ip netns add "$ns"
 ip -n "$ns" link set lo up
 ip link add "${ns}h" type veth peer name eth0 netns "$ns"
@@ -42,7 +51,8 @@ for round in $(seq "$ROUNDS"); do
   data=$work/data$round
   start=$(date +%s.%N)
   nsenter --net=/run/netns/"$ns" -- unshare --mount --propagation private -- sh -c \
-    'mount -t tmpfs tmpfs /run && exec "$0" "$@"' "$BIN" server --data-dir "$data" --write-kubeconfig "$work/kc$round.yaml" >"$work/log$round" 2>&1 &
+    'mount -t tmpfs tmpfs /run && mkdir -p /var/log/pods && mount -t tmpfs tmpfs /var/log/pods && exec "$0" "$@"' \
+    "$BIN" server --data-dir "$data" --write-kubeconfig "$work/kc$round.yaml" --kubelet-arg "cgroup-root=$cg" >"$work/log$round" 2>&1 &
   pid=$!
   tls=$data/server/tls
   until [[ -f $tls/client-admin.key ]] && [[ $(ip netns exec "$ns" curl -s --max-time 2 --cacert "$tls/server-ca.crt" \
@@ -74,7 +84,7 @@ if [[ ${1:-} == --record ]]; then
     echo
     echo "Machine: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, $(uname -r), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)."
     echo "Binary: $("$BIN" --version), $(du -m "$BIN" | cut -f1) MB unstripped."
-    echo "Command: \`ROUNDS=$ROUNDS IDLE=$IDLE bench/server.sh --record\`; edgeos plus its containerd, no kubelet yet, no pods."
+    echo "Command: \`ROUNDS=$ROUNDS IDLE=$IDLE bench/server.sh --record\`; edgeos plus its containerd (kubelet, pod network plugin in-process), node Ready, no pods."
     echo
     echo "$table"
   } >> bench/RESULTS.md
