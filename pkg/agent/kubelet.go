@@ -3,13 +3,13 @@ package agent
 import (
 	"fmt"
 	"path/filepath"
-	"sort"
 	"strings"
 
 	"github.com/edgeos/edgeos/pkg/join"
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
 	"github.com/edgeos/edgeos/pkg/kubelet"
 	"github.com/edgeos/edgeos/pkg/kubelet/kubeletconfig"
+	"github.com/edgeos/edgeos/pkg/multicall"
 	"github.com/edgeos/edgeos/pkg/pki"
 )
 
@@ -59,16 +59,7 @@ func kubeletComponent(cfg Config, runtimeEndpoint string) (*kubelet.Kubelet, err
 		k, v, _ := strings.Cut(kv, "=")
 		args[strings.TrimPrefix(k, "--")] = v
 	}
-	keys := make([]string, 0, len(args))
-	for k := range args {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	flags := make([]string, 0, len(keys))
-	for _, k := range keys {
-		flags = append(flags, fmt.Sprintf("--%s=%s", k, args[k]))
-	}
-	return kubelet.New(flags), nil
+	return kubelet.New(multicall.Flags(args)), nil
 }
 
 func (c Config) kubeletKubeconfig() string { return c.dir("etc", "kubelet.kubeconfig") }

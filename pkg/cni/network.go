@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/multicall"
 	"github.com/edgeos/edgeos/pkg/pki"
 	"github.com/sirupsen/logrus"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -48,17 +49,9 @@ func (n *Network) Name() string { return "pod-network" }
 // start wrote it (so a node starts while the server is unreachable), else
 // when the podCIDR is known.
 func (n *Network) Run(ctx context.Context, ready func()) error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	for _, name := range []string{PluginName, LoopbackName} {
-		link := filepath.Join(n.cfg.BinDir, name)
-		if cur, err := os.Readlink(link); err != nil || cur != self {
-			_ = os.Remove(link)
-			if err := os.Symlink(self, link); err != nil {
-				return err
-			}
+		if err := multicall.Link(n.cfg.BinDir, name); err != nil {
+			return err
 		}
 	}
 	conf := filepath.Join(n.cfg.ConfDir, ConfFile)

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/multicall"
 	"github.com/sirupsen/logrus"
 )
 
@@ -65,7 +66,7 @@ func (d *Containerd) Run(ctx context.Context, ready func()) error {
 	if err != nil {
 		return err
 	}
-	if err := d.prepare(self); err != nil {
+	if err := d.prepare(); err != nil {
 		return fmt.Errorf("containerd: %w", err)
 	}
 	cmd := &exec.Cmd{
@@ -110,7 +111,7 @@ func (d *Containerd) Run(ctx context.Context, ready func()) error {
 }
 
 // prepare writes the config and links the shim to this binary.
-func (d *Containerd) prepare(self string) error {
+func (d *Containerd) prepare() error {
 	for _, dir := range []string{d.cfg.Root, d.cfg.State, d.cfg.BinDir, filepath.Dir(d.cfg.ConfigFile)} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
 			return err
@@ -123,12 +124,7 @@ func (d *Containerd) prepare(self string) error {
 	if err := os.WriteFile(d.cfg.ConfigFile, b, 0o600); err != nil {
 		return err
 	}
-	link := d.cfg.shimPath()
-	if cur, err := os.Readlink(link); err == nil && cur == self {
-		return nil
-	}
-	_ = os.Remove(link)
-	return os.Symlink(self, link)
+	return multicall.Link(d.cfg.BinDir, ShimName)
 }
 
 // socketTimeout bounds containerd's start; it opens its socket in well

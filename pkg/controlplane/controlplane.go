@@ -12,8 +12,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"sort"
 
+	"github.com/edgeos/edgeos/pkg/multicall"
 	"github.com/spf13/pflag"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/rest"
@@ -84,24 +84,10 @@ func parse(component string, sets cliflag.NamedFlagSets, args map[string]string)
 	for _, name := range sets.Order {
 		fs.AddFlagSet(sets.FlagSets[name])
 	}
-	if err := fs.Parse(Args(args)); err != nil {
+	if err := fs.Parse(multicall.Flags(args)); err != nil {
 		return fmt.Errorf("%s: %w", component, err)
 	}
 	return nil
-}
-
-// Args renders a flag map as sorted --key=value arguments.
-func Args(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	out := make([]string, 0, len(keys))
-	for _, k := range keys {
-		out = append(out, "--"+k+"="+m[k])
-	}
-	return out
 }
 
 // APIServer runs kube-apiserver until ctx ends. ready is called once the
