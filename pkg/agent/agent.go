@@ -1,8 +1,7 @@
 // Package agent is the node side of edgeos, run by `edgeos server` (unless
 // --disable-agent) and, later, by `edgeos agent`. It owns <data-dir>/agent
-// and /run/edgeos. Today it runs containerd and imports the built-in and
-// air-gap images; the kubelet and pod networking join it as issue 3
-// proceeds.
+// and /run/edgeos: containerd, the built-in and air-gap images, the kubelet
+// and the pod network.
 package agent
 
 import (
@@ -21,8 +20,11 @@ import (
 // RunDir holds the node's runtime state, on tmpfs.
 const RunDir = "/run/edgeos"
 
+// containerdState is containerd's state dir, with its socket.
+var containerdState = filepath.Join(RunDir, "containerd")
+
 // ContainerdAddress is the node's containerd socket.
-func ContainerdAddress() string { return filepath.Join(RunDir, "containerd", "containerd.sock") }
+func ContainerdAddress() string { return containerd.Config{State: containerdState}.Address() }
 
 // Config is what the node is told.
 type Config struct {
@@ -49,19 +51,26 @@ func Components(cfg Config) ([]component.Component, error) {
 	if err != nil {
 		return nil, err
 	}
+	// runc and the kubelet must use the same cgroup driver
+	systemd := systemdIsInit()
+	binDir, cniConfDir := cfg.dir("bin"), cfg.dir("etc", "cni", "net.d")
 	ctrd := containerd.New(containerd.Config{
 		Root:                cfg.dir("containerd"),
-		State:               filepath.Join(RunDir, "containerd"),
-		BinDir:              cfg.dir("bin"),
+		State:               containerdState,
+		BinDir:              binDir,
 		ConfigFile:          cfg.dir("etc", "containerd", "config.toml"),
 		SandboxImage:        pause.Image,
-		CNIBinDir:           cfg.dir("bin"),
-		CNIConfDir:          cfg.dir("etc", "cni", "net.d"),
-		SystemdCgroup:       systemdIsInit(),
+		CNIBinDir:           binDir,
+		CNIConfDir:          cniConfDir,
+		SystemdCgroup:       systemd,
 		RestrictOOMScoreAdj: restrict,
 		Debug:               cfg.Debug,
 	})
-	kl, err := kubeletComponent(cfg, ctrd.Address())
+	driver := "cgroupfs"
+	if systemd {
+		driver = "systemd"
+	}
+	kl, err := kubeletComponent(cfg, ctrd.Address(), driver)
 	if err != nil {
 		return nil, err
 	}
@@ -74,8 +83,8 @@ func Components(cfg Config) ([]component.Component, error) {
 		},
 		kl,
 		cni.New(cni.Config{
-			ConfDir:    cfg.dir("etc", "cni", "net.d"),
-			BinDir:     cfg.dir("bin"),
+			ConfDir:    cniConfDir,
+			BinDir:     binDir,
 			DataDir:    cfg.dir("cni"),
 			Kubeconfig: cfg.kubeletKubeconfig(),
 			NodeName:   cfg.NodeName,

@@ -15,7 +15,7 @@ import (
 
 // kubeletComponent writes the kubelet's kubeconfig and config file and
 // returns the kubelet with its flags.
-func kubeletComponent(cfg Config, runtimeEndpoint string) (*kubelet.Kubelet, error) {
+func kubeletComponent(cfg Config, runtimeEndpoint, cgroupDriver string) (*kubelet.Kubelet, error) {
 	tls := func(f string) string { return filepath.Join(cfg.TLSDir(), f) }
 	kc := cfg.kubeletKubeconfig()
 	if err := kubeconfig.Write(kc, 0o600, kubeconfig.Spec{
@@ -28,7 +28,7 @@ func kubeletComponent(cfg Config, runtimeEndpoint string) (*kubelet.Kubelet, err
 		ServingCertFile: tls(join.ServingCertFile),
 		ServingKeyFile:  tls(join.ServingKeyFile),
 		RuntimeEndpoint: runtimeEndpoint,
-		CgroupDriver:    cgroupDriver(),
+		CgroupDriver:    cgroupDriver,
 		ClusterDNS:      cfg.Cluster.ClusterDNS,
 		ClusterDomain:   cfg.Cluster.ClusterDomain,
 		PodLogsDir:      "/var/log/pods",
@@ -63,13 +63,6 @@ func kubeletComponent(cfg Config, runtimeEndpoint string) (*kubelet.Kubelet, err
 }
 
 func (c Config) kubeletKubeconfig() string { return c.dir("etc", "kubelet.kubeconfig") }
-
-func cgroupDriver() string {
-	if systemdIsInit() {
-		return "systemd"
-	}
-	return "cgroupfs"
-}
 
 // ValidateKubeletArgs checks --kubelet-arg values have the key=value form.
 func ValidateKubeletArgs(args []string) error {

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/edgeos/edgeos/pkg/component"
+	"github.com/edgeos/edgeos/pkg/datadir"
 	"github.com/edgeos/edgeos/pkg/join"
 	"github.com/sirupsen/logrus"
 )
@@ -48,8 +49,8 @@ func (c Config) TLSDir() string { return c.dir("tls") }
 // from an earlier join (so it starts with the server unreachable), then runs
 // the node until ctx ends.
 func RunAgent(ctx context.Context, cfg Config, j JoinConfig) error {
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data dir %s is not writable: %w", cfg.DataDir, err)
+	if err := datadir.Prepare(cfg.DataDir); err != nil {
+		return err
 	}
 	if joined(cfg.TLSDir()) {
 		logrus.Infof("Node credentials found in %s; starting without contacting the server", cfg.TLSDir())

@@ -14,6 +14,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/containernetworking/cni/pkg/skel"
 	"github.com/containernetworking/cni/pkg/types"
@@ -198,7 +199,7 @@ func ensureBridge(name string, gw *net.IPNet, mtu int) (netlink.Link, error) {
 	if err != nil {
 		attrs := netlink.NewLinkAttrs()
 		attrs.Name, attrs.MTU = name, mtu
-		if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: attrs}); err != nil && !errors.Is(err, errExists) {
+		if err := netlink.LinkAdd(&netlink.Bridge{LinkAttrs: attrs}); err != nil && !errors.Is(err, syscall.EEXIST) {
 			return nil, fmt.Errorf("creating bridge %s: %w", name, err)
 		}
 		if l, err = netlink.LinkByName(name); err != nil {

@@ -81,7 +81,7 @@ func Join(ctx context.Context, cfg Config) (*bootstrap.NodeConfig, error) {
 	if !pool.AppendCertsFromPEM(caBundle) {
 		return nil, errors.New("server's CA bundle holds no certificate")
 	}
-	password, err := nodePassword(cfg.Dir)
+	password, err := NodePassword(cfg.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -165,9 +165,9 @@ func fetchCA(ctx context.Context, server string) ([]byte, error) {
 	return body, nil
 }
 
-// nodePassword is this machine's proof of its node name: kept from an
-// earlier join, or new.
-func nodePassword(dir string) (string, error) {
+// NodePassword is this machine's proof of its node name: the one kept in
+// dir from an earlier join, or a new one (which the caller keeps).
+func NodePassword(dir string) (string, error) {
 	b, err := os.ReadFile(filepath.Join(dir, NodePasswordFile))
 	if err == nil {
 		if p := strings.TrimSpace(string(b)); len(p) >= bootstrap.MinNodePasswordLength {

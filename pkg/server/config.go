@@ -63,11 +63,6 @@ func (c *Config) Validate() error {
 	if _, err := strconv.ParseUint(c.WriteKubeconfigMode, 8, 32); c.WriteKubeconfigMode != "" && err != nil {
 		errs = append(errs, fmt.Errorf("--write-kubeconfig-mode %q is not an octal file mode", c.WriteKubeconfigMode))
 	}
-	for _, ip := range c.NodeIPs {
-		if net.ParseIP(ip) == nil {
-			errs = append(errs, fmt.Errorf("--node-ip %q is not an IP address", ip))
-		}
-	}
 	if c.AdvertiseAddress != "" && net.ParseIP(c.AdvertiseAddress) == nil {
 		errs = append(errs, fmt.Errorf("--advertise-address %q is not an IP address", c.AdvertiseAddress))
 	}
@@ -167,6 +162,3 @@ func (c *Config) SecretFromFlags() (string, error) {
 	}
 	return s, nil
 }
-
-// Disabled reports whether a bundled part is turned off.
-func (c *Config) Disabled(part string) bool { return slices.Contains(c.Disable, part) }

@@ -7,14 +7,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/edgeos/edgeos/pkg/agent"
 	"github.com/edgeos/edgeos/pkg/bootstrap"
 	"github.com/edgeos/edgeos/pkg/join"
 	"github.com/edgeos/edgeos/pkg/nodepassword"
 	"github.com/edgeos/edgeos/pkg/pki"
-	"github.com/edgeos/edgeos/pkg/token"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -72,17 +70,16 @@ func (s *Server) nodeConfig(ctx context.Context, cs kubernetes.Interface) (agent
 }
 
 func (s *Server) nodePassword(dir string) (string, error) {
-	path := filepath.Join(dir, join.NodePasswordFile)
-	if b, err := os.ReadFile(path); err == nil {
-		return strings.TrimSpace(string(b)), nil
-	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", err
-	}
-	p, err := token.RandomHex(32)
+	p, err := join.NodePassword(dir)
 	if err != nil {
 		return "", err
 	}
-	return p, pki.WriteFile(path, []byte(p+"\n"), 0o600)
+	path := filepath.Join(dir, join.NodePasswordFile)
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		err = pki.WriteFile(path, []byte(p+"\n"), 0o600)
+		return p, err
+	}
+	return p, nil
 }
 
 // clusterInfo is what nodes are told about the cluster.

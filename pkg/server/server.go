@@ -19,6 +19,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/bootstrap"
 	"github.com/edgeos/edgeos/pkg/component"
 	"github.com/edgeos/edgeos/pkg/controlplane"
+	"github.com/edgeos/edgeos/pkg/datadir"
 	"github.com/edgeos/edgeos/pkg/datastore"
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
 	"github.com/edgeos/edgeos/pkg/nodepassword"
@@ -60,7 +61,7 @@ type Server struct {
 // cfg must have passed Validate.
 func Run(ctx context.Context, cfg *Config) error {
 	s := &Server{cfg: cfg, paths: paths{cfg.DataDir}}
-	if err := prepareDataDir(cfg.DataDir); err != nil {
+	if err := datadir.Prepare(cfg.DataDir); err != nil {
 		return err
 	}
 	bound, err := listen(cfg)
@@ -162,29 +163,6 @@ func Run(ctx context.Context, cfg *Config) error {
 	case err := <-m.Failed():
 		return err
 	}
-}
-
-// prepareDataDir makes the data dir root-only and checks it is writable.
-func prepareDataDir(dir string) error {
-	notWritable := func(err error) error { return fmt.Errorf("data dir %s is not writable: %w", dir, err) }
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return notWritable(err)
-	}
-	st, err := os.Stat(dir)
-	if err != nil {
-		return notWritable(err)
-	}
-	if st.Mode().Perm() != 0o700 {
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return notWritable(err)
-		}
-	}
-	f, err := os.CreateTemp(dir, ".write-check-*")
-	if err != nil {
-		return notWritable(err)
-	}
-	f.Close()
-	return os.Remove(f.Name())
 }
 
 // listen binds the apiserver's port up front, so that a port in use stops

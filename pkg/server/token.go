@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 
 	"github.com/edgeos/edgeos/pkg/pki"
 	"github.com/edgeos/edgeos/pkg/token"
@@ -64,13 +63,4 @@ func (s *Server) ensureToken() (token.Token, error) {
 		}
 	}
 	return want, nil
-}
-
-// ReadToken reads a server's stored join token.
-func ReadToken(dataDir string) (token.Token, error) {
-	b, err := os.ReadFile(TokenFile(dataDir))
-	if err != nil {
-		return token.Token{}, err
-	}
-	return token.Parse(strings.TrimSpace(string(b)))
 }

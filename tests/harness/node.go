@@ -125,9 +125,6 @@ func (n *Node) Stop() int {
 	return code
 }
 
-// Exited is closed when the running process ends.
-func (n *Node) Exited() <-chan struct{} { return n.exited }
-
 // Kill sends SIGKILL to edgeos alone, as a crash or the OOM killer would;
 // what it started in process groups of their own is not signalled.
 func (n *Node) Kill() {

@@ -1,5 +1,0 @@
-package cni
-
-import "syscall"
-
-var errExists = syscall.EEXIST
