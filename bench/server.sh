@@ -51,7 +51,7 @@ for round in $(seq "$ROUNDS"); do
   data=$work/data$round
   start=$(date +%s.%N)
   nsenter --net=/run/netns/"$ns" -- unshare --mount --propagation private -- sh -c \
-    'mount -t tmpfs tmpfs /run && mkdir -p /var/log/pods && mount -t tmpfs tmpfs /var/log/pods && exec "$0" "$@"' \
+    'mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /var/log && exec "$0" "$@"' \
     "$BIN" server --data-dir "$data" --write-kubeconfig "$work/kc$round.yaml" --kubelet-arg "cgroup-root=$cg" >"$work/log$round" 2>&1 &
   pid=$!
   tls=$data/server/tls

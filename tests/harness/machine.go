@@ -13,12 +13,13 @@ import (
 
 // machineScript makes the node's mount namespace: a private /run (so pod
 // network namespaces, containerd's state and sockets stay the node's own)
-// and /var/log/pods, a sysfs of the node's network namespace, and the host's
-// cgroup tree moved back on top of it. Then it holds the namespace open.
+// and /var/log (for the kubelet's pod logs; mounting on a directory the host
+// already has creates nothing there), a sysfs of the node's network
+// namespace, and the host's cgroup tree moved back on top of it. Then it
+// holds the namespace open.
 const machineScript = `
 mount -t tmpfs -o mode=0755 tmpfs /run
-mkdir -p /var/log/pods
-mount -t tmpfs -o mode=0755 tmpfs /var/log/pods
+mount -t tmpfs -o mode=0755 tmpfs /var/log
 mkdir /run/.cgroup
 mount --rbind /sys/fs/cgroup /run/.cgroup
 mount -t sysfs sysfs /sys
