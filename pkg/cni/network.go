@@ -54,6 +54,9 @@ func (n *Network) Run(ctx context.Context, ready func()) error {
 			return err
 		}
 	}
+	if err := enableSysctls("/proc/sys"); err != nil {
+		return err
+	}
 	conf := filepath.Join(n.cfg.ConfDir, ConfFile)
 	if _, err := os.Stat(conf); err == nil {
 		ready()
@@ -102,6 +105,7 @@ func (n *Network) waitPodCIDR(ctx context.Context) (string, error) {
 func (n *Network) render(podCIDR string) ([]byte, error) {
 	plugin := NetConf{Bridge: Bridge, Subnet: podCIDR, MTU: uplinkMTU(n.cfg.NodeIP), DataDir: filepath.Join(n.cfg.DataDir, "networks")}
 	plugin.Type = PluginName
+	plugin.Capabilities = map[string]bool{"portMappings": true}
 	list := map[string]any{
 		"cniVersion": "1.0.0",
 		"name":       "edgeos",

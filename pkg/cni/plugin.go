@@ -2,7 +2,8 @@
 // itself when containerd runs it under the name PluginName. Each pod gets a
 // veth pair: eth0 in the pod with an address from the node's podCIDR and a
 // default route, the host end on the node's bridge, whose address is the
-// pod network's gateway. Addresses are allocated with host-local's
+// pod network's gateway. A pod's hostPorts are DNATed to it by iptables
+// rules in one chain per pod (hostport.go). Addresses are allocated with host-local's
 // allocator and kept under the data dir. The cross-node overlay is issue 4's
 // and slots in beside the bridge.
 package cni
@@ -41,6 +42,11 @@ type NetConf struct {
 	MTU    int    `json:"mtu"`
 	// DataDir keeps the address allocations.
 	DataDir string `json:"dataDir"`
+	// RuntimeConfig carries the pod's hostPorts, when the plugin declares
+	// the portMappings capability.
+	RuntimeConfig struct {
+		PortMappings []PortMapping `json:"portMappings,omitempty"`
+	} `json:"runtimeConfig,omitzero"`
 }
 
 // Main runs the plugin when this process was started as it, and never
@@ -158,6 +164,9 @@ func add(args *skel.CmdArgs) error {
 	if err != nil {
 		return fmt.Errorf("configuring the pod's %s: %w", args.IfName, err)
 	}
+	if err := addHostPorts(args.ContainerID, ipc.Address.IP, conf.RuntimeConfig.PortMappings); err != nil {
+		return fmt.Errorf("hostPorts: %w", err)
+	}
 	return types.PrintResult(result, conf.CNIVersion)
 }
 
@@ -165,6 +174,9 @@ func del(args *skel.CmdArgs) error {
 	conf, subnet, gw, err := parse(args.StdinData)
 	if err != nil {
 		return err
+	}
+	if err := delHostPorts(args.ContainerID); err != nil {
+		return fmt.Errorf("hostPorts: %w", err)
 	}
 	if err := allocate(conf, subnet, gw, func(a *allocator.IPAllocator) error {
 		return a.Release(args.ContainerID, args.IfName)

@@ -10,6 +10,7 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/edgeos/edgeos/tests/harness"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // TestAgent joins a second machine with `edgeos agent`: bad tokens are
@@ -61,7 +62,20 @@ func TestAgent(t *testing.T) {
 	if !strings.Contains(ag.Log(), "starting without contacting the server") {
 		t.Error("the agent did not start from its own credentials")
 	}
+
+	// the server returns: the agent reconnects by itself
+	back := time.Now()
+	srv.Start(append([]string{"server", "--data-dir", srv.DataDir, "--write-kubeconfig", srv.Kubeconfig}, srv.NodeFlags()...)...)
+	cs = srv.WaitReady()
+	eventually(t, "the agent renews its node lease with the returned server", func(ctx context.Context) (bool, error) {
+		l, err := cs.CoordinationV1().Leases("kube-node-lease").Get(ctx, ag.Name, metav1.GetOptions{})
+		return err == nil && l.Spec.RenewTime != nil && l.Spec.RenewTime.After(back), nil
+	})
+	nodeReady(t, cs, ag.Name, time.Time{})
 	if code := ag.Stop(); code != 0 {
 		t.Errorf("agent exit code %d", code)
+	}
+	if code := srv.Stop(); code != 0 {
+		t.Errorf("server exit code %d", code)
 	}
 }

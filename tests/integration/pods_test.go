@@ -2,6 +2,9 @@ package integration
 
 import (
 	"context"
+	"fmt"
+	"io"
+	"net/http"
 	"net"
 	"os"
 	"path/filepath"
@@ -16,12 +19,14 @@ import (
 	"github.com/edgeos/edgeos/tests/images"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 // TestPods runs real pods on a single-node server: the node becomes Ready,
 // a Deployment's pod runs with its ConfigMap and Secret, gets an address
 // from the node's podCIDR and serves it, logs and exec work, CPU and memory
-// limits reach the container's cgroup, a Job completes, a CronJob fires, a
+// limits reach the container's cgroup, a hostPort answers at the node's
+// address and its rules go with the pod, a Job completes, a CronJob fires, a
 // failing liveness probe restarts a container, a readiness probe gates a
 // Service's endpoints, and a pod keeps serving through a SIGKILL of edgeos
 // and is the same pod after it restarts. No image is pulled: the node holds
@@ -76,6 +81,8 @@ func TestPods(t *testing.T) {
 	if r := n.Shell("curl -s --max-time 5 http://" + pod.Status.PodIP + ":8080/from-node"); !strings.Contains(r.Stdout, "/from-node hello") {
 		t.Errorf("the pod does not answer at its address from the node: %q %q", r.Stdout, r.Stderr)
 	}
+
+	checkHostPort(t, cs, n)
 
 	eventually(t, "the Job completes", func(ctx context.Context) (bool, error) {
 		j, err := cs.BatchV1().Jobs("default").Get(ctx, "once", metav1.GetOptions{})
@@ -162,6 +169,46 @@ func TestPods(t *testing.T) {
 	if code := n.Stop(); code != 0 {
 		t.Errorf("exit code %d", code)
 	}
+}
+
+// checkHostPort reaches the hostport pod at the node's address from outside
+// the node, from the node itself and from the pod (hairpin), and checks that
+// deleting the pod removes its forwarding rules.
+func checkHostPort(t *testing.T, cs kubernetes.Interface, n *harness.Node) {
+	t.Helper()
+	eventually(t, "the hostport pod runs", func(ctx context.Context) (bool, error) {
+		p, err := cs.CoreV1().Pods("default").Get(ctx, "hostport", metav1.GetOptions{})
+		return err == nil && p.Status.Phase == corev1.PodRunning, err
+	})
+	url := "http://" + net.JoinHostPort(n.IP, "18080")
+	want := "echo from hostport: /hostport"
+	hc := http.Client{Timeout: 5 * time.Second}
+	resp, err := hc.Get(url + "/hostport")
+	if err != nil {
+		t.Errorf("hostPort from outside the node: %v", err)
+	} else {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.Contains(string(body), want) {
+			t.Errorf("hostPort from outside the node answered %q, want %q", body, want)
+		}
+	}
+	if r := n.Shell("curl -s --max-time 5 " + url + "/hostport"); !strings.Contains(r.Stdout, want) {
+		t.Errorf("hostPort from the node: %q %q", r.Stdout, r.Stderr)
+	}
+	if r := n.Run("kubectl", "exec", "hostport", "--", "/echo", "get", url+"/hostport"); !strings.Contains(r.Stdout, want) {
+		t.Errorf("hostPort from the pod itself (hairpin): %q %q", r.Stdout, r.Stderr)
+	}
+	if r := n.Run("kubectl", "delete", "pod", "hostport", "--wait"); r.ExitCode != 0 {
+		t.Fatalf("deleting the hostport pod: %s", r.Stderr)
+	}
+	eventually(t, "the hostport pod's rules are removed", func(ctx context.Context) (bool, error) {
+		r := n.Shell("iptables -t nat -S")
+		if r.ExitCode != 0 || strings.Contains(r.Stdout, "EDGEOS-HP-") {
+			return false, fmt.Errorf("iptables -t nat -S: %s %s", r.Stdout, r.Stderr)
+		}
+		return true, nil
+	})
 }
 
 // checkLimits reads the echo container's cgroup limits from inside it

@@ -1,16 +1,18 @@
 // Command echo is the test image's program: an HTTP server that answers
 // every request with its hostname, the path, and $MESSAGE. For tests that
-// look inside a pod, `echo env NAME` prints a variable and `echo cat FILE`
-// a file. It is built statically and packed by tests/images into an OCI
+// look inside a pod, `echo env NAME` prints a variable, `echo cat FILE` a
+// file, and `echo get URL` the body of an HTTP GET from inside the pod. It is built statically and packed by tests/images into an OCI
 // archive.
 package main
 
 import (
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 func main() {
@@ -18,6 +20,16 @@ func main() {
 		switch os.Args[1] {
 		case "env":
 			fmt.Println(os.Getenv(os.Args[2]))
+			return
+		case "get":
+			c := http.Client{Timeout: 5 * time.Second}
+			resp, err := c.Get(os.Args[2])
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
+			io.Copy(os.Stdout, resp.Body)
+			resp.Body.Close()
 			return
 		case "cat":
 			b, err := os.ReadFile(os.Args[2])
