@@ -1,7 +1,7 @@
 // Package agent is the node side of edgeos, run by `edgeos server` (unless
-// --disable-agent) and, later, by `edgeos agent`. It owns <data-dir>/agent
-// and /run/edgeos: containerd, the built-in and air-gap images, the kubelet
-// and the pod network.
+// --disable-agent) and by `edgeos agent`. It owns <data-dir>/agent and
+// /run/edgeos: containerd, the built-in and air-gap images, the kubelet, the
+// pod network and kube-proxy.
 package agent
 
 import (
@@ -35,10 +35,8 @@ type Config struct {
 	NodeName string
 	NodeIPs  []string
 	// Cluster is what the server said about the cluster.
-	Cluster     bootstrap.NodeConfig
-	NodeLabels  []string
-	NodeTaints  []string
-	KubeletArgs []string
+	Cluster bootstrap.NodeConfig
+	Node    NodeOptions
 }
 
 func (c Config) dir(parts ...string) string {
@@ -74,7 +72,11 @@ func Components(cfg Config) ([]component.Component, error) {
 	if err != nil {
 		return nil, err
 	}
-	return []component.Component{
+	proxy, err := kubeProxyComponent(cfg)
+	if err != nil {
+		return nil, err
+	}
+	cs := []component.Component{
 		ctrd,
 		&images.Loader{
 			Address: ctrd.Address(),
@@ -82,15 +84,24 @@ func Components(cfg Config) ([]component.Component, error) {
 			Builtin: map[string][]byte{pause.Image: pause.Archive},
 		},
 		kl,
-		cni.New(cni.Config{
-			ConfDir:    cniConfDir,
-			BinDir:     binDir,
-			DataDir:    cfg.dir("cni"),
-			Kubeconfig: cfg.kubeletKubeconfig(),
-			NodeName:   cfg.NodeName,
-			NodeIP:     cfg.NodeIPs[0],
-		}),
-	}, nil
+	}
+	if cfg.Node.CNI == CNIEdgeos {
+		cs = append(cs, cni.New(cni.Config{
+			ConfDir:         cniConfDir,
+			BinDir:          binDir,
+			DataDir:         cfg.dir("cni"),
+			Kubeconfig:      cfg.kubeletKubeconfig(),
+			PeersKubeconfig: cfg.kubeProxyKubeconfig(),
+			NodeName:        cfg.NodeName,
+			NodeIP:          cfg.NodeIPs[0],
+			Iface:           cfg.Node.OverlayIface,
+			ExternalIP:      cfg.Node.ExternalIP,
+			ClusterCIDR:     cfg.Cluster.ClusterCIDR,
+		}))
+	} else {
+		logrus.Infof("--cni %s: the node stays NotReady until a CNI config appears in %s", cfg.Node.CNI, cniConfDir)
+	}
+	return append(cs, proxy), nil
 }
 
 // restrictOOMScoreAdj turns containerd's restrict_oom_score_adj on only

@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"fmt"
 	"path/filepath"
 	"strings"
 
@@ -49,27 +48,13 @@ func kubeletComponent(cfg Config, runtimeEndpoint, cgroupDriver string) (*kubele
 		"root-dir":          cfg.dir("kubelet"),
 		"cert-dir":          cfg.TLSDir(),
 	}
-	if len(cfg.NodeLabels) > 0 {
-		args["node-labels"] = strings.Join(cfg.NodeLabels, ",")
+	if len(cfg.Node.Labels) > 0 {
+		args["node-labels"] = strings.Join(cfg.Node.Labels, ",")
 	}
-	if len(cfg.NodeTaints) > 0 {
-		args["register-with-taints"] = strings.Join(cfg.NodeTaints, ",")
+	if len(cfg.Node.Taints) > 0 {
+		args["register-with-taints"] = strings.Join(cfg.Node.Taints, ",")
 	}
-	for _, kv := range cfg.KubeletArgs {
-		k, v, _ := strings.Cut(kv, "=")
-		args[strings.TrimPrefix(k, "--")] = v
-	}
-	return kubelet.New(multicall.Flags(args)), nil
+	return kubelet.New(multicall.Flags(argMap(args, cfg.Node.KubeletArgs))), nil
 }
 
 func (c Config) kubeletKubeconfig() string { return c.dir("etc", "kubelet.kubeconfig") }
-
-// ValidateKubeletArgs checks --kubelet-arg values have the key=value form.
-func ValidateKubeletArgs(args []string) error {
-	for _, a := range args {
-		if k, _, ok := strings.Cut(a, "="); !ok || strings.TrimPrefix(k, "--") == "" {
-			return fmt.Errorf("--kubelet-arg %q must be key=value", a)
-		}
-	}
-	return nil
-}

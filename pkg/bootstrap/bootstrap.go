@@ -98,6 +98,7 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("GET /edgeos/v1/cacerts", h.cacerts)
 	h.mux.HandleFunc("POST /edgeos/v1/certs/kubelet-client", h.authed(h.kubeletClient))
 	h.mux.HandleFunc("POST /edgeos/v1/certs/kubelet-serving", h.authed(h.kubeletServing))
+	h.mux.HandleFunc("POST /edgeos/v1/certs/kube-proxy", h.authed(h.kubeProxy))
 	h.mux.HandleFunc("GET /edgeos/v1/config", h.authed(h.nodeConfig))
 	return h
 }
@@ -176,6 +177,15 @@ func (h *Handler) kubeletClient(w http.ResponseWriter, r *http.Request, node str
 		return pki.Leaf{CommonName: "system:node:" + node, Organization: []string{"system:nodes"}}
 	}, node)
 }
+
+// kubeProxy signs the identity every node's kube-proxy shares, which the
+// built-in system:node-proxier binding authorises.
+func (h *Handler) kubeProxy(w http.ResponseWriter, r *http.Request, node string) {
+	h.sign(w, r, h.cfg.ClientCA, func(*x509.CertificateRequest) pki.Leaf { return KubeProxyLeaf }, node)
+}
+
+// KubeProxyLeaf is kube-proxy's client identity.
+var KubeProxyLeaf = pki.Leaf{CommonName: "system:kube-proxy"}
 
 func (h *Handler) kubeletServing(w http.ResponseWriter, r *http.Request, node string) {
 	h.sign(w, r, h.cfg.KubeletCA, func(csr *x509.CertificateRequest) pki.Leaf {

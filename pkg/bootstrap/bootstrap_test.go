@@ -137,6 +137,27 @@ func TestKubeletClientCert(t *testing.T) {
 	}
 }
 
+func TestKubeProxyCert(t *testing.T) {
+	f := newFixture(t)
+	if code, _ := f.post(t, "/edgeos/v1/certs/kube-proxy", "server:wrong", "node1", csr(t)); code != http.StatusUnauthorized {
+		t.Errorf("wrong token: status %d", code)
+	}
+	code, body := f.post(t, "/edgeos/v1/certs/kube-proxy", "server:right", "node1", csr(t))
+	if code != 200 {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	cert, err := pki.ParseCert(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cert.Subject.CommonName != "system:kube-proxy" || len(cert.Subject.Organization) != 0 {
+		t.Fatalf("subject %v", cert.Subject)
+	}
+	if err := cert.CheckSignatureFrom(f.clientCA.Cert); err != nil {
+		t.Fatalf("not signed by the client CA: %v", err)
+	}
+}
+
 func TestKubeletServingCertComesFromKubeletCA(t *testing.T) {
 	f := newFixture(t)
 	code, body := f.post(t, "/edgeos/v1/certs/kubelet-serving", "server:right", "node1", csr(t, net.ParseIP("198.18.0.9")))

@@ -18,7 +18,7 @@ func agentCommand() *cli.Command {
 		Usage:        "run a node that joins a server",
 		OnUsageError: usageError,
 		Before:       configfile.Apply,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			configFlag(),
 			stringFlag("server", "", "the server to join, https://HOST:6443", &j.Server),
 			stringFlag("token", "", "join token (K10…) from the server", &j.Token),
@@ -26,11 +26,8 @@ func agentCommand() *cli.Command {
 			dataDirFlag(&cfg.DataDir),
 			nodeNameFlag(&j.NodeName),
 			nodeIPFlag(&j.NodeIPs),
-			nodeLabelFlag(&cfg.NodeLabels),
-			nodeTaintFlag(&cfg.NodeTaints),
-			kubeletArgFlag(&cfg.KubeletArgs),
 			debugFlag(&cfg.Debug),
-		},
+		}, nodeOptionFlags(&cfg.Node)...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageError(c, errUnexpectedArgs(c.Args().Slice()), true)
@@ -39,7 +36,7 @@ func agentCommand() *cli.Command {
 			if err := j.Validate(); err != nil {
 				return err
 			}
-			if err := agent.ValidateKubeletArgs(cfg.KubeletArgs); err != nil {
+			if err := cfg.Node.Validate(); err != nil {
 				return err
 			}
 			name, ips, err := server.NodeIdentity(j.NodeName, j.NodeIPs)

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"github.com/edgeos/edgeos/pkg/agent"
 	"github.com/edgeos/edgeos/pkg/configfile"
 	"github.com/urfave/cli/v2"
 )
@@ -41,14 +42,15 @@ func nodeIPFlag(dst *[]string) cli.Flag {
 
 func debugFlag(dst *bool) cli.Flag { return boolFlag("debug", "verbose logs", dst) }
 
-func nodeLabelFlag(dst *[]string) cli.Flag {
-	return listFlag("node-label", "label for this node, key=value (repeatable)", dst)
-}
-
-func nodeTaintFlag(dst *[]string) cli.Flag {
-	return listFlag("node-taint", "taint for this node, key=value:Effect (repeatable)", dst)
-}
-
-func kubeletArgFlag(dst *[]string) cli.Flag {
-	return listFlag("kubelet-arg", "flag for the kubelet, key=value (repeatable); it wins over edgeos's own", dst)
+// nodeOptionFlags are the node flags beyond identity and data dir.
+func nodeOptionFlags(o *agent.NodeOptions) []cli.Flag {
+	return []cli.Flag{
+		listFlag("node-label", "label for this node, key=value (repeatable)", &o.Labels),
+		listFlag("node-taint", "taint for this node, key=value:Effect (repeatable)", &o.Taints),
+		listFlag("kubelet-arg", "flag for the kubelet, key=value (repeatable); it wins over edgeos's own", &o.KubeletArgs),
+		listFlag("kube-proxy-arg", "flag for kube-proxy, key=value (repeatable); it wins over edgeos's own", &o.KubeProxyArgs),
+		stringFlag("cni", agent.CNIEdgeos, "pod network: edgeos (bridge and VXLAN overlay) or none (bring your own CNI)", &o.CNI),
+		stringFlag("overlay-iface", "", "interface the VXLAN overlay uses (default: the one holding the node IP)", &o.OverlayIface),
+		stringFlag("node-external-ip", "", "address other nodes reach this node at, for nodes behind NAT (default: the node IP)", &o.ExternalIP),
+	}
 }

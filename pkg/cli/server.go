@@ -12,7 +12,7 @@ import (
 
 // serverFlags binds every server flag to a field of cfg.
 func serverFlags(cfg *server.Config) []cli.Flag {
-	return []cli.Flag{
+	return append([]cli.Flag{
 		configFlag(),
 		dataDirFlag(&cfg.DataDir),
 		stringFlag("write-kubeconfig", "/etc/edgeos/edgeos.yaml", "where to write the admin kubeconfig (empty: don't)", &cfg.WriteKubeconfig),
@@ -22,9 +22,6 @@ func serverFlags(cfg *server.Config) []cli.Flag {
 		stringFlag("advertise-address", "", "address the API tells nodes and clients (default: first node IP)", &cfg.AdvertiseAddress),
 		nodeIPFlag(&cfg.NodeIPs),
 		nodeNameFlag(&cfg.NodeName),
-		nodeLabelFlag(&cfg.NodeLabels),
-		nodeTaintFlag(&cfg.NodeTaints),
-		kubeletArgFlag(&cfg.KubeletArgs),
 		listFlag("tls-san", "extra hostname or IP for the API serving certificate (repeatable)", &cfg.TLSSANs),
 		stringFlag("cluster-cidr", "10.42.0.0/16", "pod network", &cfg.ClusterCIDR),
 		stringFlag("service-cidr", "10.43.0.0/16", "Service ClusterIP network", &cfg.ServiceCIDR),
@@ -40,7 +37,7 @@ func serverFlags(cfg *server.Config) []cli.Flag {
 		boolFlag("disable-agent", "run the control plane only, no node", &cfg.DisableAgent),
 		listFlag("disable", "bundled part to turn off: dns, servicelb, local-storage (repeatable)", &cfg.Disable),
 		debugFlag(&cfg.Debug),
-	}
+	}, nodeOptionFlags(&cfg.Node)...)
 }
 
 func serverCommand() *cli.Command {

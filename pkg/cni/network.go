@@ -12,8 +12,13 @@ import (
 	"github.com/edgeos/edgeos/pkg/multicall"
 	"github.com/edgeos/edgeos/pkg/pki"
 	"github.com/sirupsen/logrus"
+	"github.com/vishvananda/netlink"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
@@ -23,11 +28,23 @@ type Config struct {
 	ConfDir, BinDir string
 	// DataDir keeps address allocations.
 	DataDir string
-	// Kubeconfig reads this node's Node object (the kubelet's identity).
+	// Kubeconfig reads and annotates this node's Node object (the
+	// kubelet's identity, which since Kubernetes 1.37 may read no other).
 	Kubeconfig string
-	NodeName   string
-	// NodeIP finds the uplink, whose MTU pods get.
+	// PeersKubeconfig watches every Node: kube-proxy's identity, whose
+	// system:node-proxier role may list and watch them.
+	PeersKubeconfig string
+	NodeName        string
+	// NodeIP is the overlay's source address; the uplink is the interface
+	// holding it unless Iface names another.
 	NodeIP string
+	Iface  string
+	// ExternalIP is published for other nodes to reach this one at
+	// (default NodeIP).
+	ExternalIP string
+	// ClusterCIDR is the whole pod network: traffic leaving it from pods is
+	// masqueraded.
+	ClusterCIDR string
 }
 
 // Bridge is the node's pod bridge.
@@ -36,8 +53,9 @@ const Bridge = "edgeos0"
 // ConfFile is the network config containerd loads.
 const ConfFile = "10-edgeos.conflist"
 
-// Network links the plugin and writes the network config once the
-// controller-manager has given the node its podCIDR.
+// Network links the plugin, brings up the overlay and writes the network
+// config once the controller-manager has given the node its podCIDR, then
+// keeps the overlay's routes in step with the other nodes.
 type Network struct{ cfg Config }
 
 // New prepares the pod network.
@@ -46,8 +64,9 @@ func New(cfg Config) *Network { return &Network{cfg: cfg} }
 func (n *Network) Name() string { return "pod-network" }
 
 // Run is ready once the network config is written: at once when an earlier
-// start wrote it (so a node starts while the server is unreachable), else
-// when the podCIDR is known.
+// start wrote it (so a node starts while the server is unreachable; the
+// overlay's kernel state of the earlier run keeps working meanwhile), else
+// when the podCIDR is known and the overlay is up.
 func (n *Network) Run(ctx context.Context, ready func()) error {
 	for _, name := range []string{PluginName, LoopbackName} {
 		if err := multicall.Link(n.cfg.BinDir, name); err != nil {
@@ -61,11 +80,30 @@ func (n *Network) Run(ctx context.Context, ready func()) error {
 	if _, err := os.Stat(conf); err == nil {
 		ready()
 	}
-	podCIDR, err := n.waitPodCIDR(ctx)
+	cs, err := clientFor(n.cfg.Kubeconfig)
 	if err != nil {
 		return err
 	}
-	b, err := n.render(podCIDR)
+	peersCS, err := clientFor(n.cfg.PeersKubeconfig)
+	if err != nil {
+		return err
+	}
+	podCIDR, err := n.waitPodCIDR(ctx, cs)
+	if err != nil {
+		return err
+	}
+	up, err := uplink(n.cfg.Iface, n.cfg.NodeIP)
+	if err != nil {
+		return err
+	}
+	vx, err := ensureVXLAN(vxlanSpec{uplink: up, localIP: net.ParseIP(n.cfg.NodeIP), podCIDR: podCIDR})
+	if err != nil {
+		return err
+	}
+	if err := masquerade(n.cfg.ClusterCIDR); err != nil {
+		return err
+	}
+	b, err := n.render(podCIDR.String(), vx.Attrs().MTU)
 	if err != nil {
 		return err
 	}
@@ -73,37 +111,115 @@ func (n *Network) Run(ctx context.Context, ready func()) error {
 		if err := pki.WriteFile(conf, b, 0o644); err != nil {
 			return err
 		}
-		logrus.Infof("Pod network: %s on bridge %s", podCIDR, Bridge)
+		logrus.Infof("Pod network: %s on bridge %s, overlay %s over %s", podCIDR, Bridge, VXLANDevice, up.Attrs().Name)
+	}
+	if err := n.publish(ctx, cs, vx.Attrs().HardwareAddr); err != nil {
+		return err
 	}
 	ready()
-	<-ctx.Done()
-	return nil
+	return n.followPeers(ctx, peersCS, vx)
 }
 
-func (n *Network) waitPodCIDR(ctx context.Context) (string, error) {
-	rc, err := clientcmd.BuildConfigFromFlags("", n.cfg.Kubeconfig)
+func clientFor(kubeconfig string) (kubernetes.Interface, error) {
+	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	cs, err := kubernetes.NewForConfig(rc)
-	if err != nil {
-		return "", err
-	}
+	return kubernetes.NewForConfig(rc)
+}
+
+func (n *Network) waitPodCIDR(ctx context.Context, cs kubernetes.Interface) (*net.IPNet, error) {
 	for {
 		node, err := cs.CoreV1().Nodes().Get(ctx, n.cfg.NodeName, metav1.GetOptions{})
 		if err == nil && node.Spec.PodCIDR != "" {
-			return node.Spec.PodCIDR, nil
+			_, cidr, err := net.ParseCIDR(node.Spec.PodCIDR)
+			if err != nil || cidr.IP.To4() == nil {
+				return nil, fmt.Errorf("node podCIDR %q: the pod network is IPv4", node.Spec.PodCIDR)
+			}
+			return cidr, nil
 		}
 		select {
 		case <-ctx.Done():
-			return "", ctx.Err()
+			return nil, ctx.Err()
 		case <-time.After(time.Second):
 		}
 	}
 }
 
-func (n *Network) render(podCIDR string) ([]byte, error) {
-	plugin := NetConf{Bridge: Bridge, Subnet: podCIDR, MTU: uplinkMTU(n.cfg.NodeIP), DataDir: filepath.Join(n.cfg.DataDir, "networks")}
+// publish puts the VTEP MAC and public IP on this node's Node object,
+// retrying while the server is unreachable.
+func (n *Network) publish(ctx context.Context, cs kubernetes.Interface, mac net.HardwareAddr) error {
+	public := n.cfg.ExternalIP
+	if public == "" {
+		public = n.cfg.NodeIP
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]string{
+		AnnotationVTEPMAC: mac.String(), AnnotationPublicIP: public,
+	}}})
+	if err != nil {
+		return err
+	}
+	for {
+		_, err := cs.CoreV1().Nodes().Patch(ctx, n.cfg.NodeName, types.MergePatchType, patch, metav1.PatchOptions{})
+		if err == nil {
+			return nil
+		}
+		logrus.Warnf("Overlay: publishing this node's VTEP: %v", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(2 * time.Second):
+		}
+	}
+}
+
+// followPeers programs the overlay for every other node, again whenever a
+// node joins, leaves or changes, until ctx ends. The kernel state stays
+// when edgeos stops, so pods keep talking across nodes meanwhile.
+func (n *Network) followPeers(ctx context.Context, cs kubernetes.Interface, vx netlink.Link) error {
+	factory := informers.NewSharedInformerFactory(cs, 10*time.Minute)
+	inf := factory.Core().V1().Nodes()
+	changed := make(chan struct{}, 1)
+	poke := func(any) {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	}
+	if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc: poke, UpdateFunc: func(_, o any) { poke(o) }, DeleteFunc: poke,
+	}); err != nil {
+		return err
+	}
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	if !cache.WaitForCacheSync(ctx.Done(), inf.Informer().HasSynced) {
+		return nil
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+		}
+		nodes, err := inf.Lister().List(labels.Everything())
+		if err != nil {
+			return err
+		}
+		if err := programPeers(vx, peers(nodes, n.cfg.NodeName)); err != nil {
+			logrus.Errorf("Overlay: %v", err)
+			poke(nil) // try again, after a pause
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(5 * time.Second):
+			}
+		}
+	}
+}
+
+func (n *Network) render(podCIDR string, mtu int) ([]byte, error) {
+	plugin := NetConf{Bridge: Bridge, Subnet: podCIDR, MTU: mtu, DataDir: filepath.Join(n.cfg.DataDir, "networks")}
 	plugin.Type = PluginName
 	plugin.Capabilities = map[string]bool{"portMappings": true}
 	list := map[string]any{
@@ -116,18 +232,4 @@ func (n *Network) render(podCIDR string) ([]byte, error) {
 		return nil, fmt.Errorf("network config: %w", err)
 	}
 	return b, nil
-}
-
-// uplinkMTU is the MTU of the interface that holds the node's address.
-func uplinkMTU(nodeIP string) int {
-	ifaces, _ := net.Interfaces()
-	for _, ifc := range ifaces {
-		addrs, _ := ifc.Addrs()
-		for _, a := range addrs {
-			if n, ok := a.(*net.IPNet); ok && n.IP.String() == nodeIP {
-				return ifc.MTU
-			}
-		}
-	}
-	return 1500
 }

@@ -50,6 +50,8 @@ const (
 	ClientKeyFile    = "kubelet-client.key"
 	ServingCertFile  = "kubelet-serving.crt"
 	ServingKeyFile   = "kubelet-serving.key"
+	ProxyCertFile    = "kube-proxy.crt"
+	ProxyKeyFile     = "kube-proxy.key"
 	NodePasswordFile = "node-password"
 	NodeConfigFile   = "node-config.json"
 )
@@ -115,6 +117,7 @@ func Join(ctx context.Context, cfg Config) (*bootstrap.NodeConfig, error) {
 	for _, cert := range []struct{ path, certFile, keyFile string }{
 		{"/edgeos/v1/certs/kubelet-client", ClientCertFile, ClientKeyFile},
 		{"/edgeos/v1/certs/kubelet-serving", ServingCertFile, ServingKeyFile},
+		{"/edgeos/v1/certs/kube-proxy", ProxyCertFile, ProxyKeyFile},
 	} {
 		crt, key, err := c.certificate(ctx, cert.path, ips)
 		if err != nil {

@@ -36,9 +36,7 @@ type Config struct {
 	// Datastore is handed to the datastore component as is; the server
 	// fills in only the directory it owns.
 	Datastore    datastore.Config
-	NodeLabels   []string
-	NodeTaints   []string
-	KubeletArgs  []string
+	Node         agent.NodeOptions
 	DisableAgent bool
 	Disable      []string
 	Debug        bool
@@ -86,7 +84,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--disable %q is not a bundled part (known: %s)", d, strings.Join(Parts, ", ")))
 		}
 	}
-	if err := agent.ValidateKubeletArgs(c.KubeletArgs); err != nil {
+	if err := c.Node.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.Token != "" && c.TokenFile != "" {

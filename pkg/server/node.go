@@ -20,20 +20,21 @@ import (
 // agent gets, signed here instead of through the bootstrap API.
 func (s *Server) nodeConfig(ctx context.Context, cs kubernetes.Interface) (agent.Config, error) {
 	cfg := agent.Config{
-		DataDir:     s.cfg.DataDir,
-		Debug:       s.cfg.Debug,
-		Server:      s.localURL(),
-		NodeName:    s.cfg.NodeName,
-		NodeIPs:     s.cfg.NodeIPs,
-		Cluster:     s.clusterInfo(),
-		NodeLabels:  s.cfg.NodeLabels,
-		NodeTaints:  s.cfg.NodeTaints,
-		KubeletArgs: s.cfg.KubeletArgs,
+		DataDir:  s.cfg.DataDir,
+		Debug:    s.cfg.Debug,
+		Server:   s.localURL(),
+		NodeName: s.cfg.NodeName,
+		NodeIPs:  s.cfg.NodeIPs,
+		Cluster:  s.clusterInfo(),
+		Node:     s.cfg.Node,
 	}
 	dir := cfg.TLSDir()
 	c := s.certs
 	node := pki.Leaf{CommonName: "system:node:" + s.cfg.NodeName, Organization: []string{"system:nodes"}}
 	if _, err := c.clientCA.EnsureLeaf(filepath.Join(dir, join.ClientCertFile), filepath.Join(dir, join.ClientKeyFile), node); err != nil {
+		return cfg, err
+	}
+	if _, err := c.clientCA.EnsureLeaf(filepath.Join(dir, join.ProxyCertFile), filepath.Join(dir, join.ProxyKeyFile), bootstrap.KubeProxyLeaf); err != nil {
 		return cfg, err
 	}
 	serving := node

@@ -1,13 +1,17 @@
 // Command echo is the test image's program: an HTTP server that answers
 // every request with its hostname, the path, and $MESSAGE. For tests that
 // look inside a pod, `echo env NAME` prints a variable, `echo cat FILE` a
-// file, and `echo get URL` the body of an HTTP GET from inside the pod. It is built statically and packed by tests/images into an OCI
+// file, `echo get URL` the body of an HTTP GET from inside the pod, and
+// `echo udp HOST:PORT` the answer of the UDP echo server at that address.
+// The server also answers UDP datagrams on the same port number with its
+// hostname and the sender's address. It is built statically and packed by tests/images into an OCI
 // archive.
 package main
 
 import (
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -30,6 +34,12 @@ func main() {
 			}
 			io.Copy(os.Stdout, resp.Body)
 			resp.Body.Close()
+			return
+		case "udp":
+			if err := udpAsk(os.Args[2]); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(1)
+			}
 			return
 		case "cat":
 			b, err := os.ReadFile(os.Args[2])
@@ -55,9 +65,50 @@ func main() {
 		<-stop
 		os.Exit(0)
 	}()
+	go udpServe(":"+port, host)
 	fmt.Printf("echo listening on :%s\n", port)
 	if err := http.ListenAndServe(":"+port, nil); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// udpServe answers each datagram with the hostname and the sender.
+func udpServe(addr, host string) {
+	conn, err := net.ListenPacket("udp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	buf := make([]byte, 2048)
+	for {
+		n, from, err := conn.ReadFrom(buf)
+		if err != nil {
+			continue
+		}
+		_, _ = conn.WriteTo([]byte(fmt.Sprintf("udp echo from %s to %s: %s\n", host, from, buf[:n])), from)
+	}
+}
+
+// udpAsk sends one datagram and prints the answer, retrying a few times
+// since UDP may drop the first one while a route or ARP entry settles.
+func udpAsk(addr string) error {
+	conn, err := net.Dial("udp", addr)
+	if err != nil {
+		return err
+	}
+	defer conn.Close()
+	buf := make([]byte, 2048)
+	for range 5 {
+		if _, err := conn.Write([]byte("ping")); err != nil {
+			return err
+		}
+		_ = conn.SetReadDeadline(time.Now().Add(time.Second))
+		n, err := conn.Read(buf)
+		if err == nil {
+			os.Stdout.Write(buf[:n])
+			return nil
+		}
+	}
+	return fmt.Errorf("no UDP answer from %s", addr)
 }

@@ -1,0 +1,38 @@
+package agent
+
+import (
+	"path/filepath"
+
+	"github.com/edgeos/edgeos/pkg/join"
+	"github.com/edgeos/edgeos/pkg/kubeconfig"
+	"github.com/edgeos/edgeos/pkg/kubeproxy"
+	"github.com/edgeos/edgeos/pkg/multicall"
+)
+
+// kubeProxyComponent writes kube-proxy's kubeconfig and returns it with its
+// flags.
+func kubeProxyComponent(cfg Config) (*kubeproxy.KubeProxy, error) {
+	tls := func(f string) string { return filepath.Join(cfg.TLSDir(), f) }
+	kc := cfg.kubeProxyKubeconfig()
+	if err := kubeconfig.Write(kc, 0o600, kubeconfig.Spec{
+		Server: cfg.Server, CAFile: tls(join.ServerCAFile), CertFile: tls(join.ProxyCertFile), KeyFile: tls(join.ProxyKeyFile),
+	}); err != nil {
+		return nil, err
+	}
+	args := map[string]string{
+		"kubeconfig":           kc,
+		"hostname-override":    cfg.NodeName,
+		"proxy-mode":           "iptables",
+		"cluster-cidr":         cfg.Cluster.ClusterCIDR,
+		"healthz-bind-address": kubeproxy.HealthzAddress,
+		"metrics-bind-address": kubeproxy.MetricsAddress,
+		"nodeport-addresses":   "primary",
+		"v":                    "0",
+	}
+	if len(cfg.NodeIPs) > 0 {
+		args["bind-address"] = cfg.NodeIPs[0]
+	}
+	return kubeproxy.New(multicall.Flags(argMap(args, cfg.Node.KubeProxyArgs))), nil
+}
+
+func (c Config) kubeProxyKubeconfig() string { return c.dir("etc", "kube-proxy.kubeconfig") }

@@ -1,0 +1,60 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+)
+
+// NodeOptions are the node flags `server` and `agent` share.
+type NodeOptions struct {
+	Labels        []string
+	Taints        []string
+	KubeletArgs   []string
+	KubeProxyArgs []string
+	// CNI is the pod network: CNIEdgeos (bridge + VXLAN overlay) or
+	// CNINone (the user installs one).
+	CNI string
+	// OverlayIface is the uplink the overlay uses (default: the interface
+	// holding the node IP).
+	OverlayIface string
+	// ExternalIP is the address other nodes reach this one at, for nodes
+	// behind NAT (default: the node IP).
+	ExternalIP string
+}
+
+// Pod network choices.
+const (
+	CNIEdgeos = "edgeos"
+	CNINone   = "none"
+)
+
+// Validate checks the options; every error names its flag.
+func (o NodeOptions) Validate() error {
+	var errs []error
+	for flag, args := range map[string][]string{"--kubelet-arg": o.KubeletArgs, "--kube-proxy-arg": o.KubeProxyArgs} {
+		for _, a := range args {
+			if k, _, ok := strings.Cut(a, "="); !ok || strings.TrimPrefix(k, "--") == "" {
+				errs = append(errs, fmt.Errorf("%s %q must be key=value", flag, a))
+			}
+		}
+	}
+	if o.CNI != CNIEdgeos && o.CNI != CNINone {
+		errs = append(errs, fmt.Errorf("--cni %q: want %s or %s", o.CNI, CNIEdgeos, CNINone))
+	}
+	if o.ExternalIP != "" && net.ParseIP(o.ExternalIP) == nil {
+		errs = append(errs, fmt.Errorf("--node-external-ip %q is not an IP address", o.ExternalIP))
+	}
+	return errors.Join(errs...)
+}
+
+// argMap turns key=value flags into a map, edgeos's own first so that the
+// user's win.
+func argMap(own map[string]string, user []string) map[string]string {
+	for _, kv := range user {
+		k, v, _ := strings.Cut(kv, "=")
+		own[strings.TrimPrefix(k, "--")] = v
+	}
+	return own
+}
