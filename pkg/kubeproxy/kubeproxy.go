@@ -18,6 +18,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	logsapi "k8s.io/component-base/logs/api/v1"
 	proxyapp "k8s.io/kubernetes/cmd/kube-proxy/app"
 )
@@ -36,10 +37,11 @@ func New(args []string) *KubeProxy { return &KubeProxy{args: args} }
 
 func (k *KubeProxy) Name() string { return "kube-proxy" }
 
-// Run runs kube-proxy and reports ready once its health server answers:
-// 200 once it has programmed its rules, 503 before, as while the API server
-// is unreachable at an offline start (the rules of the last run are still
-// in the kernel then). kube-proxy takes no stop context: on stop it
+// Run runs kube-proxy and reports ready at once: kube-proxy first waits,
+// without bound, for its Node in the API, and a node must start while the
+// server is unreachable (the rules of the last run are still in the kernel
+// meanwhile and keep Services working). A line is logged when kube-proxy's
+// health server first answers. kube-proxy takes no stop context: on stop it
 // is left running until the process ends, and its rules stay in place, so
 // Services keep working across an edgeos restart.
 func (k *KubeProxy) Run(ctx context.Context, ready func()) error {
@@ -53,26 +55,25 @@ func (k *KubeProxy) Run(ctx context.Context, ready func()) error {
 		cmd.SetArgs(k.args)
 		errc <- cmd.Execute()
 	}()
+	ready()
+	serving := time.NewTicker(time.Second)
+	defer serving.Stop()
 	client := &http.Client{Timeout: 2 * time.Second}
 	for {
-		if resp, err := client.Get("http://" + HealthzAddress + "/healthz"); err == nil {
-			_, _ = io.Copy(io.Discard, resp.Body)
-			resp.Body.Close()
-			ready()
-			break
-		}
 		select {
 		case err := <-errc:
-			return fmt.Errorf("kube-proxy: %v", err)
+			return fmt.Errorf("kube-proxy stopped: %v", err)
 		case <-ctx.Done():
 			return nil
-		case <-time.After(500 * time.Millisecond):
+		case <-serving.C:
+			if resp, err := client.Get("http://" + HealthzAddress + "/healthz"); err == nil {
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode == http.StatusOK {
+					logrus.Info("kube-proxy has programmed the Service rules")
+					serving.Stop()
+				}
+			}
 		}
-	}
-	select {
-	case err := <-errc:
-		return fmt.Errorf("kube-proxy stopped: %v", err)
-	case <-ctx.Done():
-		return nil
 	}
 }

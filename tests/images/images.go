@@ -24,8 +24,9 @@ func Build(t testing.TB, program string) []byte {
 	return BuildAs(t, program, Name(program))
 }
 
-// BuildAs is Build with another image name.
-func BuildAs(t testing.TB, program, name string) []byte {
+// Program compiles tests/images/<program> statically and returns the path
+// of the binary, for running it outside a container too.
+func Program(t testing.TB, program string) string {
 	t.Helper()
 	_, self, _, _ := runtime.Caller(0)
 	src := filepath.Join(filepath.Dir(self), program)
@@ -36,7 +37,13 @@ func BuildAs(t testing.TB, program, name string) []byte {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("building test image program %s: %v\n%s", program, err, out)
 	}
-	data, err := os.ReadFile(bin)
+	return bin
+}
+
+// BuildAs is Build with another image name.
+func BuildAs(t testing.TB, program, name string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(Program(t, program))
 	if err != nil {
 		t.Fatal(err)
 	}
