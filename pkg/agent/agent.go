@@ -5,6 +5,8 @@
 package agent
 
 import (
+	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 
@@ -12,6 +14,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/cni"
 	"github.com/edgeos/edgeos/pkg/component"
 	"github.com/edgeos/edgeos/pkg/containerd"
+	"github.com/edgeos/edgeos/pkg/dns"
 	"github.com/edgeos/edgeos/pkg/images"
 	"github.com/edgeos/edgeos/pkg/pause"
 	"github.com/sirupsen/logrus"
@@ -83,8 +86,15 @@ func Components(cfg Config) ([]component.Component, error) {
 			Dir:     cfg.dir("images"),
 			Builtin: map[string][]byte{pause.Image: pause.Archive},
 		},
-		kl,
 	}
+	if !cfg.Cluster.DisableDNS {
+		d, err := dnsComponent(cfg)
+		if err != nil {
+			return nil, err
+		}
+		cs = append(cs, d)
+	}
+	cs = append(cs, kl)
 	if cfg.Node.CNI == CNIEdgeos {
 		cs = append(cs, cni.New(cni.Config{
 			ConfDir:         cniConfDir,
@@ -124,4 +134,26 @@ func restrictOOMScoreAdj() (bool, error) {
 func systemdIsInit() bool {
 	_, err := os.Stat("/run/systemd/system")
 	return err == nil
+}
+
+// dnsComponent is the node's cluster DNS, answering on the cluster DNS
+// address, watching with kube-proxy's identity.
+func dnsComponent(cfg Config) (*dns.DNS, error) {
+	addr := net.ParseIP(cfg.Cluster.ClusterDNS)
+	if addr == nil {
+		return nil, fmt.Errorf("the server's cluster DNS address %q is not an IP address", cfg.Cluster.ClusterDNS)
+	}
+	var reverse []*net.IPNet
+	for _, c := range []string{cfg.Cluster.ServiceCIDR, cfg.Cluster.ClusterCIDR} {
+		if _, n, err := net.ParseCIDR(c); err == nil {
+			reverse = append(reverse, n)
+		}
+	}
+	return dns.New(dns.Config{
+		Kubeconfig: cfg.kubeProxyKubeconfig(),
+		Address:    addr,
+		Domain:     cfg.Cluster.ClusterDomain,
+		ResolvConf: cfg.resolvConf(),
+		Reverse:    reverse,
+	}), nil
 }

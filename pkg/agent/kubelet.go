@@ -31,7 +31,7 @@ func kubeletComponent(cfg Config, runtimeEndpoint, cgroupDriver string) (*kubele
 		ClusterDNS:      cfg.Cluster.ClusterDNS,
 		ClusterDomain:   cfg.Cluster.ClusterDomain,
 		PodLogsDir:      "/var/log/pods",
-		ResolvConf:      kubeletconfig.HostResolvConf(),
+		ResolvConf:      cfg.resolvConf(),
 	})
 	if err != nil {
 		return nil, err
@@ -58,3 +58,11 @@ func kubeletComponent(cfg Config, runtimeEndpoint, cgroupDriver string) (*kubele
 }
 
 func (c Config) kubeletKubeconfig() string { return c.dir("etc", "kubelet.kubeconfig") }
+
+// resolvConf is --resolv-conf, or the host's as the kubelet would pick it.
+func (c Config) resolvConf() string {
+	if c.Node.ResolvConf != "" {
+		return c.Node.ResolvConf
+	}
+	return kubeletconfig.HostResolvConf()
+}

@@ -22,6 +22,10 @@ type NodeOptions struct {
 	// ExternalIP is the address other nodes reach this one at, for nodes
 	// behind NAT (default: the node IP).
 	ExternalIP string
+	// ResolvConf names the upstream resolvers, for the cluster DNS and for
+	// pods with dnsPolicy Default (default: the host's, as the kubelet
+	// picks it).
+	ResolvConf string
 }
 
 // Pod network choices.

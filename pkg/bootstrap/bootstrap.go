@@ -69,6 +69,9 @@ type NodeConfig struct {
 	ClusterDomain string `json:"clusterDomain"`
 	// ClientCA is the PEM CA that signs clients of the kubelet (the apiserver).
 	ClientCA string `json:"clientCA"`
+	// DisableDNS says the server runs with --disable dns: nodes serve no
+	// cluster DNS (the user brings one at ClusterDNS).
+	DisableDNS bool `json:"disableDNS,omitempty"`
 }
 
 // Config is everything the API needs.

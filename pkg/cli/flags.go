@@ -51,6 +51,7 @@ func nodeOptionFlags(o *agent.NodeOptions) []cli.Flag {
 		listFlag("kube-proxy-arg", "flag for kube-proxy, key=value (repeatable); it wins over edgeos's own", &o.KubeProxyArgs),
 		stringFlag("cni", agent.CNIEdgeos, "pod network: edgeos (bridge and VXLAN overlay) or none (bring your own CNI)", &o.CNI),
 		stringFlag("overlay-iface", "", "interface the VXLAN overlay uses (default: the one holding the node IP)", &o.OverlayIface),
+		stringFlag("resolv-conf", "", "resolv.conf naming the upstream resolvers of the cluster DNS and of pods with dnsPolicy Default (default: the host's)", &o.ResolvConf),
 		stringFlag("node-external-ip", "", "address other nodes reach this node at, for nodes behind NAT (default: the node IP)", &o.ExternalIP),
 	}
 }

@@ -45,6 +45,9 @@ type Config struct {
 // Parts that --disable can turn off.
 var Parts = []string{"dns", "servicelb", "local-storage"}
 
+// Disabled reports whether --disable names part.
+func (c *Config) Disabled(part string) bool { return slices.Contains(c.Disable, part) }
+
 // Validate checks the config and fills what is derived (node IP, advertise
 // address, node name). Every error names the flag at fault.
 func (c *Config) Validate() error {

@@ -91,5 +91,6 @@ func (s *Server) clusterInfo() bootstrap.NodeConfig {
 		ClusterDNS:    s.cfg.ClusterDNS,
 		ClusterDomain: s.cfg.ClusterDomain,
 		ClientCA:      string(s.certs.clientCA.PEM()),
+		DisableDNS:    s.cfg.Disabled("dns"),
 	}
 }

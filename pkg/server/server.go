@@ -126,11 +126,11 @@ func Run(ctx context.Context, cfg *Config) error {
 		}()
 		return cp.APIServer(ctx, func() {})
 	}}
-	for _, c := range []component.Component{
+	for _, c := range append([]component.Component{
 		apiserver,
 		component.Func{Label: "kube-controller-manager", Fn: cp.ControllerManager},
 		component.Func{Label: "kube-scheduler", Fn: cp.Scheduler},
-	} {
+	}, s.bundled(cs)...) {
 		if err := m.Start(ctx, c); err != nil {
 			return err
 		}

@@ -45,9 +45,10 @@ func (n *Node) AddImage(name string, archive []byte) {
 }
 
 // StartCluster starts a server on the node named "server" and agents on
-// nodes "agent1"…, each with the given image archives, and waits until every
-// node is Ready. It returns the nodes, server first, and a client.
-func (c *Cluster) StartCluster(agents int, images map[string][]byte) ([]*Node, kubernetes.Interface) {
+// nodes "agent1"…, each with the given image archives and extra flags, and
+// waits until every node is Ready. It returns the nodes, server first, and
+// a client.
+func (c *Cluster) StartCluster(agents int, images map[string][]byte, flags ...string) ([]*Node, kubernetes.Interface) {
 	c.t.Helper()
 	nodes := []*Node{c.AddNode("server")}
 	for i := 1; i <= agents; i++ {
@@ -59,10 +60,10 @@ func (c *Cluster) StartCluster(agents int, images map[string][]byte) ([]*Node, k
 		}
 	}
 	srv := nodes[0]
-	srv.Start(srv.ServerArgs()...)
+	srv.Start(srv.ServerArgs(flags...)...)
 	cs := srv.WaitReady()
 	for _, n := range nodes[1:] {
-		n.Start(n.AgentArgs(srv)...)
+		n.Start(n.AgentArgs(srv, flags...)...)
 	}
 	for _, n := range nodes {
 		n.WaitNodeReady(cs)

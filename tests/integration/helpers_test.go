@@ -2,20 +2,22 @@ package integration
 
 import (
 	"context"
-
 	"crypto/sha256"
 	"encoding/hex"
 	"io/fs"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	containerd "github.com/containerd/containerd/v2/client"
+	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/edgeos/edgeos/tests/harness"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 // eventually polls cond until it holds. The bound only stops a hung test;
@@ -159,4 +161,24 @@ func readyCondition(n *corev1.Node) *corev1.NodeCondition {
 		}
 	}
 	return nil
+}
+
+// nodeImages lists, sorted, the images in the node's containerd.
+func nodeImages(t *testing.T, n *harness.Node) []string {
+	t.Helper()
+	client, err := containerd.New(n.Path("/run/edgeos/containerd/containerd.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	imgs, err := client.ListImages(namespaces.WithNamespace(context.Background(), "k8s.io"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, img := range imgs {
+		names = append(names, img.Name())
+	}
+	slices.Sort(names)
+	return names
 }

@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	containerd "github.com/containerd/containerd/v2/client"
-	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/edgeos/edgeos/tests/harness"
 	"github.com/edgeos/edgeos/tests/images"
 	corev1 "k8s.io/api/core/v1"
@@ -149,21 +147,7 @@ func TestPods(t *testing.T) {
 		t.Errorf("the pod does not answer after the restart: %q %q", r.Stdout, r.Stderr)
 	}
 
-	client, err := containerd.New(n.Path("/run/edgeos/containerd/containerd.sock"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer client.Close()
-	imgs, err := client.ListImages(namespaces.WithNamespace(context.Background(), "k8s.io"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var names []string
-	for _, img := range imgs {
-		names = append(names, img.Name())
-	}
-	slices.Sort(names)
-	if !slices.Equal(names, []string{"edgeos.local/pause:1", "edgeos.test/echo:1"}) {
+	if names := nodeImages(t, n); !slices.Equal(names, []string{"edgeos.local/pause:1", "edgeos.test/echo:1"}) {
 		t.Errorf("images on the node: %v; anything beyond the built-in and test images was pulled", names)
 	}
 	if code := n.Stop(); code != 0 {

@@ -2,7 +2,10 @@
 // every request with its hostname, the path, and $MESSAGE. For tests that
 // look inside a pod, `echo env NAME` prints a variable, `echo cat FILE` a
 // file, `echo get URL` the body of an HTTP GET from inside the pod, and
-// `echo udp HOST:PORT` the answer of the UDP echo server at that address.
+// `echo udp HOST:PORT` the answer of the UDP echo server at that address,
+// and `echo dns TYPE NAME [SERVER]` the rcode and records of a DNS query,
+// through the search list of /etc/resolv.conf as a stub resolver applies it
+// (or straight to SERVER).
 // The server also answers UDP datagrams on the same port number with its
 // hostname and the sender's address. It is built statically and packed by tests/images into an OCI
 // archive.
@@ -20,6 +23,17 @@ import (
 )
 
 func main() {
+	if len(os.Args) >= 4 && os.Args[1] == "dns" {
+		server := ""
+		if len(os.Args) > 4 {
+			server = os.Args[4]
+		}
+		if err := lookup(os.Args[2], os.Args[3], server); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) == 3 {
 		switch os.Args[1] {
 		case "env":

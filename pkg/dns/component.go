@@ -1,0 +1,144 @@
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/vishvananda/netlink"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+)
+
+// Config places the node's cluster DNS.
+type Config struct {
+	// Kubeconfig watches Services and EndpointSlices (kube-proxy's
+	// identity, which may).
+	Kubeconfig string
+	// Address is the cluster DNS address pods are given (kubelet's
+	// clusterDNS); the node holds it on its loopback device.
+	Address net.IP
+	Domain  string
+	// ResolvConf names the upstream resolvers.
+	ResolvConf string
+	// Reverse are the cluster's networks, whose reverse names are answered
+	// here.
+	Reverse []*net.IPNet
+}
+
+// CacheSize bounds the upstream answer cache.
+const CacheSize = 10000
+
+// DNS is the node's cluster DNS component.
+type DNS struct{ cfg Config }
+
+// New prepares the cluster DNS.
+func New(cfg Config) *DNS { return &DNS{cfg: cfg} }
+
+func (d *DNS) Name() string { return "cluster-dns" }
+
+// Run serves on the cluster DNS address, port 53, and is ready once it
+// listens: forwarding works at once; cluster names resolve once the watch
+// has synced, and keep resolving from the watch cache while the server is
+// unreachable.
+func (d *DNS) Run(ctx context.Context, ready func()) error {
+	upstreams, err := Upstreams(d.cfg.ResolvConf, []net.IP{d.cfg.Address})
+	if err != nil {
+		return err
+	}
+	if len(upstreams) == 0 {
+		logrus.Warnf("Cluster DNS: %s names no upstream resolver besides the cluster DNS; names outside %s will fail", d.cfg.ResolvConf, d.cfg.Domain)
+	}
+	if err := holdAddress(d.cfg.Address); err != nil {
+		return err
+	}
+	rc, err := clientcmd.BuildConfigFromFlags("", d.cfg.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		return err
+	}
+	srv := NewServer(d.cfg.Domain, upstreams, d.cfg.Reverse, CacheSize)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- srv.Serve(ctx, net.JoinHostPort(d.cfg.Address.String(), "53"), func() {
+			logrus.Infof("Cluster DNS on %s:53 for %s, upstream %v", d.cfg.Address, d.cfg.Domain, upstreams)
+			ready()
+		})
+	}()
+	go d.follow(ctx, cs, srv)
+	return <-errc
+}
+
+// follow rebuilds the table whenever Services or EndpointSlices change,
+// at most every 100 ms.
+func (d *DNS) follow(ctx context.Context, cs kubernetes.Interface, srv *Server) {
+	factory := informers.NewSharedInformerFactory(cs, 0)
+	svcs := factory.Core().V1().Services()
+	slices := factory.Discovery().V1().EndpointSlices()
+	changed := make(chan struct{}, 1)
+	poke := func(any) {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	}
+	handler := cache.ResourceEventHandlerFuncs{AddFunc: poke, UpdateFunc: func(_, o any) { poke(o) }, DeleteFunc: poke}
+	for _, inf := range []cache.SharedIndexInformer{svcs.Informer(), slices.Informer()} {
+		if _, err := inf.AddEventHandler(handler); err != nil {
+			logrus.Errorf("Cluster DNS: %v", err)
+			return
+		}
+	}
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	if !cache.WaitForCacheSync(ctx.Done(), svcs.Informer().HasSynced, slices.Informer().HasSynced) {
+		return
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-changed:
+		}
+		services, err1 := svcs.Lister().List(labels.Everything())
+		eps, err2 := slices.Lister().List(labels.Everything())
+		if err := errors.Join(err1, err2); err != nil {
+			logrus.Errorf("Cluster DNS: %v", err)
+			continue
+		}
+		srv.current.Store(build(d.cfg.Domain, services, eps))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// holdAddress puts the cluster DNS address on the loopback device, where
+// packets from pods to it are delivered to this node's server. It stays
+// when edgeos stops, so a restart does not disturb pods.
+func holdAddress(ip net.IP) error {
+	lo, err := netlink.LinkByName("lo")
+	if err != nil {
+		return err
+	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: net.CIDRMask(len(ip.To4())*8, len(ip.To4())*8)}}
+	if ip.To4() == nil {
+		addr.IPNet.Mask = net.CIDRMask(128, 128)
+	}
+	if err := netlink.AddrAdd(lo, addr); err != nil && !errors.Is(err, syscall.EEXIST) {
+		return fmt.Errorf("cluster DNS address %s on lo: %w", ip, err)
+	}
+	return nil
+}
