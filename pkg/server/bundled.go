@@ -5,6 +5,7 @@ import (
 
 	"github.com/edgeos/edgeos/pkg/component"
 	"github.com/edgeos/edgeos/pkg/dns"
+	"github.com/edgeos/edgeos/pkg/lb"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -21,6 +22,9 @@ func (s *Server) bundled(cs kubernetes.Interface) []component.Component {
 			<-ctx.Done()
 			return nil
 		}})
+	}
+	if !s.cfg.Disabled("servicelb") {
+		out = append(out, lb.New(cs))
 	}
 	return out
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/edgeos/edgeos/tests/images"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -22,7 +24,8 @@ import (
 // pods reach pods on other nodes over the VXLAN overlay by TCP and UDP with
 // their own source address; a ClusterIP Service spreads over pods on
 // several nodes; a NodePort answers on every node; a hostPort answers on its
-// node; pod egress leaves masqueraded as the node. A restarted agent carries
+// node; LoadBalancer Services get node addresses (checkServiceLB); pod
+// egress leaves masqueraded as the node. A restarted agent carries
 // cross-node traffic again by itself; a removed agent's routes, neighbours
 // and FDB entries vanish from the other nodes.
 func TestNetworking(t *testing.T) {
@@ -72,6 +75,8 @@ func TestNetworking(t *testing.T) {
 		return strings.Contains(body, "echo from hostport: /hostport"), err
 	})
 
+	checkServiceLB(t, cs, nodes)
+
 	// egress: a server outside the cluster sees the node's address
 	peer := listenOnHost(t, c)
 	r = srv.Run("kubectl", "exec", pods[a2.Name].Name, "--", "/echo", "get", peer+"/egress")
@@ -115,6 +120,76 @@ func TestNetworking(t *testing.T) {
 	}
 	a1.Stop()
 	srv.Stop()
+}
+
+// checkServiceLB: LoadBalancer Services get node addresses and answer
+// there; externalTrafficPolicy Local narrows them to nodes with endpoints; a
+// second Service on a taken port waits with an Event until the first goes.
+func checkServiceLB(t *testing.T, cs kubernetes.Interface, nodes []*harness.Node) {
+	t.Helper()
+	ctx := context.Background()
+	var all []string
+	for _, n := range nodes {
+		all = append(all, n.IP)
+	}
+	slices.Sort(all)
+	ingress := func(name string, want []string) {
+		eventually(t, fmt.Sprintf("LoadBalancer %s gets addresses %v", name, want), func(ctx context.Context) (bool, error) {
+			s, err := cs.CoreV1().Services("default").Get(ctx, name, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			var got []string
+			for _, in := range s.Status.LoadBalancer.Ingress {
+				got = append(got, in.IP)
+			}
+			return slices.Equal(got, want), fmt.Errorf("status lists %v", got)
+		})
+	}
+	answers := func(ip, port, want string) {
+		eventually(t, "the LoadBalancer answers at "+ip+":"+port, func(context.Context) (bool, error) {
+			body, err := httpGet("http://" + net.JoinHostPort(ip, port) + "/lb")
+			return strings.Contains(body, want), err
+		})
+	}
+	ingress("lb-first", all)
+	for _, ip := range all {
+		answers(ip, "8088", ": /lb")
+	}
+	ingress("lb-local", []string{nodes[1].IP})
+	answers(nodes[1].IP, "8089", "echo from hostport: /lb")
+
+	second := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "lb-second"},
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeLoadBalancer,
+			Selector: map[string]string{"app": "net"},
+			Ports:    []corev1.ServicePort{{Name: "http", Port: 8088, TargetPort: intstr.FromInt32(8080)}},
+		},
+	}
+	if _, err := cs.CoreV1().Services("default").Create(ctx, second, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the second Service on port 8088 waits, with an Event saying why", func(ctx context.Context) (bool, error) {
+		evs, err := cs.CoreV1().Events("default").List(ctx, metav1.ListOptions{FieldSelector: "involvedObject.name=lb-second"})
+		if err != nil {
+			return false, err
+		}
+		for _, e := range evs.Items {
+			if e.Reason == "Pending" && strings.Contains(e.Message, "port 8088/TCP") && strings.Contains(e.Message, "in use by LoadBalancer Service default/lb-first") {
+				return true, nil
+			}
+		}
+		return false, fmt.Errorf("events: %v", evs.Items)
+	})
+	if s, _ := cs.CoreV1().Services("default").Get(ctx, "lb-second", metav1.GetOptions{}); s != nil && len(s.Status.LoadBalancer.Ingress) > 0 {
+		t.Errorf("the second Service got %v while the port was taken", s.Status.LoadBalancer.Ingress)
+	}
+	if err := cs.CoreV1().Services("default").Delete(ctx, "lb-first", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	ingress("lb-second", all)
+	answers(nodes[0].IP, "8088", ": /lb")
 }
 
 // TestCNINone: with --cni none the node waits, NotReady, for a CNI config

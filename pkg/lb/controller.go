@@ -1,0 +1,130 @@
+package lb
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/kubernetes/scheme"
+	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+)
+
+// Component is the name events carry.
+const Component = "edgeos-servicelb"
+
+// Controller keeps LoadBalancer Services' status in step with the plan.
+type Controller struct {
+	cs kubernetes.Interface
+	// told remembers the last waiting reason evented per Service, so an
+	// Event is recorded when the reason changes, not on every pass.
+	told map[string]string
+}
+
+// New makes the controller.
+func New(cs kubernetes.Interface) *Controller { return &Controller{cs: cs, told: map[string]string{}} }
+
+func (c *Controller) Name() string { return "servicelb" }
+
+// Run watches Services, Nodes and EndpointSlices and replans on every
+// change; ready once the watches have synced.
+func (c *Controller) Run(ctx context.Context, ready func()) error {
+	factory := informers.NewSharedInformerFactory(c.cs, 0)
+	svcs := factory.Core().V1().Services()
+	nodes := factory.Core().V1().Nodes()
+	eps := factory.Discovery().V1().EndpointSlices()
+	changed := make(chan struct{}, 1)
+	poke := func(any) {
+		select {
+		case changed <- struct{}{}:
+		default:
+		}
+	}
+	handler := cache.ResourceEventHandlerFuncs{AddFunc: poke, UpdateFunc: func(_, o any) { poke(o) }, DeleteFunc: poke}
+	for _, inf := range []cache.SharedIndexInformer{svcs.Informer(), nodes.Informer(), eps.Informer()} {
+		if _, err := inf.AddEventHandler(handler); err != nil {
+			return err
+		}
+	}
+	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
+	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.cs.CoreV1().Events("")})
+	defer broadcaster.Shutdown()
+	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: Component})
+
+	factory.Start(ctx.Done())
+	defer factory.Shutdown()
+	if !cache.WaitForCacheSync(ctx.Done(), svcs.Informer().HasSynced, nodes.Informer().HasSynced, eps.Informer().HasSynced) {
+		return nil
+	}
+	ready()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-changed:
+		}
+		s, err1 := svcs.Lister().List(labels.Everything())
+		n, err2 := nodes.Lister().List(labels.Everything())
+		e, err3 := eps.Lister().List(labels.Everything())
+		if err := errors.Join(err1, err2, err3); err != nil {
+			logrus.Errorf("servicelb: %v", err)
+			continue
+		}
+		if !c.apply(ctx, assign(s, n, e), s, recorder) {
+			go func() { // try again after a pause
+				select {
+				case <-ctx.Done():
+				case <-time.After(2 * time.Second):
+					poke(nil)
+				}
+			}()
+		}
+	}
+}
+
+// apply writes each managed Service's status, and an Event when a Service
+// starts waiting or gets its addresses. It reports whether every write
+// succeeded.
+func (c *Controller) apply(ctx context.Context, p plan, services []*corev1.Service, recorder record.EventRecorder) bool {
+	ok := true
+	for _, s := range services {
+		k := key(s)
+		if !managed(s) {
+			delete(c.told, k)
+			continue
+		}
+		ips := p.ingress[k]
+		if why, waiting := p.waiting[k]; waiting && c.told[k] != why {
+			recorder.Eventf(s, corev1.EventTypeWarning, "Pending", "Waiting for a load-balancer address: %s", why)
+			c.told[k] = why
+		}
+		var want []corev1.LoadBalancerIngress
+		for _, ip := range ips {
+			want = append(want, corev1.LoadBalancerIngress{IP: ip})
+		}
+		have := s.Status.LoadBalancer.Ingress
+		if slices.EqualFunc(have, want, func(a, b corev1.LoadBalancerIngress) bool { return a.IP == b.IP && a.Hostname == b.Hostname }) {
+			continue
+		}
+		update := s.DeepCopy()
+		update.Status.LoadBalancer.Ingress = want
+		if _, err := c.cs.CoreV1().Services(s.Namespace).UpdateStatus(ctx, update, metav1.UpdateOptions{}); err != nil {
+			logrus.Warnf("servicelb: status of %s: %v", k, err)
+			ok = false
+			continue
+		}
+		if len(want) > 0 {
+			recorder.Eventf(s, corev1.EventTypeNormal, "Assigned", "Load-balancer addresses %v", ips)
+			delete(c.told, k)
+		}
+	}
+	return ok
+}
