@@ -158,6 +158,14 @@ func checkServiceLB(t *testing.T, cs kubernetes.Interface, nodes []*harness.Node
 	}
 	ingress("lb-local", []string{nodes[1].IP})
 	answers(nodes[1].IP, "8089", "echo from hostport: /lb")
+	// hairpin: the Service's only pod reaches itself through the ClusterIP
+	local, err := cs.CoreV1().Services("default").Get(ctx, "lb-local", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := nodes[0].Run("kubectl", "exec", "hostport", "--", "/echo", "get", "http://"+net.JoinHostPort(local.Spec.ClusterIP, "8089")+"/hairpin"); !strings.Contains(r.Stdout, "echo from hostport: /hairpin") {
+		t.Errorf("a pod reaching itself through its Service (hairpin): %q %q", r.Stdout, r.Stderr)
+	}
 
 	second := &corev1.Service{
 		ObjectMeta: metav1.ObjectMeta{Name: "lb-second"},
