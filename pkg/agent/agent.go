@@ -17,6 +17,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/dns"
 	"github.com/edgeos/edgeos/pkg/images"
 	"github.com/edgeos/edgeos/pkg/pause"
+	"github.com/edgeos/edgeos/pkg/storage/localpath"
 	"github.com/sirupsen/logrus"
 )
 
@@ -79,6 +80,9 @@ func Components(cfg Config) ([]component.Component, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := writeAgentKubeconfig(cfg); err != nil {
+		return nil, err
+	}
 	cs := []component.Component{
 		ctrd,
 		&images.Loader{
@@ -95,13 +99,23 @@ func Components(cfg Config) ([]component.Component, error) {
 		cs = append(cs, d)
 	}
 	cs = append(cs, kl)
+	if !cfg.Cluster.DisableLocalStorage {
+		path := cfg.Node.LocalStoragePath
+		if path == "" {
+			path = filepath.Join(cfg.DataDir, "storage")
+		}
+		cs = append(cs, localpath.NewNode(localpath.NodeConfig{
+			Path: path, NodeName: cfg.NodeName,
+			NodeKubeconfig: cfg.kubeletKubeconfig(), VolumesKubeconfig: cfg.agentKubeconfig(),
+		}))
+	}
 	if cfg.Node.CNI == CNIEdgeos {
 		cs = append(cs, cni.New(cni.Config{
 			ConfDir:         cniConfDir,
 			BinDir:          binDir,
 			DataDir:         cfg.dir("cni"),
 			Kubeconfig:      cfg.kubeletKubeconfig(),
-			PeersKubeconfig: cfg.kubeProxyKubeconfig(),
+			PeersKubeconfig: cfg.agentKubeconfig(),
 			NodeName:        cfg.NodeName,
 			NodeIP:          cfg.NodeIPs[0],
 			Iface:           cfg.Node.OverlayIface,
@@ -137,7 +151,7 @@ func systemdIsInit() bool {
 }
 
 // dnsComponent is the node's cluster DNS, answering on the cluster DNS
-// address, watching with kube-proxy's identity.
+// address, watching with the edgeos-agent identity.
 func dnsComponent(cfg Config) (*dns.DNS, error) {
 	addr := net.ParseIP(cfg.Cluster.ClusterDNS)
 	if addr == nil {
@@ -150,7 +164,7 @@ func dnsComponent(cfg Config) (*dns.DNS, error) {
 		}
 	}
 	return dns.New(dns.Config{
-		Kubeconfig: cfg.kubeProxyKubeconfig(),
+		Kubeconfig: cfg.agentKubeconfig(),
 		Address:    addr,
 		Domain:     cfg.Cluster.ClusterDomain,
 		ResolvConf: cfg.resolvConf(),

@@ -36,3 +36,14 @@ func kubeProxyComponent(cfg Config) (*kubeproxy.KubeProxy, error) {
 }
 
 func (c Config) kubeProxyKubeconfig() string { return c.dir("etc", "kube-proxy.kubeconfig") }
+
+// agentKubeconfig is the identity of edgeos's own node-side workers
+// (overlay, cluster DNS, local storage).
+func (c Config) agentKubeconfig() string { return c.dir("etc", "edgeos-agent.kubeconfig") }
+
+func writeAgentKubeconfig(cfg Config) error {
+	tls := func(f string) string { return filepath.Join(cfg.TLSDir(), f) }
+	return kubeconfig.Write(cfg.agentKubeconfig(), 0o600, kubeconfig.Spec{
+		Server: cfg.Server, CAFile: tls(join.ServerCAFile), CertFile: tls(join.AgentCertFile), KeyFile: tls(join.AgentKeyFile),
+	})
+}

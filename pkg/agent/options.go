@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"path/filepath"
 	"strings"
 )
 
@@ -26,6 +27,9 @@ type NodeOptions struct {
 	// pods with dnsPolicy Default (default: the host's, as the kubelet
 	// picks it).
 	ResolvConf string
+	// LocalStoragePath holds this node's local-path volumes (default
+	// <data-dir>/storage).
+	LocalStoragePath string
 }
 
 // Pod network choices.
@@ -49,6 +53,9 @@ func (o NodeOptions) Validate() error {
 	}
 	if o.ExternalIP != "" && net.ParseIP(o.ExternalIP) == nil {
 		errs = append(errs, fmt.Errorf("--node-external-ip %q is not an IP address", o.ExternalIP))
+	}
+	if o.LocalStoragePath != "" && !filepath.IsAbs(o.LocalStoragePath) {
+		errs = append(errs, fmt.Errorf("--local-storage-path %q must be an absolute path", o.LocalStoragePath))
 	}
 	return errors.Join(errs...)
 }

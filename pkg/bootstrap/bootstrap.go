@@ -72,6 +72,9 @@ type NodeConfig struct {
 	// DisableDNS says the server runs with --disable dns: nodes serve no
 	// cluster DNS (the user brings one at ClusterDNS).
 	DisableDNS bool `json:"disableDNS,omitempty"`
+	// DisableLocalStorage says the server runs with --disable
+	// local-storage: nodes keep no local-path volumes.
+	DisableLocalStorage bool `json:"disableLocalStorage,omitempty"`
 }
 
 // Config is everything the API needs.
@@ -102,6 +105,7 @@ func New(cfg Config) *Handler {
 	h.mux.HandleFunc("POST /edgeos/v1/certs/kubelet-client", h.authed(h.kubeletClient))
 	h.mux.HandleFunc("POST /edgeos/v1/certs/kubelet-serving", h.authed(h.kubeletServing))
 	h.mux.HandleFunc("POST /edgeos/v1/certs/kube-proxy", h.authed(h.kubeProxy))
+	h.mux.HandleFunc("POST /edgeos/v1/certs/edgeos-agent", h.authed(h.edgeosAgent))
 	h.mux.HandleFunc("GET /edgeos/v1/config", h.authed(h.nodeConfig))
 	return h
 }
@@ -185,6 +189,21 @@ func (h *Handler) kubeletClient(w http.ResponseWriter, r *http.Request, node str
 // built-in system:node-proxier binding authorises.
 func (h *Handler) kubeProxy(w http.ResponseWriter, r *http.Request, node string) {
 	h.sign(w, r, h.cfg.ClientCA, func(*x509.CertificateRequest) pki.Leaf { return KubeProxyLeaf }, node)
+}
+
+// edgeosAgent signs the identity of edgeos's own node-side workers (overlay,
+// cluster DNS, local storage), which the server's edgeos:agent role
+// authorises.
+func (h *Handler) edgeosAgent(w http.ResponseWriter, r *http.Request, node string) {
+	h.sign(w, r, h.cfg.ClientCA, func(*x509.CertificateRequest) pki.Leaf { return AgentLeaf(node) }, node)
+}
+
+// AgentGroup is the group of every node's edgeos-agent identity.
+const AgentGroup = "edgeos:agents"
+
+// AgentLeaf is a node's edgeos-agent client identity.
+func AgentLeaf(node string) pki.Leaf {
+	return pki.Leaf{CommonName: "edgeos-agent:" + node, Organization: []string{AgentGroup}}
 }
 
 // KubeProxyLeaf is kube-proxy's client identity.

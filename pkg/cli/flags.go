@@ -52,6 +52,7 @@ func nodeOptionFlags(o *agent.NodeOptions) []cli.Flag {
 		stringFlag("cni", agent.CNIEdgeos, "pod network: edgeos (bridge and VXLAN overlay) or none (bring your own CNI)", &o.CNI),
 		stringFlag("overlay-iface", "", "interface the VXLAN overlay uses (default: the one holding the node IP)", &o.OverlayIface),
 		stringFlag("resolv-conf", "", "resolv.conf naming the upstream resolvers of the cluster DNS and of pods with dnsPolicy Default (default: the host's)", &o.ResolvConf),
+		stringFlag("local-storage-path", "", "directory of this node's local-path volumes (default: <data-dir>/storage)", &o.LocalStoragePath),
 		stringFlag("node-external-ip", "", "address other nodes reach this node at, for nodes behind NAT (default: the node IP)", &o.ExternalIP),
 	}
 }

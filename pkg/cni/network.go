@@ -31,8 +31,8 @@ type Config struct {
 	// Kubeconfig reads and annotates this node's Node object (the
 	// kubelet's identity, which since Kubernetes 1.37 may read no other).
 	Kubeconfig string
-	// PeersKubeconfig watches every Node: kube-proxy's identity, whose
-	// system:node-proxier role may list and watch them.
+	// PeersKubeconfig watches every Node: the edgeos-agent identity, whose
+	// role may list and watch them.
 	PeersKubeconfig string
 	NodeName        string
 	// NodeIP is the overlay's source address; the uplink is the interface

@@ -31,6 +31,19 @@ type Func struct {
 func (f Func) Name() string                                { return f.Label }
 func (f Func) Run(ctx context.Context, ready func()) error { return f.Fn(ctx, ready) }
 
+// Once is a component whose work is a step done at start (creating API
+// objects, say): ready when fn succeeds, then idle until stopped.
+func Once(label string, fn func(ctx context.Context) error) Component {
+	return Func{Label: label, Fn: func(ctx context.Context, ready func()) error {
+		if err := fn(ctx); err != nil {
+			return err
+		}
+		ready()
+		<-ctx.Done()
+		return nil
+	}}
+}
+
 type running struct {
 	name   string
 	cancel context.CancelFunc

@@ -19,7 +19,7 @@ import (
 
 // Config places the node's cluster DNS.
 type Config struct {
-	// Kubeconfig watches Services and EndpointSlices (kube-proxy's
+	// Kubeconfig watches Services and EndpointSlices (the edgeos-agent
 	// identity, which may).
 	Kubeconfig string
 	// Address is the cluster DNS address pods are given (kubelet's

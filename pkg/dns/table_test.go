@@ -77,8 +77,8 @@ func TestLookup(t *testing.T) {
 		{"10-42-3-9.shop.pod.cluster.local.", dns.TypeA, "NOERROR", []string{"10-42-3-9.shop.pod.cluster.local. A 10.42.3.9"}},
 		{"missing.shop.svc.cluster.local.", dns.TypeA, "NXDOMAIN", nil},
 		{"web.nowhere.svc.cluster.local.", dns.TypeA, "NXDOMAIN", nil},
-		{"shop.svc.cluster.local.", dns.TypeA, "NOERROR", nil},         // namespace: empty non-terminal
-		{"svc.cluster.local.", dns.TypeA, "NOERROR", nil},              // empty non-terminal
+		{"shop.svc.cluster.local.", dns.TypeA, "NOERROR", nil},            // namespace: empty non-terminal
+		{"svc.cluster.local.", dns.TypeA, "NOERROR", nil},                 // empty non-terminal
 		{"_tcp.web.shop.svc.cluster.local.", dns.TypeSRV, "NOERROR", nil}, // empty non-terminal
 		{"cluster.local.", dns.TypeSOA, "NOERROR", []string{"cluster.local. SOA ns.dns.cluster.local. hostmaster.cluster.local. 1 7200 1800 86400 5"}},
 	} {

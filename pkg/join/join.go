@@ -52,6 +52,8 @@ const (
 	ServingKeyFile   = "kubelet-serving.key"
 	ProxyCertFile    = "kube-proxy.crt"
 	ProxyKeyFile     = "kube-proxy.key"
+	AgentCertFile    = "edgeos-agent.crt"
+	AgentKeyFile     = "edgeos-agent.key"
 	NodePasswordFile = "node-password"
 	NodeConfigFile   = "node-config.json"
 )
@@ -118,6 +120,7 @@ func Join(ctx context.Context, cfg Config) (*bootstrap.NodeConfig, error) {
 		{"/edgeos/v1/certs/kubelet-client", ClientCertFile, ClientKeyFile},
 		{"/edgeos/v1/certs/kubelet-serving", ServingCertFile, ServingKeyFile},
 		{"/edgeos/v1/certs/kube-proxy", ProxyCertFile, ProxyKeyFile},
+		{"/edgeos/v1/certs/edgeos-agent", AgentCertFile, AgentKeyFile},
 	} {
 		crt, key, err := c.certificate(ctx, cert.path, ips)
 		if err != nil {

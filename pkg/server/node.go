@@ -37,6 +37,9 @@ func (s *Server) nodeConfig(ctx context.Context, cs kubernetes.Interface) (agent
 	if _, err := c.clientCA.EnsureLeaf(filepath.Join(dir, join.ProxyCertFile), filepath.Join(dir, join.ProxyKeyFile), bootstrap.KubeProxyLeaf); err != nil {
 		return cfg, err
 	}
+	if _, err := c.clientCA.EnsureLeaf(filepath.Join(dir, join.AgentCertFile), filepath.Join(dir, join.AgentKeyFile), bootstrap.AgentLeaf(s.cfg.NodeName)); err != nil {
+		return cfg, err
+	}
 	serving := node
 	serving.Server = true
 	serving.DNSNames = []string{s.cfg.NodeName, "localhost"}
@@ -86,11 +89,12 @@ func (s *Server) nodePassword(dir string) (string, error) {
 // clusterInfo is what nodes are told about the cluster.
 func (s *Server) clusterInfo() bootstrap.NodeConfig {
 	return bootstrap.NodeConfig{
-		ClusterCIDR:   s.cfg.ClusterCIDR,
-		ServiceCIDR:   s.cfg.ServiceCIDR,
-		ClusterDNS:    s.cfg.ClusterDNS,
-		ClusterDomain: s.cfg.ClusterDomain,
-		ClientCA:      string(s.certs.clientCA.PEM()),
-		DisableDNS:    s.cfg.Disabled("dns"),
+		ClusterCIDR:         s.cfg.ClusterCIDR,
+		ServiceCIDR:         s.cfg.ServiceCIDR,
+		ClusterDNS:          s.cfg.ClusterDNS,
+		ClusterDomain:       s.cfg.ClusterDomain,
+		ClientCA:            string(s.certs.clientCA.PEM()),
+		DisableDNS:          s.cfg.Disabled("dns"),
+		DisableLocalStorage: s.cfg.Disabled("local-storage"),
 	}
 }

@@ -5,7 +5,7 @@
 // `echo udp HOST:PORT` the answer of the UDP echo server at that address,
 // and `echo dns TYPE NAME [SERVER]` the rcode and records of a DNS query,
 // through the search list of /etc/resolv.conf as a stub resolver applies it
-// (or straight to SERVER).
+// (or straight to SERVER). `echo write FILE TEXT` writes a file.
 // The server also answers UDP datagrams on the same port number with its
 // hostname and the sender's address. It is built statically and packed by tests/images into an OCI
 // archive.
@@ -29,6 +29,13 @@ func main() {
 			server = os.Args[4]
 		}
 		if err := lookup(os.Args[2], os.Args[3], server); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
+	if len(os.Args) == 4 && os.Args[1] == "write" {
+		if err := os.WriteFile(os.Args[2], []byte(os.Args[3]), 0o644); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

@@ -1,0 +1,56 @@
+package server
+
+import (
+	"context"
+
+	"github.com/edgeos/edgeos/pkg/bootstrap"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+)
+
+// agentRole is what edgeos's node-side workers may do: the overlay watches
+// Nodes, the cluster DNS watches Services and EndpointSlices, local storage
+// manages the PersistentVolumes it provisions and publishes its node's
+// free space. A node's own kubelet identity may read no Node but its own,
+// hence a role of edgeos's.
+const agentRole = "edgeos:agent"
+
+var agentRules = []rbacv1.PolicyRule{
+	{APIGroups: []string{""}, Resources: []string{"nodes"}, Verbs: []string{"get", "list", "watch"}},
+	{APIGroups: []string{""}, Resources: []string{"services"}, Verbs: []string{"get", "list", "watch"}},
+	{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list", "watch"}},
+	{APIGroups: []string{""}, Resources: []string{"persistentvolumes"}, Verbs: []string{"get", "list", "watch", "delete"}},
+	{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
+}
+
+// ensureAgentRBAC creates or updates the role and binds it to every node's
+// edgeos-agent identity.
+func ensureAgentRBAC(ctx context.Context, cs kubernetes.Interface) error {
+	roles := cs.RbacV1().ClusterRoles()
+	role := &rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: agentRole, Labels: managedLabels}, Rules: agentRules}
+	if have, err := roles.Get(ctx, agentRole, metav1.GetOptions{}); apierrors.IsNotFound(err) {
+		if _, err := roles.Create(ctx, role, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+			return err
+		}
+	} else if err != nil {
+		return err
+	} else {
+		have.Rules = agentRules
+		if _, err := roles.Update(ctx, have, metav1.UpdateOptions{}); err != nil {
+			return err
+		}
+	}
+	binding := &rbacv1.ClusterRoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: agentRole, Labels: managedLabels},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: agentRole},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.GroupKind, Name: bootstrap.AgentGroup}},
+	}
+	if _, err := cs.RbacV1().ClusterRoleBindings().Create(ctx, binding, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return err
+	}
+	return nil
+}
+
+var managedLabels = map[string]string{"app.kubernetes.io/managed-by": "edgeos"}
