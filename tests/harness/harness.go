@@ -64,6 +64,9 @@ func New(t testing.TB) *Cluster {
 	c := &Cluster{t: t, id: randomID(), bin: Binary(t), dir: t.TempDir()}
 	c.bridge = Prefix + c.id + "br"
 	c.subnet = freeSubnet(t)
+	if err := claimOwnership(c.id); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(c.cleanup)
 	c.must("ip", "link", "add", c.bridge, "type", "bridge")
 	c.must("ip", "addr", "add", c.subnet+".1/24", "dev", c.bridge)
@@ -118,6 +121,7 @@ func (c *Cluster) cleanup() {
 	}
 	_ = exec.Command("ip", "link", "delete", c.bridge).Run()
 	removeCgroups(c.CgroupParent())
+	releaseOwnership(c.id)
 }
 
 func (c *Cluster) must(args ...string) {
@@ -158,17 +162,25 @@ func requireRoot(t testing.TB) {
 }
 
 // RemoveStale deletes processes, namespaces, links and cgroups left by a
-// harness run that was killed before it could clean up.
+// harness run that was killed before it could clean up; those of clusters
+// whose test process still runs are left alone.
 func RemoveStale() {
 	if out, err := exec.Command("ip", "netns", "list").Output(); err == nil {
 		for _, line := range strings.Split(string(out), "\n") {
-			if f := strings.Fields(line); len(f) > 0 && strings.HasPrefix(f[0], Prefix) {
+			if f := strings.Fields(line); len(f) > 0 && stale(f[0]) {
 				killNetNS(f[0])
 				_ = exec.Command("ip", "netns", "delete", f[0]).Run()
 			}
 		}
 	}
-	removeCgroups("/" + Prefix + "*")
+	for _, root := range []string{"/sys/fs/cgroup/*", "/sys/fs/cgroup"} {
+		dirs, _ := filepath.Glob(filepath.Join(root, Prefix+"*"))
+		for _, d := range dirs {
+			if stale(filepath.Base(d)) {
+				removeCgroups("/" + filepath.Base(d))
+			}
+		}
+	}
 	if out, err := exec.Command("ip", "-o", "link", "show").Output(); err == nil {
 		for _, line := range strings.Split(string(out), "\n") {
 			f := strings.Fields(line)
@@ -176,7 +188,7 @@ func RemoveStale() {
 				continue
 			}
 			name, _, _ := strings.Cut(strings.TrimSuffix(f[1], ":"), "@")
-			if strings.HasPrefix(name, Prefix) && len(name) > len(Prefix)+6 {
+			if len(name) > len(Prefix)+6 && stale(name) {
 				_ = exec.Command("ip", "link", "delete", name).Run()
 			}
 		}
