@@ -25,7 +25,7 @@ UNIT_PKGS := ./pkg/...
 # The pause image edgeos embeds, built from cmd/pause for the target arch.
 PAUSE    := pkg/pause/pause.tar
 
-.PHONY: build run test deps unit integration vet bench clean
+.PHONY: build run test deps unit integration vet lint bench release release-test clean
 
 build: $(PAUSE)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/edgeos
@@ -36,7 +36,7 @@ $(PAUSE): cmd/pause/main.go pkg/pause/gen/main.go $(wildcard pkg/ociimage/*.go)
 run: build
 	./$(BIN) server $(ARGS)
 
-test: deps build vet unit integration
+test: deps build vet lint unit integration
 
 deps:
 	./scripts/test-deps.sh
@@ -44,11 +44,25 @@ deps:
 vet: $(PAUSE)
 	$(GO) vet ./...
 
+# Shell scripts pass shellcheck; Go sources are gofmt'ed.
+lint:
+	shellcheck scripts/*.sh bench/*.sh packaging/*.sh
+	@test -z "$$(gofmt -l cmd pkg tests bench)" || { gofmt -l cmd pkg tests bench; echo "gofmt needed"; exit 1; }
+
 unit: $(PAUSE)
 	$(GO) test -count=1 $(UNIT_PKGS)
 
 integration: build
 	EDGEOS_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 30m -v ./tests/integration/
+
+# dist/edgeos-linux-{amd64,arm64,armv7}: static, stripped, with sums.
+release:
+	LDFLAGS='$(LDFLAGS)' ./packaging/release.sh
+
+# The release binaries under qemu-user: --version, check-config, a server
+# that answers /readyz. Not part of `make test` (see README).
+release-test:
+	./packaging/release-test.sh
 
 bench: build
 	./bench/server.sh

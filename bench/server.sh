@@ -21,11 +21,14 @@ cg=/$ns   # the kubelet's cgroup root, so it never touches the host's
 work=$(mktemp -d)
 pid=
 cleanup() {
-  [[ -n $pid ]] && kill -9 "$pid" 2>/dev/null && wait "$pid" 2>/dev/null || true
+  if [[ -n $pid ]]; then
+    kill -9 "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  fi
   for p in $(ip netns pids "$ns" 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
   for h in /sys/fs/cgroup/*/ /sys/fs/cgroup/; do
     [[ -d $h$cg ]] || continue
-    for p in $(find "$h$cg" -name cgroup.procs -exec cat {} + 2>/dev/null); do kill -9 "$p" 2>/dev/null || true; done
+    find "$h$cg" -name cgroup.procs -exec cat {} + 2>/dev/null | while read -r p; do kill -9 "$p" 2>/dev/null || true; done
     sleep 0.2
     find "$h$cg" -depth -type d -exec rmdir {} \; 2>/dev/null || true
   done
@@ -50,6 +53,7 @@ rows=()
 for round in $(seq "$ROUNDS"); do
   data=$work/data$round
   start=$(date +%s.%N)
+  # shellcheck disable=SC2016 # "$0" "$@" are the inner shell's
   nsenter --net=/run/netns/"$ns" -- unshare --mount --propagation private -- sh -c \
     'mount -t tmpfs tmpfs /run && mount -t tmpfs tmpfs /var/log && exec "$0" "$@"' \
     "$BIN" server --data-dir "$data" --write-kubeconfig "$work/kc$round.yaml" --kubelet-arg "cgroup-root=$cg" >"$work/log$round" 2>&1 &

@@ -7,7 +7,9 @@ out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 CGO_ENABLED=1 go build -o "$out/kine-mattn" ./bench/sqlite
 CGO_ENABLED=0 go build -o "$out/kine-modernc" ./bench/sqlite
-ls -l "$out"/kine-* | awk '{printf "binary %-12s %d MB\n", $NF, $5/1048576}' | sed "s|$out/||"
+for f in "$out"/kine-*; do
+  printf 'binary %-12s %d MB\n' "$(basename "$f")" "$(($(stat -c %s "$f") / 1048576))"
+done
 for round in 1 2 3; do
   for driver in mattn modernc; do
     echo "== round $round: $driver"

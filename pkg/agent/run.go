@@ -12,6 +12,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/component"
 	"github.com/edgeos/edgeos/pkg/datadir"
 	"github.com/edgeos/edgeos/pkg/join"
+	"github.com/edgeos/edgeos/pkg/sdnotify"
 	"github.com/sirupsen/logrus"
 )
 
@@ -79,6 +80,9 @@ func RunAgent(ctx context.Context, cfg Config, j JoinConfig) error {
 		}
 	}
 	logrus.Infof("edgeos agent is ready: node %s of %s", j.NodeName, j.Server)
+	if err := sdnotify.Ready(); err != nil {
+		logrus.Warnf("Telling systemd edgeos is ready: %v", err)
+	}
 	select {
 	case <-ctx.Done():
 		return nil

@@ -20,7 +20,7 @@ func agentCommand() *cli.Command {
 		Before:       configfile.Apply,
 		Flags: append([]cli.Flag{
 			configFlag(),
-			stringFlag("server", "", "the server to join, https://HOST:6443", &j.Server),
+			&cli.StringFlag{Name: "server", Usage: "the server to join, https://HOST:6443", EnvVars: append(envVar("server"), "EDGEOS_URL"), Destination: &j.Server},
 			stringFlag("token", "", "join token (K10…) from the server", &j.Token),
 			stringFlag("token-file", "", "file holding the join token", &j.TokenFile),
 			dataDirFlag(&cfg.DataDir),

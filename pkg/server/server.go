@@ -23,6 +23,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/datastore"
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
 	"github.com/edgeos/edgeos/pkg/nodepassword"
+	"github.com/edgeos/edgeos/pkg/sdnotify"
 	"github.com/edgeos/edgeos/pkg/token"
 	"github.com/sirupsen/logrus"
 	"k8s.io/client-go/kubernetes"
@@ -155,6 +156,9 @@ func Run(ctx context.Context, cfg *Config) error {
 	}
 	logrus.Infof("edgeos server is ready: Kubernetes API at https://%s, kubeconfig at %s, join token in %s",
 		net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(cfg.HTTPSListenPort)), cfg.WriteKubeconfig, s.paths.token())
+	if err := sdnotify.Ready(); err != nil {
+		logrus.Warnf("Telling systemd edgeos is ready: %v", err)
+	}
 
 	select {
 	case <-ctx.Done():

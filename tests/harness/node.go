@@ -59,7 +59,23 @@ func (n *Node) Run(args ...string) Result {
 // of its own below the node's, so that mounts it makes end with it.
 // $EDGEOS is the binary.
 func (n *Node) Shell(script string) Result {
-	argv := append(n.enter(), "unshare", "--mount", "--propagation", "private", "--", "sh", "-ec", script)
+	n.c.t.Helper()
+	return n.shell(true, script)
+}
+
+// Setup runs a shell script in the machine's own mount namespace, so that
+// what it mounts stays for the rest of the node's life (and is seen by
+// every later Shell and process of the node, never by the host).
+func (n *Node) Setup(script string) Result {
+	n.c.t.Helper()
+	return n.shell(false, script)
+}
+
+func (n *Node) shell(private bool, script string) Result {
+	argv := append(n.enter(), "sh", "-ec", script)
+	if private {
+		argv = append(n.enter(), "unshare", "--mount", "--propagation", "private", "--", "sh", "-ec", script)
+	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+n.Kubeconfig, "EDGEOS="+n.Bin)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Build the release binaries: dist/edgeos-linux-{amd64,arm64,armv7}, each
+# one static file with the pause image of its architecture, stripped, with
+# a .sha256 beside it and all sums in dist/SHA256SUMS.
+#
+#   LDFLAGS="…" packaging/release.sh        (make release passes the version stamps)
+#   ARCHES="arm64" packaging/release.sh     (some only)
+#
+# Cross compilers (cgo: SQLite): Debian's gcc-aarch64-linux-gnu and
+# gcc-arm-linux-gnueabihf with libc6-dev-arm64-cross and libc6-dev-armhf-cross.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ARCHES=${ARCHES:-amd64 arm64 armv7}
+LDFLAGS=${LDFLAGS:-}
+work=$(mktemp -d)
+# the host's pause image is put back, so that `make build` embeds the right one
+if [[ -f pkg/pause/pause.tar ]]; then cp -p pkg/pause/pause.tar "$work/pause.tar.host"; fi
+restore() {
+  if [[ -f $work/pause.tar.host ]]; then cp -p "$work/pause.tar.host" pkg/pause/pause.tar; else rm -f pkg/pause/pause.tar; fi
+  rm -rf "$work"
+}
+trap restore EXIT
+
+go build -o "$work/gen" ./pkg/pause/gen
+mkdir -p dist
+for arch in $ARCHES; do
+  goarm=
+  case $arch in
+    amd64) goarch=amd64 cc=${CC_AMD64:-gcc} ;;
+    arm64) goarch=arm64 cc=${CC_ARM64:-aarch64-linux-gnu-gcc} ;;
+    armv7) goarch=arm goarm=7 cc=${CC_ARMV7:-arm-linux-gnueabihf-gcc} ;;
+    *) echo "release: unknown architecture $arch (amd64, arm64, armv7)" >&2; exit 1 ;;
+  esac
+  command -v "$cc" >/dev/null || { echo "release: $arch needs the C cross compiler $cc (see the top of $0)" >&2; exit 1; }
+  echo "release: $arch"
+  GOARCH=$goarch GOARM=$goarm "$work/gen" -o pkg/pause/pause.tar -name edgeos.local/pause:1
+  CGO_ENABLED=1 CC=$cc GOOS=linux GOARCH=$goarch GOARM=$goarm \
+    go build -trimpath -tags "netgo osusergo" \
+    -ldflags "$LDFLAGS -s -w -linkmode external -extldflags -static" \
+    -o "dist/edgeos-linux-$arch" ./cmd/edgeos
+  (cd dist && sha256sum "edgeos-linux-$arch" > "edgeos-linux-$arch.sha256")
+done
+(cd dist && cat edgeos-linux-*.sha256 > SHA256SUMS)
+ls -l dist/
