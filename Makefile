@@ -24,14 +24,20 @@ UNIT_PKGS := ./pkg/...
 
 # The pause image edgeos embeds, built from cmd/pause for the target arch.
 PAUSE    := pkg/pause/pause.tar
+# containerd's runc shim, a small program of its own, embedded compressed.
+SHIM     := pkg/containerd/shim/shim.bin.gz
+GENERATED := $(PAUSE) $(SHIM)
 
 .PHONY: build run test deps unit integration vet lint bench release release-test clean
 
-build: $(PAUSE)
+build: $(GENERATED)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/edgeos
 
 $(PAUSE): cmd/pause/main.go pkg/pause/gen/main.go $(wildcard pkg/ociimage/*.go)
 	$(GO) generate ./pkg/pause
+
+$(SHIM): go.mod
+	$(GO) generate ./pkg/containerd/shim
 
 run: build
 	./$(BIN) server $(ARGS)
@@ -41,7 +47,7 @@ test: deps build vet lint unit integration
 deps:
 	./scripts/test-deps.sh
 
-vet: $(PAUSE)
+vet: $(GENERATED)
 	$(GO) vet ./...
 
 # Shell scripts pass shellcheck; Go sources are gofmt'ed.
@@ -49,7 +55,7 @@ lint:
 	shellcheck scripts/*.sh bench/*.sh packaging/*.sh
 	@test -z "$$(gofmt -l cmd pkg tests bench)" || { gofmt -l cmd pkg tests bench; echo "gofmt needed"; exit 1; }
 
-unit: $(PAUSE)
+unit: $(GENERATED)
 	$(GO) test -count=1 $(UNIT_PKGS)
 
 integration: build
@@ -68,4 +74,4 @@ bench: build
 	./bench/server.sh
 
 clean:
-	rm -rf bin dist $(PAUSE)
+	rm -rf bin dist $(GENERATED)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the release binaries: dist/edgeos-linux-{amd64,arm64,armv7}, each
-# one static file with the pause image of its architecture, stripped, with
+# one static file with the pause image and the runc shim of its
+# architecture, stripped, with
 # a .sha256 beside it and all sums in dist/SHA256SUMS.
 #
 #   LDFLAGS="…" packaging/release.sh        (make release passes the version stamps)
@@ -13,10 +14,16 @@ cd "$(dirname "$0")/.."
 ARCHES=${ARCHES:-amd64 arm64 armv7}
 LDFLAGS=${LDFLAGS:-}
 work=$(mktemp -d)
-# the host's pause image is put back, so that `make build` embeds the right one
-if [[ -f pkg/pause/pause.tar ]]; then cp -p pkg/pause/pause.tar "$work/pause.tar.host"; fi
+# the host's generated files (pause image, shim) are put back, so that
+# `make build` embeds the right ones
+generated=(pkg/pause/pause.tar pkg/containerd/shim/shim.bin.gz)
+for f in "${generated[@]}"; do
+  if [[ -f $f ]]; then cp -p "$f" "$work/$(basename "$f").host"; fi
+done
 restore() {
-  if [[ -f $work/pause.tar.host ]]; then cp -p "$work/pause.tar.host" pkg/pause/pause.tar; else rm -f pkg/pause/pause.tar; fi
+  for f in "${generated[@]}"; do
+    if [[ -f $work/$(basename "$f").host ]]; then cp -p "$work/$(basename "$f").host" "$f"; else rm -f "$f"; fi
+  done
   rm -rf "$work"
 }
 trap restore EXIT
@@ -34,6 +41,7 @@ for arch in $ARCHES; do
   command -v "$cc" >/dev/null || { echo "release: $arch needs the C cross compiler $cc (see the top of $0)" >&2; exit 1; }
   echo "release: $arch"
   GOARCH=$goarch GOARM=$goarm "$work/gen" -o pkg/pause/pause.tar -name edgeos.local/pause:1
+  GOARCH=$goarch GOARM=$goarm go generate ./pkg/containerd/shim
   CGO_ENABLED=1 CC=$cc GOOS=linux GOARCH=$goarch GOARM=$goarm \
     go build -trimpath -tags "netgo osusergo" \
     -ldflags "$LDFLAGS -s -w -linkmode external -extldflags -static" \

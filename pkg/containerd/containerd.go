@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/edgeos/edgeos/pkg/multicall"
+	"github.com/edgeos/edgeos/pkg/containerd/shim"
 	"github.com/sirupsen/logrus"
 )
 
@@ -110,7 +110,7 @@ func (d *Containerd) Run(ctx context.Context, ready func()) error {
 	return nil
 }
 
-// prepare writes the config and links the shim to this binary.
+// prepare writes the config and the shim.
 func (d *Containerd) prepare() error {
 	for _, dir := range []string{d.cfg.Root, d.cfg.State, d.cfg.BinDir, filepath.Dir(d.cfg.ConfigFile)} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -124,7 +124,7 @@ func (d *Containerd) prepare() error {
 	if err := os.WriteFile(d.cfg.ConfigFile, b, 0o600); err != nil {
 		return err
 	}
-	return multicall.Link(d.cfg.BinDir, ShimName)
+	return shim.Install(d.cfg.shimPath())
 }
 
 // socketTimeout bounds containerd's start; it opens its socket in well
