@@ -311,6 +311,10 @@ func checkBadInput(t *testing.T, n *harness.Node, args []string) {
 	expectRefusal(t, "malformed config file", n.Run("server", "--config", badYAML, "--data-dir", n.DataDir), "not valid YAML")
 	expectRefusal(t, "unknown flag", n.Run(append(args, "--no-such-flag")...), "flag provided but not defined: -no-such-flag")
 	expectRefusal(t, "bad CIDR", n.Run(append(args, "--cluster-cidr", "10.42.0.0/99")...), "--cluster-cidr")
+	expectRefusal(t, "unknown pod network", n.Run(append(args, "--cni", "flannel")...), `--cni "flannel"`)
+	expectRefusal(t, "kube-proxy flag without a value", n.Run(append(args, "--kube-proxy-arg", "proxy-mode")...), "--kube-proxy-arg")
+	expectRefusal(t, "relative storage path", n.Run(append(args, "--local-storage-path", "storage")...), "--local-storage-path")
+	expectRefusal(t, "unknown part to disable", n.Run(append(args, "--disable", "coredns")...), `--disable "coredns"`)
 	expectRefusal(t, "unreachable datastore",
 		n.Run(append(args, "--datastore-endpoint", "postgres://edgeos:pw@127.0.0.1:1/edgeos", "--datastore-connect-timeout", "3s")...),
 		"unreachable")
