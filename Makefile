@@ -26,7 +26,9 @@ UNIT_PKGS := ./pkg/...
 PAUSE    := pkg/pause/pause.tar
 # containerd's runc shim, a small program of its own, embedded compressed.
 SHIM     := pkg/containerd/shim/shim.bin.gz
-GENERATED := $(PAUSE) $(SHIM)
+# runc, static with seccomp, from the version pinned in packaging/runc.
+RUNC     := pkg/runc/runc.bin.gz
+GENERATED := $(PAUSE) $(SHIM) $(RUNC)
 
 .PHONY: build run test deps unit integration vet lint bench release release-test clean
 
@@ -38,6 +40,9 @@ $(PAUSE): cmd/pause/main.go pkg/pause/gen/main.go $(wildcard pkg/ociimage/*.go)
 
 $(SHIM): go.mod
 	$(GO) generate ./pkg/containerd/shim
+
+$(RUNC): packaging/runc/go.mod
+	$(GO) generate ./pkg/runc
 
 run: build
 	./$(BIN) server $(ARGS)

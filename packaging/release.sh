@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # Build the release binaries: dist/edgeos-linux-{amd64,arm64,armv7}, each
-# one static file with the pause image and the runc shim of its
-# architecture, stripped, with
+# one static file with the pause image, containerd's runc shim and runc of
+# its architecture, stripped, with
 # a .sha256 beside it and all sums in dist/SHA256SUMS.
 #
 #   LDFLAGS="…" packaging/release.sh        (make release passes the version stamps)
 #   ARCHES="arm64" packaging/release.sh     (some only)
 #
-# Cross compilers (cgo: SQLite): Debian's gcc-aarch64-linux-gnu and
-# gcc-arm-linux-gnueabihf with libc6-dev-arm64-cross and libc6-dev-armhf-cross.
+# Cross compilers (cgo: SQLite, runc): Debian's gcc-aarch64-linux-gnu and
+# gcc-arm-linux-gnueabihf with libc6-dev-arm64-cross and libc6-dev-armhf-cross,
+# and runc's libseccomp for each architecture (dpkg --add-architecture arm64
+# armhf; apt-get install libseccomp-dev:arm64 libseccomp-dev:armhf).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ARCHES=${ARCHES:-amd64 arm64 armv7}
@@ -16,7 +18,7 @@ LDFLAGS=${LDFLAGS:-}
 work=$(mktemp -d)
 # the host's generated files (pause image, shim) are put back, so that
 # `make build` embeds the right ones
-generated=(pkg/pause/pause.tar pkg/containerd/shim/shim.bin.gz)
+generated=(pkg/pause/pause.tar pkg/containerd/shim/shim.bin.gz pkg/runc/runc.bin.gz)
 for f in "${generated[@]}"; do
   if [[ -f $f ]]; then cp -p "$f" "$work/$(basename "$f").host"; fi
 done
@@ -33,15 +35,17 @@ mkdir -p dist
 for arch in $ARCHES; do
   goarm=
   case $arch in
-    amd64) goarch=amd64 cc=${CC_AMD64:-gcc} ;;
-    arm64) goarch=arm64 cc=${CC_ARM64:-aarch64-linux-gnu-gcc} ;;
-    armv7) goarch=arm goarm=7 cc=${CC_ARMV7:-arm-linux-gnueabihf-gcc} ;;
+    amd64) goarch=amd64 cc=${CC_AMD64:-gcc} triple=x86_64-linux-gnu ;;
+    arm64) goarch=arm64 cc=${CC_ARM64:-aarch64-linux-gnu-gcc} triple=aarch64-linux-gnu ;;
+    armv7) goarch=arm goarm=7 cc=${CC_ARMV7:-arm-linux-gnueabihf-gcc} triple=arm-linux-gnueabihf ;;
     *) echo "release: unknown architecture $arch (amd64, arm64, armv7)" >&2; exit 1 ;;
   esac
   command -v "$cc" >/dev/null || { echo "release: $arch needs the C cross compiler $cc (see the top of $0)" >&2; exit 1; }
+  [[ -f /usr/lib/$triple/libseccomp.a ]] || { echo "release: $arch needs libseccomp-dev for $triple (see the top of $0)" >&2; exit 1; }
   echo "release: $arch"
   GOARCH=$goarch GOARM=$goarm "$work/gen" -o pkg/pause/pause.tar -name edgeos.local/pause:1
   GOARCH=$goarch GOARM=$goarm go generate ./pkg/containerd/shim
+  CC=$cc PKG_CONFIG_LIBDIR=/usr/lib/$triple/pkgconfig GOARCH=$goarch GOARM=$goarm go generate ./pkg/runc
   CGO_ENABLED=1 CC=$cc GOOS=linux GOARCH=$goarch GOARM=$goarm \
     go build -trimpath -tags "netgo osusergo" \
     -ldflags "$LDFLAGS -s -w -linkmode external -extldflags -static" \

@@ -172,14 +172,9 @@ func (c *checker) programs() {
 	case errIpt == nil:
 		c.add("iptables", OK, "%s", ipt)
 	case errNft == nil:
-		c.add("iptables", OK, "nft at %s", nft)
+		c.add("iptables", Missing, "only nft (%s) is installed; kube-proxy and hostPorts use the iptables program, which may use nft underneath (Debian/Ubuntu: apt-get install iptables)", nft)
 	default:
-		c.add("iptables", Missing, "neither iptables nor nft is installed (Debian/Ubuntu: apt-get install iptables): Services cannot work")
-	}
-	if p, err := c.h.lookPath("runc"); err == nil {
-		c.add("runc", OK, "%s", p)
-	} else {
-		c.add("runc", Missing, "runc is not installed (Debian/Ubuntu: apt-get install runc): containers cannot start")
+		c.add("iptables", Missing, "iptables is not installed (Debian/Ubuntu: apt-get install iptables): Services and hostPorts cannot work")
 	}
 	if p, err := c.h.lookPath("mount"); err == nil {
 		c.add("mount", OK, "%s", p)

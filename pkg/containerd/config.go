@@ -49,6 +49,7 @@ disabled_plugins = [
       runtime_path = {{printf "%q" .ShimPath}}
       [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
         SystemdCgroup = {{.SystemdCgroup}}
+        BinaryName = {{printf "%q" .RuncPath}}
 
 [plugins.'io.containerd.cri.v1.runtime'.cni]
   bin_dirs = [{{printf "%q" .CNIBinDir}}]
@@ -59,7 +60,7 @@ func (c Config) render() ([]byte, error) {
 	var b bytes.Buffer
 	err := configTemplate.Execute(&b, struct {
 		Config
-		Address, TTRPCAddress, ShimPath string
-	}{c, c.Address(), c.Address() + ".ttrpc", c.shimPath()})
+		Address, TTRPCAddress, ShimPath, RuncPath string
+	}{c, c.Address(), c.Address() + ".ttrpc", c.shimPath(), c.runcPath()})
 	return b.Bytes(), err
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/edgeos/edgeos/pkg/containerd/shim"
+	"github.com/edgeos/edgeos/pkg/runc"
 	"github.com/sirupsen/logrus"
 )
 
@@ -50,6 +51,8 @@ func (c Config) Address() string { return filepath.Join(c.State, "containerd.soc
 func (d *Containerd) Address() string { return d.cfg.Address() }
 
 func (c Config) shimPath() string { return filepath.Join(c.BinDir, ShimName) }
+
+func (c Config) runcPath() string { return filepath.Join(c.BinDir, runc.Name) }
 
 // Containerd is the running child.
 type Containerd struct{ cfg Config }
@@ -110,7 +113,7 @@ func (d *Containerd) Run(ctx context.Context, ready func()) error {
 	return nil
 }
 
-// prepare writes the config and the shim.
+// prepare writes the config, the shim and runc.
 func (d *Containerd) prepare() error {
 	for _, dir := range []string{d.cfg.Root, d.cfg.State, d.cfg.BinDir, filepath.Dir(d.cfg.ConfigFile)} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -124,7 +127,10 @@ func (d *Containerd) prepare() error {
 	if err := os.WriteFile(d.cfg.ConfigFile, b, 0o600); err != nil {
 		return err
 	}
-	return shim.Install(d.cfg.shimPath())
+	if err := shim.Install(d.cfg.shimPath()); err != nil {
+		return err
+	}
+	return runc.Install(d.cfg.runcPath())
 }
 
 // socketTimeout bounds containerd's start; it opens its socket in well

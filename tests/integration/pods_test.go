@@ -147,6 +147,14 @@ func TestPods(t *testing.T) {
 		t.Errorf("the pod does not answer after the restart: %q %q", r.Stdout, r.Stderr)
 	}
 
+	// containers run on the runc edgeos carries, not the host's
+	runc := filepath.Join(n.DataDir, "agent", "bin", "runc")
+	if r := n.Shell(runc + " --version"); !strings.Contains(r.Stdout, "runc version 1.5.2") {
+		t.Errorf("the bundled runc: %q %q", r.Stdout, r.Stderr)
+	}
+	if conf, _ := os.ReadFile(filepath.Join(n.DataDir, "agent", "etc", "containerd", "config.toml")); !strings.Contains(string(conf), fmt.Sprintf("BinaryName = %q", runc)) {
+		t.Errorf("containerd does not run the bundled runc:\n%s", conf)
+	}
 	if names := nodeImages(t, n); !slices.Equal(names, []string{"edgeos.local/pause:1", "edgeos.test/echo:1"}) {
 		t.Errorf("images on the node: %v; anything beyond the built-in and test images was pulled", names)
 	}

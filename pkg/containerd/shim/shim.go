@@ -7,14 +7,9 @@
 package shim
 
 import (
-	"bytes"
-	"compress/gzip"
-	"crypto/sha256"
 	_ "embed"
-	"fmt"
-	"io"
-	"os"
-	"path/filepath"
+
+	"github.com/edgeos/edgeos/pkg/embedded"
 )
 
 //go:generate sh -c "CGO_ENABLED=0 go build -trimpath -ldflags='-s -w -buildid=' -o shim.bin github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 && gzip -9nf shim.bin"
@@ -22,38 +17,5 @@ import (
 //go:embed shim.bin.gz
 var compressed []byte
 
-// Install writes the shim to path unless a file with the same content is
-// there (replacing a link or an older shim). Running shims keep their own
-// copy: the file is replaced by a rename, never rewritten in place.
-func Install(path string) error {
-	zr, err := gzip.NewReader(bytes.NewReader(compressed))
-	if err != nil {
-		return fmt.Errorf("embedded shim: %w", err)
-	}
-	bin, err := io.ReadAll(zr)
-	if err != nil {
-		return fmt.Errorf("embedded shim: %w", err)
-	}
-	if have, err := os.ReadFile(path); err == nil && sha256.Sum256(have) == sha256.Sum256(bin) {
-		if st, err := os.Lstat(path); err == nil && st.Mode().IsRegular() {
-			return nil
-		}
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".shim-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(bin); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Chmod(0o755); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
-}
+// Install writes the shim to path (see embedded.Install).
+func Install(path string) error { return embedded.Install(path, compressed) }
