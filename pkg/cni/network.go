@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgeos/edgeos/pkg/multicall"
 	"github.com/edgeos/edgeos/pkg/pki"
+	"github.com/edgeos/edgeos/pkg/watch"
 	"github.com/sirupsen/logrus"
 	"github.com/vishvananda/netlink"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -178,44 +179,15 @@ func (n *Network) publish(ctx context.Context, cs kubernetes.Interface, mac net.
 // when edgeos stops, so pods keep talking across nodes meanwhile.
 func (n *Network) followPeers(ctx context.Context, cs kubernetes.Interface, vx netlink.Link) error {
 	factory := informers.NewSharedInformerFactory(cs, 10*time.Minute)
-	inf := factory.Core().V1().Nodes()
-	changed := make(chan struct{}, 1)
-	poke := func(any) {
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-	}
-	if _, err := inf.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc: poke, UpdateFunc: func(_, o any) { poke(o) }, DeleteFunc: poke,
-	}); err != nil {
-		return err
-	}
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), inf.Informer().HasSynced) {
-		return nil
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-changed:
-		}
-		nodes, err := inf.Lister().List(labels.Everything())
-		if err != nil {
-			return err
-		}
-		if err := programPeers(vx, peers(nodes, n.cfg.NodeName)); err != nil {
-			logrus.Errorf("Overlay: %v", err)
-			poke(nil) // try again, after a pause
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-time.After(5 * time.Second):
+	nodes := factory.Core().V1().Nodes()
+	return watch.Loop(ctx, "Overlay", factory, []cache.SharedIndexInformer{nodes.Informer()},
+		watch.Pause{AfterError: 5 * time.Second}, nil, func(context.Context) error {
+			list, err := nodes.Lister().List(labels.Everything())
+			if err != nil {
+				return err
 			}
-		}
-	}
+			return programPeers(vx, peers(list, n.cfg.NodeName))
+		})
 }
 
 func (n *Network) render(podCIDR string, mtu int) ([]byte, error) {

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/watch"
 	"github.com/sirupsen/logrus"
 	"github.com/vishvananda/netlink"
 	"k8s.io/apimachinery/pkg/labels"
@@ -85,43 +86,18 @@ func (d *DNS) follow(ctx context.Context, cs kubernetes.Interface, srv *Server) 
 	factory := informers.NewSharedInformerFactory(cs, 0)
 	svcs := factory.Core().V1().Services()
 	slices := factory.Discovery().V1().EndpointSlices()
-	changed := make(chan struct{}, 1)
-	poke := func(any) {
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-	}
-	handler := cache.ResourceEventHandlerFuncs{AddFunc: poke, UpdateFunc: func(_, o any) { poke(o) }, DeleteFunc: poke}
-	for _, inf := range []cache.SharedIndexInformer{svcs.Informer(), slices.Informer()} {
-		if _, err := inf.AddEventHandler(handler); err != nil {
-			logrus.Errorf("Cluster DNS: %v", err)
-			return
-		}
-	}
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), svcs.Informer().HasSynced, slices.Informer().HasSynced) {
-		return
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-changed:
-		}
-		services, err1 := svcs.Lister().List(labels.Everything())
-		eps, err2 := slices.Lister().List(labels.Everything())
-		if err := errors.Join(err1, err2); err != nil {
-			logrus.Errorf("Cluster DNS: %v", err)
-			continue
-		}
-		srv.current.Store(build(d.cfg.Domain, services, eps))
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(100 * time.Millisecond):
-		}
+	err := watch.Loop(ctx, "Cluster DNS", factory, []cache.SharedIndexInformer{svcs.Informer(), slices.Informer()},
+		watch.Pause{AfterError: time.Second, Between: 100 * time.Millisecond}, nil, func(context.Context) error {
+			services, err1 := svcs.Lister().List(labels.Everything())
+			eps, err2 := slices.Lister().List(labels.Everything())
+			if err := errors.Join(err1, err2); err != nil {
+				return err
+			}
+			srv.current.Store(build(d.cfg.Domain, services, eps))
+			return nil
+		})
+	if err != nil {
+		logrus.Errorf("Cluster DNS: %v", err)
 	}
 }
 

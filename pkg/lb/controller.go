@@ -3,17 +3,15 @@ package lb
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
-	"time"
 
-	"github.com/sirupsen/logrus"
+	"github.com/edgeos/edgeos/pkg/watch"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 )
@@ -41,60 +39,23 @@ func (c *Controller) Run(ctx context.Context, ready func()) error {
 	svcs := factory.Core().V1().Services()
 	nodes := factory.Core().V1().Nodes()
 	eps := factory.Discovery().V1().EndpointSlices()
-	changed := make(chan struct{}, 1)
-	poke := func(any) {
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-	}
-	handler := cache.ResourceEventHandlerFuncs{AddFunc: poke, UpdateFunc: func(_, o any) { poke(o) }, DeleteFunc: poke}
-	for _, inf := range []cache.SharedIndexInformer{svcs.Informer(), nodes.Informer(), eps.Informer()} {
-		if _, err := inf.AddEventHandler(handler); err != nil {
-			return err
-		}
-	}
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: c.cs.CoreV1().Events("")})
-	defer broadcaster.Shutdown()
-	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: Component})
-
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), svcs.Informer().HasSynced, nodes.Informer().HasSynced, eps.Informer().HasSynced) {
-		return nil
-	}
-	ready()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-changed:
-		}
-		s, err1 := svcs.Lister().List(labels.Everything())
-		n, err2 := nodes.Lister().List(labels.Everything())
-		e, err3 := eps.Lister().List(labels.Everything())
-		if err := errors.Join(err1, err2, err3); err != nil {
-			logrus.Errorf("servicelb: %v", err)
-			continue
-		}
-		if !c.apply(ctx, assign(s, n, e), s, recorder) {
-			go func() { // try again after a pause
-				select {
-				case <-ctx.Done():
-				case <-time.After(2 * time.Second):
-					poke(nil)
-				}
-			}()
-		}
-	}
+	recorder := watch.Recorder(ctx, c.cs, Component)
+	return watch.Loop(ctx, "servicelb", factory, []cache.SharedIndexInformer{svcs.Informer(), nodes.Informer(), eps.Informer()},
+		watch.DefaultPause, ready, func(ctx context.Context) error {
+			s, err1 := svcs.Lister().List(labels.Everything())
+			n, err2 := nodes.Lister().List(labels.Everything())
+			e, err3 := eps.Lister().List(labels.Everything())
+			if err := errors.Join(err1, err2, err3); err != nil {
+				return err
+			}
+			return c.apply(ctx, assign(s, n, e), s, recorder)
+		})
 }
 
 // apply writes each managed Service's status, and an Event when a Service
-// starts waiting or gets its addresses. It reports whether every write
-// succeeded.
-func (c *Controller) apply(ctx context.Context, p plan, services []*corev1.Service, recorder record.EventRecorder) bool {
-	ok := true
+// starts waiting or gets its addresses.
+func (c *Controller) apply(ctx context.Context, p plan, services []*corev1.Service, recorder record.EventRecorder) error {
+	var errs []error
 	for _, s := range services {
 		k := key(s)
 		if !managed(s) {
@@ -117,8 +78,7 @@ func (c *Controller) apply(ctx context.Context, p plan, services []*corev1.Servi
 		update := s.DeepCopy()
 		update.Status.LoadBalancer.Ingress = want
 		if _, err := c.cs.CoreV1().Services(s.Namespace).UpdateStatus(ctx, update, metav1.UpdateOptions{}); err != nil {
-			logrus.Warnf("servicelb: status of %s: %v", k, err)
-			ok = false
+			errs = append(errs, fmt.Errorf("status of %s: %w", k, err))
 			continue
 		}
 		if len(want) > 0 {
@@ -126,5 +86,5 @@ func (c *Controller) apply(ctx context.Context, p plan, services []*corev1.Servi
 			delete(c.told, k)
 		}
 	}
-	return ok
+	return errors.Join(errs...)
 }

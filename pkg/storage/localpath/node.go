@@ -3,6 +3,7 @@ package localpath
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/watch"
 	"github.com/sirupsen/logrus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -125,44 +127,20 @@ func freeBytes(path string) (int64, error) {
 func (n *Node) followVolumes(ctx context.Context, cs kubernetes.Interface) error {
 	factory := informers.NewSharedInformerFactory(cs, 10*time.Minute)
 	pvs := factory.Core().V1().PersistentVolumes()
-	changed := make(chan struct{}, 1)
-	poke := func(any) {
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-	}
-	if _, err := pvs.Informer().AddEventHandler(cache.ResourceEventHandlerFuncs{AddFunc: poke, UpdateFunc: func(_, o any) { poke(o) }}); err != nil {
-		return err
-	}
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), pvs.Informer().HasSynced) {
-		return nil
-	}
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-changed:
-		}
-		list, err := pvs.Lister().List(labels.Everything())
-		if err != nil {
-			return err
-		}
-		for _, pv := range list {
-			if err := n.reconcile(ctx, cs, pv); err != nil {
-				logrus.Warnf("local storage: %s: %v", pv.Name, err)
-				go func() {
-					select {
-					case <-ctx.Done():
-					case <-time.After(5 * time.Second):
-						poke(nil)
-					}
-				}()
+	return watch.Loop(ctx, "Local storage", factory, []cache.SharedIndexInformer{pvs.Informer()},
+		watch.Pause{AfterError: 5 * time.Second}, nil, func(ctx context.Context) error {
+			list, err := pvs.Lister().List(labels.Everything())
+			if err != nil {
+				return err
 			}
-		}
-	}
+			var errs []error
+			for _, pv := range list {
+				if err := n.reconcile(ctx, cs, pv); err != nil {
+					errs = append(errs, fmt.Errorf("%s: %w", pv.Name, err))
+				}
+			}
+			return errors.Join(errs...)
+		})
 }
 
 // reconcile handles one PV if it is a local-path volume of this node.

@@ -2,11 +2,11 @@ package localpath
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
-	"github.com/sirupsen/logrus"
+	"github.com/edgeos/edgeos/pkg/watch"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,8 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/kubernetes/scheme"
-	typedcorev1 "k8s.io/client-go/kubernetes/typed/core/v1"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 )
@@ -106,41 +104,14 @@ func (p *Provisioner) Run(ctx context.Context, ready func()) error {
 	classes := factory.Storage().V1().StorageClasses()
 	nodes := factory.Core().V1().Nodes()
 	pvs := factory.Core().V1().PersistentVolumes()
-	changed := make(chan struct{}, 1)
-	poke := func(any) {
-		select {
-		case changed <- struct{}{}:
-		default:
-		}
-	}
-	handler := cache.ResourceEventHandlerFuncs{AddFunc: poke, UpdateFunc: func(_, o any) { poke(o) }, DeleteFunc: poke}
-	for _, inf := range []cache.SharedIndexInformer{pvcs.Informer(), classes.Informer(), nodes.Informer(), pvs.Informer()} {
-		if _, err := inf.AddEventHandler(handler); err != nil {
-			return err
-		}
-	}
-	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
-	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: p.cs.CoreV1().Events("")})
-	defer broadcaster.Shutdown()
-	recorder := broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: "edgeos-local-path"})
-	factory.Start(ctx.Done())
-	defer factory.Shutdown()
-	if !cache.WaitForCacheSync(ctx.Done(), pvcs.Informer().HasSynced, classes.Informer().HasSynced, nodes.Informer().HasSynced, pvs.Informer().HasSynced) {
-		return nil
-	}
-	ready()
-	for {
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-changed:
-		}
+	recorder := watch.Recorder(ctx, p.cs, "edgeos-local-path")
+	infs := []cache.SharedIndexInformer{pvcs.Informer(), classes.Informer(), nodes.Informer(), pvs.Informer()}
+	return watch.Loop(ctx, "local-path", factory, infs, watch.DefaultPause, ready, func(ctx context.Context) error {
 		claims, err := pvcs.Lister().List(labels.Everything())
 		if err != nil {
-			logrus.Errorf("local-path: %v", err)
-			continue
+			return err
 		}
-		retry := false
+		var errs []error
 		for _, pvc := range claims {
 			if pvc.Status.Phase != corev1.ClaimPending || pvc.Spec.StorageClassName == nil || pvc.Spec.VolumeName != "" {
 				continue
@@ -158,32 +129,28 @@ func (p *Provisioner) Run(ctx context.Context, ready func()) error {
 					node = &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: name}}
 				}
 			}
-			d := decide(pvc, class, node)
-			if d.refusal != "" && p.told[string(pvc.UID)] != d.refusal {
-				recorder.Event(pvc, corev1.EventTypeWarning, "ProvisioningFailed", d.refusal)
-				p.told[string(pvc.UID)] = d.refusal
-			}
-			if d.pv == nil {
-				continue
-			}
-			if _, err := p.cs.CoreV1().PersistentVolumes().Create(ctx, d.pv, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
-				logrus.Warnf("local-path: PV for %s/%s: %v", pvc.Namespace, pvc.Name, err)
-				retry = true
-				continue
-			}
-			recorder.Eventf(pvc, corev1.EventTypeNormal, "ProvisioningSucceeded", "volume %s at %s on node %s", d.pv.Name, d.pv.Spec.HostPath.Path, node.Name)
-			delete(p.told, string(pvc.UID))
+			errs = append(errs, p.provision(ctx, pvc, decide(pvc, class, node), node, recorder))
 		}
-		if retry {
-			go func() {
-				select {
-				case <-ctx.Done():
-				case <-time.After(2 * time.Second):
-					poke(nil)
-				}
-			}()
-		}
+		return errors.Join(errs...)
+	})
+}
+
+// provision carries out one decision: an Event for a refusal (once per
+// reason), the PV otherwise.
+func (p *Provisioner) provision(ctx context.Context, pvc *corev1.PersistentVolumeClaim, d decision, node *corev1.Node, recorder record.EventRecorder) error {
+	if d.refusal != "" && p.told[string(pvc.UID)] != d.refusal {
+		recorder.Event(pvc, corev1.EventTypeWarning, "ProvisioningFailed", d.refusal)
+		p.told[string(pvc.UID)] = d.refusal
 	}
+	if d.pv == nil {
+		return nil
+	}
+	if _, err := p.cs.CoreV1().PersistentVolumes().Create(ctx, d.pv, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		return fmt.Errorf("PV for %s/%s: %w", pvc.Namespace, pvc.Name, err)
+	}
+	recorder.Eventf(pvc, corev1.EventTypeNormal, "ProvisioningSucceeded", "volume %s at %s on node %s", d.pv.Name, d.pv.Spec.HostPath.Path, node.Name)
+	delete(p.told, string(pvc.UID))
+	return nil
 }
 
 // hostname is the node's kubernetes.io/hostname label, which PV node
