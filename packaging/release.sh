@@ -47,7 +47,7 @@ for arch in $ARCHES; do
   GOARCH=$goarch GOARM=$goarm go generate ./pkg/containerd/shim
   CC=$cc PKG_CONFIG_LIBDIR=/usr/lib/$triple/pkgconfig GOARCH=$goarch GOARM=$goarm go generate ./pkg/runc
   CGO_ENABLED=1 CC=$cc GOOS=linux GOARCH=$goarch GOARM=$goarm \
-    go build -trimpath -tags "netgo osusergo" \
+    go build -trimpath -tags "netgo osusergo sqlite_omit_load_extension" \
     -ldflags "$LDFLAGS -s -w -linkmode external -extldflags -static" \
     -o "dist/edgeos-linux-$arch" ./cmd/edgeos
   (cd dist && sha256sum "edgeos-linux-$arch" > "edgeos-linux-$arch.sha256")
