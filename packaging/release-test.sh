@@ -44,6 +44,12 @@ cleanup() {
 trap cleanup EXIT
 ip netns add "$ns"
 ip -n "$ns" link set lo up
+# an address for the API to advertise (it refuses loopback): a veth pair
+# whose both ends stay in the namespace, so nothing leaves it
+ip -n "$ns" link add r0 type veth peer name r1
+ip -n "$ns" addr add 198.19.253.2/24 dev r0
+ip -n "$ns" link set r0 up
+ip -n "$ns" link set r1 up
 
 for arch in "${arches[@]}"; do
   bin=$PWD/dist/edgeos-linux-$arch
@@ -61,7 +67,7 @@ for arch in "${arches[@]}"; do
   # shellcheck disable=SC2016 # "$0" "$@" are the inner shell's
   nsenter --net=/run/netns/"$ns" -- unshare --mount --propagation private -- sh -c \
     'mount -t tmpfs tmpfs /run && exec "$0" "$@"' \
-    "${run[@]}" "$bin" server --disable-agent --data-dir "$data" --write-kubeconfig "$work/kc-$arch" --node-ip 127.0.0.1 >"$work/log-$arch" 2>&1 &
+    "${run[@]}" "$bin" server --disable-agent --data-dir "$data" --write-kubeconfig "$work/kc-$arch" --node-ip 198.19.253.2 >"$work/log-$arch" 2>&1 &
   pid=$!
   tls=$data/server/tls
   until [[ -f $tls/client-admin.key ]] && [[ $(ip netns exec "$ns" curl -s --max-time 5 --cacert "$tls/server-ca.crt" \

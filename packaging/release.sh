@@ -10,7 +10,8 @@
 # Cross compilers (cgo: SQLite, runc): Debian's gcc-aarch64-linux-gnu and
 # gcc-arm-linux-gnueabihf with libc6-dev-arm64-cross and libc6-dev-armhf-cross,
 # and runc's libseccomp for each architecture (dpkg --add-architecture arm64
-# armhf; apt-get install libseccomp-dev:arm64 libseccomp-dev:armhf).
+# armhf; apt-get install libseccomp-dev:arm64 libseccomp-dev:armhf), and
+# lld for armv7 (see below).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ARCHES=${ARCHES:-amd64 arm64 armv7}
@@ -34,10 +35,18 @@ go build -o "$work/gen" ./pkg/pause/gen
 mkdir -p dist
 for arch in $ARCHES; do
   goarm=
+  extld=-static
   case $arch in
     amd64) goarch=amd64 cc=${CC_AMD64:-gcc} triple=x86_64-linux-gnu ;;
     arm64) goarch=arm64 cc=${CC_ARM64:-aarch64-linux-gnu-gcc} triple=aarch64-linux-gnu ;;
-    armv7) goarch=arm goarm=7 cc=${CC_ARMV7:-arm-linux-gnueabihf-gcc} triple=arm-linux-gnueabihf ;;
+    armv7)
+      goarch=arm goarm=7 cc=${CC_ARMV7:-arm-linux-gnueabihf-gcc} triple=arm-linux-gnueabihf
+      # GNU ld writes wrong addends into the R_ARM_IRELATIVE relocations of
+      # static glibc once .text passes the 16 MB Thumb branch range, and the
+      # binary dies before main; lld gets them right
+      command -v ld.lld >/dev/null || { echo "release: armv7 needs lld (apt-get install lld)" >&2; exit 1; }
+      extld="-static -fuse-ld=lld -B$(dirname "$(command -v ld.lld)")/"
+      ;;
     *) echo "release: unknown architecture $arch (amd64, arm64, armv7)" >&2; exit 1 ;;
   esac
   command -v "$cc" >/dev/null || { echo "release: $arch needs the C cross compiler $cc (see the top of $0)" >&2; exit 1; }
@@ -48,7 +57,7 @@ for arch in $ARCHES; do
   CC=$cc PKG_CONFIG_LIBDIR=/usr/lib/$triple/pkgconfig GOARCH=$goarch GOARM=$goarm go generate ./pkg/runc
   CGO_ENABLED=1 CC=$cc GOOS=linux GOARCH=$goarch GOARM=$goarm \
     go build -trimpath -tags "netgo osusergo sqlite_omit_load_extension" \
-    -ldflags "$LDFLAGS -s -w -linkmode external -extldflags -static" \
+    -ldflags "$LDFLAGS -s -w -linkmode external -extldflags '$extld'" \
     -o "dist/edgeos-linux-$arch" ./cmd/edgeos
   (cd dist && sha256sum "edgeos-linux-$arch" > "edgeos-linux-$arch.sha256")
 done
