@@ -30,7 +30,7 @@ SHIM     := pkg/containerd/shim/shim.bin.gz
 RUNC     := pkg/runc/runc.bin.gz
 GENERATED := $(PAUSE) $(SHIM) $(RUNC)
 
-.PHONY: build run test deps unit integration vet lint bench release release-test clean
+.PHONY: build run run-deps test deps unit integration vet lint bench release release-test clean
 
 build: $(GENERATED)
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/edgeos
@@ -44,13 +44,16 @@ $(SHIM): go.mod
 $(RUNC): packaging/runc/go.mod
 	$(GO) generate ./pkg/runc
 
-run: build
+run: run-deps build
 	./$(BIN) server $(ARGS)
 
 test: deps build vet lint unit integration
 
 deps:
 	./scripts/test-deps.sh
+
+run-deps:
+	./scripts/test-deps.sh run
 
 vet: $(GENERATED)
 	$(GO) vet ./...

@@ -1,22 +1,29 @@
 #!/usr/bin/env bash
-# Install what the tests need on Debian/Ubuntu, only where it is missing.
+# Install, on Debian/Ubuntu and only where it is missing, what building and
+# running edgeos needs (`scripts/test-deps.sh run`, for `make run`) or that
+# and what the tests need too (no argument, for `make test`).
 set -euo pipefail
 
 need=()
-command -v ip >/dev/null     || need+=(iproute2)
-command -v mount >/dev/null  || need+=(mount)
+# build: cgo (SQLite, runc with seccomp), version stamps from git
 command -v gcc >/dev/null    || need+=(gcc libc6-dev)
 command -v git >/dev/null    || need+=(git)
-command -v curl >/dev/null   || need+=(curl ca-certificates)
 command -v pkg-config >/dev/null || need+=(pkg-config)
 [[ -f /usr/include/seccomp.h ]] || need+=(libseccomp-dev)   # the runc edgeos embeds
+# run: kube-proxy, hostPorts and pod egress program iptables
 command -v iptables >/dev/null || need+=(iptables)
-command -v shellcheck >/dev/null || need+=(shellcheck)
-command -v systemd-analyze >/dev/null || need+=(systemd)
-command -v setpriv >/dev/null || need+=(util-linux)
-command -v nsenter >/dev/null || need+=(util-linux)
-compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
-command -v psql >/dev/null   || need+=(postgresql-client)
+command -v mount >/dev/null  || need+=(mount)
+# test: namespaces, lint, the install test, PostgreSQL
+if [[ ${1:-} != run ]]; then
+  command -v ip >/dev/null     || need+=(iproute2)
+  command -v curl >/dev/null   || need+=(curl ca-certificates)
+  command -v shellcheck >/dev/null || need+=(shellcheck)
+  command -v systemd-analyze >/dev/null || need+=(systemd)
+  command -v setpriv >/dev/null || need+=(util-linux)
+  command -v nsenter >/dev/null || need+=(util-linux)
+  compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
+  command -v psql >/dev/null   || need+=(postgresql-client)
+fi
 
 if ((${#need[@]})); then
   if [[ $(id -u) != 0 ]]; then
@@ -30,4 +37,6 @@ if ((${#need[@]})); then
 fi
 
 command -v go >/dev/null || { echo "test-deps: Go is not installed (want go $(sed -n 's/^go //p' go.mod) or newer)" >&2; exit 1; }
-[[ $(id -u) == 0 ]] || { echo "test-deps: the integration tests create network namespaces and must run as root" >&2; exit 1; }
+if [[ ${1:-} != run ]]; then
+  [[ $(id -u) == 0 ]] || { echo "test-deps: the integration tests create network namespaces and must run as root" >&2; exit 1; }
+fi
