@@ -210,11 +210,7 @@ func rss(b *testing.B, n *harness.Node, bin string) [2]float64 {
 	if err != nil {
 		b.Fatal(err)
 	}
-	out, err := exec.Command("ip", "netns", "pids", n.NetNS).Output()
-	if err != nil {
-		b.Fatal(err)
-	}
-	for _, pid := range strings.Fields(string(out)) {
+	for _, pid := range n.PIDs() {
 		exe, err := os.Stat("/proc/" + pid + "/exe")
 		if err != nil || !os.SameFile(exe, want) {
 			continue

@@ -3,7 +3,6 @@ package node
 import (
 	"bufio"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -33,12 +32,8 @@ func measure(b *testing.B, n *harness.Node) memory {
 		b.Fatal(err)
 	}
 	shim, _ := os.Stat(filepath.Join(n.DataDir, "agent", "bin", "containerd-shim-runc-v2"))
-	out, err := exec.Command("ip", "netns", "pids", n.NetNS).Output()
-	if err != nil {
-		b.Fatalf("ip netns pids %s: %v", n.NetNS, err)
-	}
 	var m memory
-	for _, pid := range strings.Fields(string(out)) {
+	for _, pid := range n.PIDs() {
 		exe, err := os.Stat("/proc/" + pid + "/exe")
 		isShim := err == nil && shim != nil && os.SameFile(exe, shim)
 		if err != nil || !os.SameFile(exe, bin) && !isShim {

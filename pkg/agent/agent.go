@@ -16,6 +16,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/containerd"
 	"github.com/edgeos/edgeos/pkg/dns"
 	"github.com/edgeos/edgeos/pkg/images"
+	"github.com/edgeos/edgeos/pkg/join"
 	"github.com/edgeos/edgeos/pkg/pause"
 	"github.com/edgeos/edgeos/pkg/storage/localpath"
 	"github.com/sirupsen/logrus"
@@ -80,7 +81,7 @@ func Components(cfg Config) ([]component.Component, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := writeAgentKubeconfig(cfg); err != nil {
+	if err := cfg.writeKubeconfig(cfg.agentKubeconfig(), join.AgentCertFile, join.AgentKeyFile); err != nil {
 		return nil, err
 	}
 	cs := []component.Component{

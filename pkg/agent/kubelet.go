@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/edgeos/edgeos/pkg/join"
-	"github.com/edgeos/edgeos/pkg/kubeconfig"
 	"github.com/edgeos/edgeos/pkg/kubelet"
 	"github.com/edgeos/edgeos/pkg/kubelet/kubeletconfig"
 	"github.com/edgeos/edgeos/pkg/multicall"
@@ -17,9 +16,7 @@ import (
 func kubeletComponent(cfg Config, runtimeEndpoint, cgroupDriver string) (*kubelet.Kubelet, error) {
 	tls := func(f string) string { return filepath.Join(cfg.TLSDir(), f) }
 	kc := cfg.kubeletKubeconfig()
-	if err := kubeconfig.Write(kc, 0o600, kubeconfig.Spec{
-		Server: cfg.Server, CAFile: tls(join.ServerCAFile), CertFile: tls(join.ClientCertFile), KeyFile: tls(join.ClientKeyFile),
-	}); err != nil {
+	if err := cfg.writeKubeconfig(kc, join.ClientCertFile, join.ClientKeyFile); err != nil {
 		return nil, err
 	}
 	file, err := kubeletconfig.Render(kubeletconfig.Node{

@@ -12,11 +12,8 @@ import (
 // kubeProxyComponent writes kube-proxy's kubeconfig and returns it with its
 // flags.
 func kubeProxyComponent(cfg Config) (*kubeproxy.KubeProxy, error) {
-	tls := func(f string) string { return filepath.Join(cfg.TLSDir(), f) }
 	kc := cfg.kubeProxyKubeconfig()
-	if err := kubeconfig.Write(kc, 0o600, kubeconfig.Spec{
-		Server: cfg.Server, CAFile: tls(join.ServerCAFile), CertFile: tls(join.ProxyCertFile), KeyFile: tls(join.ProxyKeyFile),
-	}); err != nil {
+	if err := cfg.writeKubeconfig(kc, join.ProxyCertFile, join.ProxyKeyFile); err != nil {
 		return nil, err
 	}
 	args := map[string]string{
@@ -27,7 +24,6 @@ func kubeProxyComponent(cfg Config) (*kubeproxy.KubeProxy, error) {
 		"healthz-bind-address": kubeproxy.HealthzAddress,
 		"metrics-bind-address": kubeproxy.MetricsAddress,
 		"nodeport-addresses":   "primary",
-		"v":                    "0",
 	}
 	if len(cfg.NodeIPs) > 0 {
 		args["bind-address"] = cfg.NodeIPs[0]
@@ -41,9 +37,12 @@ func (c Config) kubeProxyKubeconfig() string { return c.dir("etc", "kube-proxy.k
 // (overlay, cluster DNS, local storage).
 func (c Config) agentKubeconfig() string { return c.dir("etc", "edgeos-agent.kubeconfig") }
 
-func writeAgentKubeconfig(cfg Config) error {
-	tls := func(f string) string { return filepath.Join(cfg.TLSDir(), f) }
-	return kubeconfig.Write(cfg.agentKubeconfig(), 0o600, kubeconfig.Spec{
-		Server: cfg.Server, CAFile: tls(join.ServerCAFile), CertFile: tls(join.AgentCertFile), KeyFile: tls(join.AgentKeyFile),
+// writeKubeconfig writes a kubeconfig for one of the node's identities:
+// the server's CA, and the certificate and key of that name in the node's
+// TLS dir.
+func (c Config) writeKubeconfig(path, certFile, keyFile string) error {
+	tls := func(f string) string { return filepath.Join(c.TLSDir(), f) }
+	return kubeconfig.Write(path, 0o600, kubeconfig.Spec{
+		Server: c.Server, CAFile: tls(join.ServerCAFile), CertFile: tls(certFile), KeyFile: tls(keyFile),
 	})
 }

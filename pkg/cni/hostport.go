@@ -53,7 +53,7 @@ func openIPTables() (*iptables.IPTables, error) {
 
 // ensureHostPortChains creates the shared chains and their jumps.
 func ensureHostPortChains(ipt *iptables.IPTables) error {
-	if err := ensureChain(ipt, hostPortsChain); err != nil {
+	if err := ensureChain(ipt, "nat", hostPortsChain); err != nil {
 		return err
 	}
 	for _, from := range []string{"PREROUTING", "OUTPUT"} {
@@ -66,15 +66,19 @@ func ensureHostPortChains(ipt *iptables.IPTables) error {
 		"-m", "comment", "--comment", "edgeos hostPort hairpin", "-j", "MASQUERADE")
 }
 
-func ensureChain(ipt *iptables.IPTables, chain string) error {
-	ok, err := ipt.ChainExists("nat", chain)
+// ensureChain creates table's chain unless it exists.
+func ensureChain(ipt *iptables.IPTables, table, chain string) error {
+	ok, err := ipt.ChainExists(table, chain)
 	if err != nil {
-		return fmt.Errorf("iptables nat %s: %w", chain, err)
+		return fmt.Errorf("iptables %s %s: %w", table, chain, err)
 	}
 	if ok {
 		return nil
 	}
-	return ipt.NewChain("nat", chain)
+	if err := ipt.NewChain(table, chain); err != nil {
+		return fmt.Errorf("iptables %s %s: %w", table, chain, err)
+	}
+	return nil
 }
 
 // mappingRules are the rules of a pod's chain: hairpin mark, then DNAT,

@@ -35,14 +35,8 @@ func masquerade(clusterCIDR string) error {
 		}},
 	}
 	for _, r := range rules {
-		ok, err := ipt.ChainExists(r.table, r.chain)
-		if err != nil {
-			return fmt.Errorf("iptables %s %s: %w", r.table, r.chain, err)
-		}
-		if !ok {
-			if err := ipt.NewChain(r.table, r.chain); err != nil {
-				return fmt.Errorf("iptables %s %s: %w", r.table, r.chain, err)
-			}
+		if err := ensureChain(ipt, r.table, r.chain); err != nil {
+			return err
 		}
 		for _, spec := range r.specs {
 			if err := ipt.AppendUnique(r.table, r.chain, spec...); err != nil {

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/kubeconfig"
 	"github.com/edgeos/edgeos/pkg/multicall"
 	"github.com/edgeos/edgeos/pkg/pki"
 	"github.com/edgeos/edgeos/pkg/watch"
@@ -20,7 +21,6 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 // Config places the node's pod network.
@@ -81,11 +81,11 @@ func (n *Network) Run(ctx context.Context, ready func()) error {
 	if _, err := os.Stat(conf); err == nil {
 		ready()
 	}
-	cs, err := clientFor(n.cfg.Kubeconfig)
+	cs, err := kubeconfig.Client(n.cfg.Kubeconfig)
 	if err != nil {
 		return err
 	}
-	peersCS, err := clientFor(n.cfg.PeersKubeconfig)
+	peersCS, err := kubeconfig.Client(n.cfg.PeersKubeconfig)
 	if err != nil {
 		return err
 	}
@@ -119,14 +119,6 @@ func (n *Network) Run(ctx context.Context, ready func()) error {
 	}
 	ready()
 	return n.followPeers(ctx, peersCS, vx)
-}
-
-func clientFor(kubeconfig string) (kubernetes.Interface, error) {
-	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return nil, err
-	}
-	return kubernetes.NewForConfig(rc)
 }
 
 func (n *Network) waitPodCIDR(ctx context.Context, cs kubernetes.Interface) (*net.IPNet, error) {

@@ -8,6 +8,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/kubeconfig"
 	"github.com/edgeos/edgeos/pkg/watch"
 	"github.com/sirupsen/logrus"
 	"github.com/vishvananda/netlink"
@@ -15,7 +16,6 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 // Config places the node's cluster DNS.
@@ -60,11 +60,7 @@ func (d *DNS) Run(ctx context.Context, ready func()) error {
 	if err := holdAddress(d.cfg.Address); err != nil {
 		return err
 	}
-	rc, err := clientcmd.BuildConfigFromFlags("", d.cfg.Kubeconfig)
-	if err != nil {
-		return err
-	}
-	cs, err := kubernetes.NewForConfig(rc)
+	cs, err := kubeconfig.Client(d.cfg.Kubeconfig)
 	if err != nil {
 		return err
 	}
@@ -109,10 +105,11 @@ func holdAddress(ip net.IP) error {
 	if err != nil {
 		return err
 	}
-	addr := &netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: net.CIDRMask(len(ip.To4())*8, len(ip.To4())*8)}}
-	if ip.To4() == nil {
-		addr.IPNet.Mask = net.CIDRMask(128, 128)
+	bits := 128
+	if ip.To4() != nil {
+		bits = 32
 	}
+	addr := &netlink.Addr{IPNet: &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}}
 	if err := netlink.AddrAdd(lo, addr); err != nil && !errors.Is(err, syscall.EEXIST) {
 		return fmt.Errorf("cluster DNS address %s on lo: %w", ip, err)
 	}

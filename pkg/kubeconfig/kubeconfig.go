@@ -1,5 +1,5 @@
 // Package kubeconfig writes the kubeconfig files edgeos hands to its own
-// components and to the admin.
+// components and to the admin, and connects with them.
 package kubeconfig
 
 import (
@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/edgeos/edgeos/pkg/pki"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
@@ -52,4 +53,13 @@ func Write(path string, mode os.FileMode, spec Spec) error {
 		return fmt.Errorf("kubeconfig %s: %w", path, err)
 	}
 	return pki.WriteFile(path, b, mode)
+}
+
+// Client connects to the API with the kubeconfig at path.
+func Client(path string) (kubernetes.Interface, error) {
+	rc, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
+	}
+	return kubernetes.NewForConfig(rc)
 }

@@ -27,7 +27,6 @@ import (
 	"github.com/edgeos/edgeos/pkg/token"
 	"github.com/sirupsen/logrus"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 // shutdownGrace is how long a stopping apiserver lets requests finish
@@ -257,11 +256,7 @@ func (s *Server) waitReadyz(ctx context.Context) error {
 
 // adminClient is this process's own admin connection to its apiserver.
 func (s *Server) adminClient() (kubernetes.Interface, error) {
-	rc, err := clientcmd.BuildConfigFromFlags("", s.paths.kubeconfig("admin"))
-	if err != nil {
-		return nil, err
-	}
-	return kubernetes.NewForConfig(rc)
+	return kubeconfig.Client(s.paths.kubeconfig("admin"))
 }
 
 // bootstrapAPI builds the node bootstrap handler.

@@ -95,8 +95,7 @@ func (n *Node) Path(p string) string {
 // edgeos, containerd, shims, containers and the namespace holder.
 func killNetNS(ns string) {
 	for i := 0; i < 50; i++ {
-		out, _ := exec.Command("ip", "netns", "pids", ns).Output()
-		pids := strings.Fields(string(out))
+		pids := netnsPIDs(ns)
 		if len(pids) == 0 {
 			return
 		}
@@ -148,4 +147,14 @@ func removeCgroups(pattern string) {
 	for _, d := range dirs {
 		_ = syscall.Rmdir(d)
 	}
+}
+
+// PIDs are the processes in the node's network namespace: edgeos,
+// containerd, shims, and whatever else runs on the node, but not the
+// containers, which have namespaces of their own.
+func (n *Node) PIDs() []string { return netnsPIDs(n.NetNS) }
+
+func netnsPIDs(ns string) []string {
+	out, _ := exec.Command("ip", "netns", "pids", ns).Output()
+	return strings.Fields(string(out))
 }

@@ -49,8 +49,8 @@ func TestInstallScratchRoot(t *testing.T) {
 			t.Errorf("%s has mode %o, want %o", f, st.Mode().Perm(), mode)
 		}
 	}
-	if same, _ := exec.Command("cmp", "-s", bin, filepath.Join(root, "usr/local/bin/edgeos")).CombinedOutput(); len(same) != 0 {
-		t.Errorf("the installed binary differs: %s", same)
+	if err := exec.Command("cmp", "-s", bin, filepath.Join(root, "usr/local/bin/edgeos")).Run(); err != nil {
+		t.Errorf("the installed binary differs from %s: %v", bin, err)
 	}
 	if link, err := os.Readlink(filepath.Join(root, "usr/local/bin/kubectl")); err != nil || link != "edgeos" {
 		t.Errorf("kubectl link: %q %v", link, err)
@@ -143,8 +143,7 @@ func TestInstallStarts(t *testing.T) {
 	if r := n.Shell("/usr/local/bin/edgeos-uninstall.sh"); r.ExitCode != 0 {
 		t.Fatalf("uninstall: %s %s", r.Stdout, r.Stderr)
 	}
-	pids, _ := exec.Command("ip", "netns", "pids", n.NetNS).Output()
-	for _, pid := range strings.Fields(string(pids)) {
+	for _, pid := range n.PIDs() {
 		if exe, _ := os.Readlink("/proc/" + pid + "/exe"); strings.Contains(exe, "edgeos") {
 			t.Errorf("after uninstall, pid %s still runs %s", pid, exe)
 		}

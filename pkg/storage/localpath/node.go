@@ -12,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/kubeconfig"
 	"github.com/edgeos/edgeos/pkg/watch"
 	"github.com/sirupsen/logrus"
 	corev1 "k8s.io/api/core/v1"
@@ -22,7 +23,6 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
 )
 
 // NodeConfig places a node's local storage.
@@ -59,25 +59,17 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 	if err := os.MkdirAll(n.cfg.Path, 0o700); err != nil {
 		return fmt.Errorf("local storage path: %w", err)
 	}
-	nodeCS, err := client(n.cfg.NodeKubeconfig)
+	nodeCS, err := kubeconfig.Client(n.cfg.NodeKubeconfig)
 	if err != nil {
 		return err
 	}
-	volCS, err := client(n.cfg.VolumesKubeconfig)
+	volCS, err := kubeconfig.Client(n.cfg.VolumesKubeconfig)
 	if err != nil {
 		return err
 	}
 	ready()
 	go n.publishFree(ctx, nodeCS)
 	return n.followVolumes(ctx, volCS)
-}
-
-func client(kubeconfig string) (kubernetes.Interface, error) {
-	rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return nil, err
-	}
-	return kubernetes.NewForConfig(rc)
 }
 
 func (n *Node) publishFree(ctx context.Context, cs kubernetes.Interface) {
