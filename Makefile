@@ -24,11 +24,11 @@ UNIT_PKGS := ./pkg/...
 
 # The pause image edgeos embeds, built from cmd/pause for the target arch.
 PAUSE    := pkg/pause/pause.tar
-# containerd's runc shim, a small program of its own, embedded compressed.
-SHIM     := pkg/containerd/shim/shim.bin.gz
+# containerd and its runc shim, small programs of their own, embedded compressed.
+PROGRAMS := pkg/containerd/programs/containerd.bin.gz pkg/containerd/programs/shim.bin.gz
 # runc, static with seccomp, from the version pinned in packaging/runc.
 RUNC     := pkg/runc/runc.bin.gz
-GENERATED := $(PAUSE) $(SHIM) $(RUNC)
+GENERATED := $(PAUSE) $(PROGRAMS) $(RUNC)
 
 .PHONY: build run run-deps test deps unit integration vet lint bench release release-test clean
 
@@ -38,8 +38,8 @@ build: $(GENERATED)
 $(PAUSE): cmd/pause/main.go pkg/pause/gen/main.go $(wildcard pkg/ociimage/*.go)
 	$(GO) generate ./pkg/pause
 
-$(SHIM): go.mod
-	$(GO) generate ./pkg/containerd/shim
+$(PROGRAMS) &: go.mod
+	$(GO) generate ./pkg/containerd/programs
 
 $(RUNC): packaging/runc/go.mod
 	$(GO) generate ./pkg/runc

@@ -19,7 +19,7 @@ LDFLAGS=${LDFLAGS:-}
 work=$(mktemp -d)
 # the host's generated files (pause image, shim) are put back, so that
 # `make build` embeds the right ones
-generated=(pkg/pause/pause.tar pkg/containerd/shim/shim.bin.gz pkg/runc/runc.bin.gz)
+generated=(pkg/pause/pause.tar pkg/containerd/programs/containerd.bin.gz pkg/containerd/programs/shim.bin.gz pkg/runc/runc.bin.gz)
 for f in "${generated[@]}"; do
   if [[ -f $f ]]; then cp -p "$f" "$work/$(basename "$f").host"; fi
 done
@@ -53,7 +53,7 @@ for arch in $ARCHES; do
   [[ -f /usr/lib/$triple/libseccomp.a ]] || { echo "release: $arch needs libseccomp-dev for $triple (see the top of $0)" >&2; exit 1; }
   echo "release: $arch"
   GOARCH=$goarch GOARM=$goarm "$work/gen" -o pkg/pause/pause.tar -name edgeos.local/pause:1
-  GOARCH=$goarch GOARM=$goarm go generate ./pkg/containerd/shim
+  GOARCH=$goarch GOARM=$goarm go generate ./pkg/containerd/programs
   CC=$cc PKG_CONFIG_LIBDIR=/usr/lib/$triple/pkgconfig GOARCH=$goarch GOARM=$goarm go generate ./pkg/runc
   CGO_ENABLED=1 CC=$cc GOOS=linux GOARCH=$goarch GOARM=$goarm \
     go build -trimpath -tags "netgo osusergo sqlite_omit_load_extension" \

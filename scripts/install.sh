@@ -246,10 +246,13 @@ DATA_DIR="$DATA_DIR"
 if [ -d /run/systemd/system ]; then systemctl stop edgeos 2>/dev/null || true; fi
 if command -v rc-service >/dev/null 2>&1; then rc-service edgeos stop 2>/dev/null || true; fi
 
-# edgeos, its containerd and shims all run the edgeos binary
+# edgeos runs its binary; containerd and the shims run the programs edgeos
+# writes to its bin dir
 pids_of_binary() {
 	for p in /proc/[0-9]*; do
-		[ "\$(readlink "\$p/exe" 2>/dev/null)" = "\$BIN" ] && echo "\${p#/proc/}"
+		case "\$(readlink "\$p/exe" 2>/dev/null)" in
+		"\$BIN" | "\$DATA_DIR"/agent/bin/*) echo "\${p#/proc/}" ;;
+		esac
 	done
 }
 # containers live in the kubelet's kubepods cgroups

@@ -12,9 +12,9 @@ import (
 )
 
 // memory sums what edgeos costs on one node: every process in the node's
-// network namespace that runs the edgeos binary (edgeos itself, containerd)
-// or the shim edgeos installs, in kB. Pods' own processes live in their own network
-// namespaces and are not counted.
+// network namespace that runs the edgeos binary or one of the programs it
+// writes to its bin dir (containerd, the shims), in kB. Pods' own processes
+// live in their own network namespaces and are not counted.
 type memory struct {
 	procs, shims           int
 	pss, rss, anon         int64
@@ -27,16 +27,12 @@ func kbToMB(kb int64) float64 { return float64(kb) / 1024 }
 
 func measure(b *testing.B, n *harness.Node) memory {
 	b.Helper()
-	bin, err := os.Stat(n.Bin)
-	if err != nil {
-		b.Fatal(err)
-	}
-	shim, _ := os.Stat(filepath.Join(n.DataDir, "agent", "bin", "containerd-shim-runc-v2"))
+	binDir := filepath.Join(n.DataDir, "agent", "bin")
 	var m memory
 	for _, pid := range n.PIDs() {
-		exe, err := os.Stat("/proc/" + pid + "/exe")
-		isShim := err == nil && shim != nil && os.SameFile(exe, shim)
-		if err != nil || !os.SameFile(exe, bin) && !isShim {
+		exe, err := os.Readlink("/proc/" + pid + "/exe")
+		exe = strings.TrimSuffix(exe, " (deleted)")
+		if err != nil || exe != n.Bin && filepath.Dir(exe) != binDir {
 			continue
 		}
 		rollup := procFields(b, "/proc/"+pid+"/smaps_rollup")
@@ -45,13 +41,10 @@ func measure(b *testing.B, n *harness.Node) memory {
 		m.pss += rollup["Pss"]
 		m.rss += status["VmRSS"]
 		m.anon += status["RssAnon"]
-		cmdline, _ := os.ReadFile("/proc/" + pid + "/cmdline")
-		argv := strings.Split(string(cmdline), "\x00")
-		switch {
-		case filepath.Base(argv[0]) == "containerd":
+		switch filepath.Base(exe) {
+		case "containerd":
 			m.containerdPss += rollup["Pss"]
-		// a shim re-executes itself as the edgeos binary with -namespace
-		case isShim || filepath.Base(argv[0]) == "containerd-shim-runc-v2" || len(argv) > 1 && argv[1] == "-namespace":
+		case "containerd-shim-runc-v2":
 			m.shimPss += rollup["Pss"]
 			m.shims++
 		}

@@ -1,6 +1,6 @@
-// Command edgeos is the single edgeos binary. Started as containerd or its
-// runc shim it is those; called as kubectl (through a link) it is kubectl;
-// otherwise it is the edgeos command line.
+// Command edgeos is the single edgeos binary. Started as the CNI plugin or
+// called as kubectl (through a link) it is those; otherwise it is the
+// edgeos command line.
 package main
 
 import (
@@ -10,12 +10,10 @@ import (
 
 	"github.com/edgeos/edgeos/pkg/cli"
 	"github.com/edgeos/edgeos/pkg/cni"
-	"github.com/edgeos/edgeos/pkg/containerd"
 	"github.com/edgeos/edgeos/pkg/kubectl"
 )
 
 func main() {
-	containerd.Main(os.Args)
 	cni.Main(os.Args)
 	if filepath.Base(os.Args[0]) == "kubectl" {
 		kubectl.Run(os.Args[1:])

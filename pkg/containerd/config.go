@@ -13,16 +13,11 @@ root = {{printf "%q" .Root}}
 state = {{printf "%q" .State}}
 # never the host's /etc/containerd
 imports = []
+# built in but unused: edgeos's containerd is built without btrfs, zfs,
+# devmapper and tracing (see pkg/containerd/programs)
 disabled_plugins = [
-  "io.containerd.snapshotter.v1.btrfs",
-  "io.containerd.snapshotter.v1.zfs",
-  "io.containerd.snapshotter.v1.devmapper",
   "io.containerd.snapshotter.v1.blockfile",
   "io.containerd.snapshotter.v1.erofs",
-  "io.containerd.tracing.processor.v1.otlp",
-  "io.containerd.internal.v1.tracing",
-  # the runc shim's task service lives in this binary too; it is the shim's, not the daemon's
-  "io.containerd.ttrpc.v1.task",
 ]
 
 [plugins.'io.containerd.server.v1.grpc']

@@ -1,5 +1,5 @@
-// Package containerd runs the containerd built into edgeos as a child
-// process. The edgeos binary is containerd and its runc shim too (see Main).
+// Package containerd runs the containerd edgeos carries (a program of its
+// own, see pkg/containerd/programs) as a child process.
 // Config, data, state and socket live under edgeos's own directories, never
 // the host's /run/containerd. If edgeos dies, the kernel stops containerd
 // with it, but shims and containers keep running; the containerd started by
@@ -18,7 +18,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/edgeos/edgeos/pkg/containerd/shim"
+	"github.com/edgeos/edgeos/pkg/containerd/programs"
 	"github.com/edgeos/edgeos/pkg/runc"
 	"github.com/sirupsen/logrus"
 )
@@ -29,7 +29,7 @@ type Config struct {
 	Root string
 	// State holds sockets and running bundles; on tmpfs: /run/edgeos/containerd.
 	State string
-	// BinDir holds the links through which containerd finds its shim.
+	// BinDir holds containerd, its shim and runc, written there at start.
 	BinDir string
 	// ConfigFile is where the generated config.toml goes.
 	ConfigFile   string
@@ -50,7 +50,7 @@ func (c Config) Address() string { return filepath.Join(c.State, "containerd.soc
 // Address is the running containerd's socket.
 func (d *Containerd) Address() string { return d.cfg.Address() }
 
-func (c Config) shimPath() string { return filepath.Join(c.BinDir, ShimName) }
+func (c Config) shimPath() string { return filepath.Join(c.BinDir, programs.Shim) }
 
 func (c Config) runcPath() string { return filepath.Join(c.BinDir, runc.Name) }
 
@@ -65,16 +65,12 @@ func (d *Containerd) Name() string { return "containerd" }
 // Run starts containerd, reports ready once its socket answers, and stops
 // it when ctx ends.
 func (d *Containerd) Run(ctx context.Context, ready func()) error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
 	if err := d.prepare(); err != nil {
 		return fmt.Errorf("containerd: %w", err)
 	}
 	cmd := &exec.Cmd{
-		Path:   self,
-		Args:   []string{DaemonName, "--config", d.cfg.ConfigFile},
+		Path:   filepath.Join(d.cfg.BinDir, programs.Containerd),
+		Args:   []string{programs.Containerd, "--config", d.cfg.ConfigFile},
 		Env:    append(withPath(os.Environ(), d.cfg.BinDir), "GOGC=50"),
 		Stdout: os.Stderr,
 		Stderr: os.Stderr,
@@ -113,7 +109,7 @@ func (d *Containerd) Run(ctx context.Context, ready func()) error {
 	return nil
 }
 
-// prepare writes the config, the shim and runc.
+// prepare writes the config, containerd, its shim and runc.
 func (d *Containerd) prepare() error {
 	for _, dir := range []string{d.cfg.Root, d.cfg.State, d.cfg.BinDir, filepath.Dir(d.cfg.ConfigFile)} {
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -127,7 +123,7 @@ func (d *Containerd) prepare() error {
 	if err := os.WriteFile(d.cfg.ConfigFile, b, 0o600); err != nil {
 		return err
 	}
-	if err := shim.Install(d.cfg.shimPath()); err != nil {
+	if err := programs.Install(d.cfg.BinDir); err != nil {
 		return err
 	}
 	return runc.Install(d.cfg.runcPath())
@@ -156,7 +152,7 @@ func (d *Containerd) waitSocket(ctx context.Context, exited <-chan error) error 
 	}
 }
 
-// withPath puts dir first on PATH, so containerd finds the shim link.
+// withPath puts dir first on PATH, where containerd looks for its shim.
 func withPath(env []string, dir string) []string {
 	out := make([]string, 0, len(env)+1)
 	path := "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"

@@ -1,12 +1,14 @@
 // Package embedded writes programs that edgeos carries inside its binary
-// (gzip-compressed) to the node's disk: containerd's runc shim and runc.
+// (gzip-compressed) to the node's disk: containerd, its runc shim and runc.
 package embedded
 
 import (
 	"bytes"
 	"compress/gzip"
-	"crypto/sha256"
+	"encoding/binary"
+	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path/filepath"
@@ -16,28 +18,36 @@ import (
 // with the same content is there (replacing a link or an older version).
 // The file is replaced by a rename, never rewritten in place, so running
 // copies keep theirs.
+//
+// Whether the file on disk is the same is decided from the gzip trailer,
+// which records the program's length and CRC-32: a start that finds its
+// programs in place reads them once and decompresses nothing. When it must
+// write, it streams, so the program is never whole in memory.
 func Install(path string, gz []byte) error {
+	name := filepath.Base(path)
+	if len(gz) < 18 {
+		return fmt.Errorf("embedded %s: not gzip data", name)
+	}
+	sum := binary.LittleEndian.Uint32(gz[len(gz)-8:])
+	size := binary.LittleEndian.Uint32(gz[len(gz)-4:]) // length mod 2^32
+	if same, err := sameContent(path, sum, size); err != nil {
+		return fmt.Errorf("embedded %s: %w", name, err)
+	} else if same {
+		return nil
+	}
 	zr, err := gzip.NewReader(bytes.NewReader(gz))
 	if err != nil {
-		return fmt.Errorf("embedded %s: %w", filepath.Base(path), err)
+		return fmt.Errorf("embedded %s: %w", name, err)
 	}
-	bin, err := io.ReadAll(zr)
-	if err != nil {
-		return fmt.Errorf("embedded %s: %w", filepath.Base(path), err)
-	}
-	if st, err := os.Lstat(path); err == nil && st.Mode().IsRegular() {
-		if have, err := os.ReadFile(path); err == nil && sha256.Sum256(have) == sha256.Sum256(bin) {
-			return nil
-		}
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+"-*")
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+name+"-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(bin); err != nil {
+	// io.Copy reads to EOF, where gzip checks the trailer's CRC and length
+	if _, err := io.Copy(tmp, zr); err != nil {
 		tmp.Close()
-		return err
+		return fmt.Errorf("embedded %s: %w", name, err)
 	}
 	if err := tmp.Chmod(0o755); err != nil {
 		tmp.Close()
@@ -47,4 +57,25 @@ func Install(path string, gz []byte) error {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
+}
+
+// sameContent reports whether path is a regular file of the given length
+// (mod 2^32) and CRC-32.
+func sameContent(path string, sum, size uint32) (bool, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	st, err := os.Lstat(path)
+	if err != nil || !st.Mode().IsRegular() || uint32(st.Size()) != size {
+		return false, nil
+	}
+	h := crc32.NewIEEE()
+	if _, err := io.Copy(h, f); err != nil {
+		return false, err
+	}
+	return h.Sum32() == sum, nil
 }

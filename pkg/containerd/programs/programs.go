@@ -1,0 +1,42 @@
+// Package programs holds containerd and its runc shim as small programs of
+// their own, built from the containerd module for the target architecture
+// and embedded gzip-compressed. Run as the whole edgeos binary, each such
+// process paid for every package edgeos links (the Go runtime initialising
+// Kubernetes' API schemes and the binary's pages): about 40 MB per shim
+// (one per pod) and over 100 MB for containerd. On their own they cost a
+// fraction of that. edgeos writes them to the node's bin dir at start.
+package programs
+
+import (
+	_ "embed"
+	"path/filepath"
+
+	"github.com/edgeos/edgeos/pkg/embedded"
+)
+
+// containerd without the snapshotters and tracing edgeos's config turns
+// off anyway (btrfs needs cgo), stamped with its module version, which the
+// CRI reports to the kubelet.
+//go:generate sh -c "CGO_ENABLED=0 go build -trimpath -tags 'no_btrfs no_devmapper no_zfs no_tracing' -ldflags=\"-s -w -buildid= -X github.com/containerd/containerd/v2/version.Version=$(go list -m -f '{{.Version}}' github.com/containerd/containerd/v2)\" -o containerd.bin github.com/containerd/containerd/v2/cmd/containerd && gzip -9nf containerd.bin"
+//go:generate sh -c "CGO_ENABLED=0 go build -trimpath -ldflags='-s -w -buildid=' -o shim.bin github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 && gzip -9nf shim.bin"
+
+// File names in the node's bin dir; containerd finds the shim by its name.
+const (
+	Containerd = "containerd"
+	Shim       = "containerd-shim-runc-v2"
+)
+
+var (
+	//go:embed containerd.bin.gz
+	containerd []byte
+	//go:embed shim.bin.gz
+	shim []byte
+)
+
+// Install writes both programs to dir (see embedded.Install).
+func Install(dir string) error {
+	if err := embedded.Install(filepath.Join(dir, Containerd), containerd); err != nil {
+		return err
+	}
+	return embedded.Install(filepath.Join(dir, Shim), shim)
+}
