@@ -17,7 +17,7 @@ bench_setup() {
 bench_run() {
   local name=$1 pkg=$2
   shift 2
-  env EDGEOS_BIN="$BIN" BENCH_TABLE="$TABLE" "$@" go test -run '^$' -bench "$name" -benchtime 1x -timeout 30m "$pkg"
+  env EDGEOS_BIN="$BIN" BENCH_TABLE="$TABLE" "$@" go test -run '^$' -bench "$name" -benchtime 1x -timeout "${BENCH_TIMEOUT:-90m}" "$pkg"
   cat "$TABLE"
 }
 

@@ -51,7 +51,7 @@ func kubeletComponent(cfg Config, runtimeEndpoint, cgroupDriver string) (*kubele
 	if len(cfg.Node.Taints) > 0 {
 		args["register-with-taints"] = strings.Join(cfg.Node.Taints, ",")
 	}
-	return kubelet.New(multicall.Flags(argMap(args, cfg.Node.KubeletArgs))), nil
+	return kubelet.New(multicall.Flags(multicall.Merge(args, cfg.Node.KubeletArgs))), nil
 }
 
 func (c Config) kubeletKubeconfig() string { return c.dir("etc", "kubelet.kubeconfig") }

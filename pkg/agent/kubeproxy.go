@@ -28,7 +28,7 @@ func kubeProxyComponent(cfg Config) (*kubeproxy.KubeProxy, error) {
 	if len(cfg.NodeIPs) > 0 {
 		args["bind-address"] = cfg.NodeIPs[0]
 	}
-	return kubeproxy.New(multicall.Flags(argMap(args, cfg.Node.KubeProxyArgs))), nil
+	return kubeproxy.New(multicall.Flags(multicall.Merge(args, cfg.Node.KubeProxyArgs))), nil
 }
 
 func (c Config) kubeProxyKubeconfig() string { return c.dir("etc", "kube-proxy.kubeconfig") }

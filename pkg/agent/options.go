@@ -5,7 +5,8 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
-	"strings"
+
+	"github.com/edgeos/edgeos/pkg/multicall"
 )
 
 // NodeOptions are the node flags `server` and `agent` share.
@@ -41,13 +42,8 @@ const (
 // Validate checks the options; every error names its flag.
 func (o NodeOptions) Validate() error {
 	var errs []error
-	for flag, args := range map[string][]string{"--kubelet-arg": o.KubeletArgs, "--kube-proxy-arg": o.KubeProxyArgs} {
-		for _, a := range args {
-			if k, _, ok := strings.Cut(a, "="); !ok || strings.TrimPrefix(k, "--") == "" {
-				errs = append(errs, fmt.Errorf("%s %q must be key=value", flag, a))
-			}
-		}
-	}
+	errs = append(errs, multicall.CheckArgs("--kubelet-arg", o.KubeletArgs)...)
+	errs = append(errs, multicall.CheckArgs("--kube-proxy-arg", o.KubeProxyArgs)...)
 	if o.CNI != CNIEdgeos && o.CNI != CNINone {
 		errs = append(errs, fmt.Errorf("--cni %q: want %s or %s", o.CNI, CNIEdgeos, CNINone))
 	}
@@ -58,14 +54,4 @@ func (o NodeOptions) Validate() error {
 		errs = append(errs, fmt.Errorf("--local-storage-path %q must be an absolute path", o.LocalStoragePath))
 	}
 	return errors.Join(errs...)
-}
-
-// argMap turns key=value flags into a map, edgeos's own first so that the
-// user's win.
-func argMap(own map[string]string, user []string) map[string]string {
-	for _, kv := range user {
-		k, v, _ := strings.Cut(kv, "=")
-		own[strings.TrimPrefix(k, "--")] = v
-	}
-	return own
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 // Link makes dir/name a symlink to the running edgeos binary, replacing a
@@ -23,6 +24,27 @@ func Link(dir, name string) error {
 	}
 	_ = os.Remove(link)
 	return os.Symlink(self, link)
+}
+
+// CheckArgs reports every argument of flag that is not key=value.
+func CheckArgs(flag string, args []string) []error {
+	var errs []error
+	for _, a := range args {
+		if k, _, ok := strings.Cut(a, "="); !ok || strings.TrimPrefix(k, "--") == "" {
+			errs = append(errs, fmt.Errorf("%s %q must be key=value", flag, a))
+		}
+	}
+	return errs
+}
+
+// Merge adds the user's key=value flags (a leading "--" is allowed) to
+// edgeos's own, so that the user's win; it returns own.
+func Merge(own map[string]string, user []string) map[string]string {
+	for _, kv := range user {
+		k, v, _ := strings.Cut(kv, "=")
+		own[strings.TrimPrefix(k, "--")] = v
+	}
+	return own
 }
 
 // Flags renders flag values as sorted --key=value arguments.

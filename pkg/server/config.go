@@ -6,13 +6,15 @@ package server
 import (
 	"errors"
 	"fmt"
-	"github.com/edgeos/edgeos/pkg/agent"
-	"github.com/edgeos/edgeos/pkg/datastore"
 	"net"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/edgeos/edgeos/pkg/agent"
+	"github.com/edgeos/edgeos/pkg/datastore"
+	"github.com/edgeos/edgeos/pkg/multicall"
 )
 
 // Config is everything `edgeos server` is told, from flags, environment or
@@ -40,6 +42,8 @@ type Config struct {
 	DisableAgent bool
 	Disable      []string
 	Debug        bool
+	// key=value flags for the upstream components; they win over edgeos's
+	APIServerArgs, ControllerManagerArgs, SchedulerArgs []string
 }
 
 // Parts that --disable can turn off.
@@ -52,6 +56,9 @@ func (c *Config) Disabled(part string) bool { return slices.Contains(c.Disable, 
 // address, node name). Every error names the flag at fault.
 func (c *Config) Validate() error {
 	var errs []error
+	errs = append(errs, multicall.CheckArgs("--kube-apiserver-arg", c.APIServerArgs)...)
+	errs = append(errs, multicall.CheckArgs("--kube-controller-manager-arg", c.ControllerManagerArgs)...)
+	errs = append(errs, multicall.CheckArgs("--kube-scheduler-arg", c.SchedulerArgs)...)
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir must not be empty"))
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/datadir"
 	"github.com/edgeos/edgeos/pkg/datastore"
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
+	"github.com/edgeos/edgeos/pkg/multicall"
 	"github.com/edgeos/edgeos/pkg/nodepassword"
 	"github.com/edgeos/edgeos/pkg/sdnotify"
 	"github.com/edgeos/edgeos/pkg/token"
@@ -100,9 +101,9 @@ func Run(ctx context.Context, cfg *Config) error {
 		return err
 	}
 	cp, err := controlplane.New(controlplane.Config{
-		APIServerArgs:         s.apiserverArgs(ds.Endpoints().Endpoints),
-		ControllerManagerArgs: s.controllerManagerArgs(ds),
-		SchedulerArgs:         s.schedulerArgs(ds),
+		APIServerArgs:         multicall.Merge(s.apiserverArgs(ds.Endpoints().Endpoints), s.cfg.APIServerArgs),
+		ControllerManagerArgs: multicall.Merge(s.controllerManagerArgs(ds), s.cfg.ControllerManagerArgs),
+		SchedulerArgs:         multicall.Merge(s.schedulerArgs(ds), s.cfg.SchedulerArgs),
 		Listener:              ln,
 		WrapHandler:           boot.Wrap,
 	})

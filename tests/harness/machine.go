@@ -63,9 +63,15 @@ func (n *Node) startMachine() {
 
 // NodeFlags are the flags every edgeos server or agent in the harness
 // needs: its name and address, and a cgroup root of its own for the kubelet
-// (made here, removed with the cluster), so that kubelets on one host never
-// share one.
+// (see CgroupRoot).
 func (n *Node) NodeFlags() []string {
+	n.c.t.Helper()
+	return []string{"--node-name", n.Name, "--node-ip", n.IP, "--kubelet-arg", "cgroup-root=" + n.CgroupRoot()}
+}
+
+// CgroupRoot is the node's own cgroup root for its kubelet (made here,
+// removed with the cluster), so that kubelets on one host never share one.
+func (n *Node) CgroupRoot() string {
 	n.c.t.Helper()
 	root := n.c.CgroupParent() + "/" + n.Name
 	hierarchies, _ := filepath.Glob("/sys/fs/cgroup/*")
@@ -77,7 +83,7 @@ func (n *Node) NodeFlags() []string {
 			}
 		}
 	}
-	return []string{"--node-name", n.Name, "--node-ip", n.IP, "--kubelet-arg", "cgroup-root=" + root}
+	return root
 }
 
 // enter is the command prefix that runs a program on the node.

@@ -1,19 +1,9 @@
-// Package node benchmarks edgeos nodes in the test harness (network and
-// mount namespaces of their own, no route off the machine): cold start to
-// node Ready for a server and for an agent, pod create → Running latency,
-// and the memory of edgeos, its containerd and the shims with idle pods.
-// It is run by bench/node.sh, once (-benchtime 1x), and writes a markdown
-// table to $BENCH_TABLE when that is set.
-package node
+package footprint
 
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 	"slices"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -28,95 +18,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 )
 
-func TestMain(m *testing.M) {
-	harness.RemoveStale()
-	os.Exit(m.Run())
-}
-
-const idlePods = 5
-
-func BenchmarkNode(b *testing.B) {
-	idle := 60 * time.Second
-	if s := os.Getenv("BENCH_IDLE"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil {
-			b.Fatalf("BENCH_IDLE: %v", err)
-		}
-		idle = d
-	}
-	startPods := 30
-	if s := os.Getenv("BENCH_PODS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			b.Fatalf("BENCH_PODS %q", s)
-		}
-		startPods = n
-	}
-	for range b.N {
-		r := runNode(b, idle, startPods)
-		b.ReportMetric(r.serverReady.Seconds(), "server-ready-s")
-		b.ReportMetric(r.agentReady.Seconds(), "agent-ready-s")
-		b.ReportMetric(r.server.pssMB(), "server-PSS-MB")
-		b.ReportMetric(r.agent.pssMB(), "agent-PSS-MB")
-		b.ReportMetric(percentile(r.podStart, 50).Seconds(), "pod-start-p50-s")
-		b.ReportMetric(percentile(r.podStart, 99).Seconds(), "pod-start-p99-s")
-		if path := os.Getenv("BENCH_TABLE"); path != "" {
-			if err := os.WriteFile(path, []byte(r.table(idle)), 0o644); err != nil {
-				b.Fatal(err)
-			}
-		}
-	}
-}
-
-type result struct {
-	serverReady, agentReady time.Duration
-	server, agent           memory
-	podStart                []time.Duration
-}
-
-func runNode(b *testing.B, idle time.Duration, startPods int) result {
-	var r result
-	c := harness.New(b)
-	srv, ag := c.AddNode("server"), c.AddNode("agent")
-	echo := images.Build(b, "echo")
-	for _, n := range []*harness.Node{srv, ag} {
-		dir := filepath.Join(n.DataDir, "agent", "images")
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			b.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, "echo.tar"), echo, 0o600); err != nil {
-			b.Fatal(err)
-		}
-	}
-
-	start := time.Now()
-	srv.Start(append([]string{"server", "--data-dir", srv.DataDir, "--write-kubeconfig", srv.Kubeconfig}, srv.NodeFlags()...)...)
-	cs := srv.WaitReady()
-	waitNodeReady(b, cs, srv.Name)
-	r.serverReady = time.Since(start)
-
-	r.podStart = podStartLatencies(b, cs, srv.Name, startPods)
-
-	runIdlePods(b, cs, srv.Name)
-	time.Sleep(idle)
-	r.server = measure(b, srv)
-
-	token, err := os.ReadFile(filepath.Join(srv.DataDir, "server", "token"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	start = time.Now()
-	ag.Start(append([]string{"agent", "--server", "https://" + srv.IP + ":6443", "--token", strings.TrimSpace(string(token)), "--data-dir", ag.DataDir}, ag.NodeFlags()...)...)
-	waitNodeReady(b, cs, ag.Name)
-	r.agentReady = time.Since(start)
-	runIdlePods(b, cs, ag.Name)
-	time.Sleep(idle)
-	r.agent = measure(b, ag)
-
-	ag.Stop()
-	srv.Stop()
-	return r
-}
+// The workload is the same for edgeos and vanilla Kubernetes: pods of the
+// echo test image, imported (never pulled), and ConfigMaps.
 
 // waitNodeReady polls the Node every 100 ms until it is Ready.
 func waitNodeReady(b *testing.B, cs kubernetes.Interface, name string) {
@@ -155,6 +58,7 @@ func echoPod(node string) corev1.PodSpec {
 func podStartLatencies(b *testing.B, cs kubernetes.Interface, node string, n int) []time.Duration {
 	b.Helper()
 	ctx := context.Background()
+	waitServiceAccount(b, cs)
 	pods := cs.CoreV1().Pods("default")
 	var out []time.Duration
 	for i := range n {
@@ -177,6 +81,24 @@ func podStartLatencies(b *testing.B, cs kubernetes.Interface, node string, n int
 		b.Fatal(err)
 	}
 	return out
+}
+
+// waitServiceAccount waits for the default namespace's ServiceAccount,
+// without which no pod is admitted; the controller-manager makes it soon
+// after the API is up.
+func waitServiceAccount(b *testing.B, cs kubernetes.Interface) {
+	b.Helper()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		_, err := cs.CoreV1().ServiceAccounts("default").Get(context.Background(), "default", metav1.GetOptions{})
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("no default ServiceAccount: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 func untilRunning(w watch.Interface) error {
@@ -247,19 +169,44 @@ func percentile(ds []time.Duration, p int) time.Duration {
 	return s[max(i, 0)]
 }
 
-func (r result) table(idle time.Duration) string {
-	var sb strings.Builder
-	fmt.Fprintf(&sb, "| node | start → node Ready (s) | processes | PSS (MB) | RSS (MB) | anon (MB) | of which containerd PSS (MB) | shims | shims PSS (MB) |\n")
-	fmt.Fprintf(&sb, "|---|---|---|---|---|---|---|---|---|\n")
-	for _, row := range []struct {
-		name  string
-		ready time.Duration
-		m     memory
-	}{{"server + node, " + strconv.Itoa(idlePods) + " idle pods", r.serverReady, r.server}, {"agent, " + strconv.Itoa(idlePods) + " idle pods", r.agentReady, r.agent}} {
-		fmt.Fprintf(&sb, "| %s | %.2f | %d | %.0f | %.0f | %.0f | %.0f | %d | %.0f |\n", row.name, row.ready.Seconds(), row.m.procs,
-			row.m.pssMB(), kbToMB(row.m.rss), kbToMB(row.m.anon), kbToMB(row.m.containerdPss), row.m.shims, kbToMB(row.m.shimPss))
+// apiLatencies creates n ConfigMaps one after another on node's API, then
+// lists them all lists times, each call timed, and deletes them.
+func apiLatencies(b *testing.B, node *harness.Node, n, lists int) (creates, listed []time.Duration) {
+	b.Helper()
+	ctx := context.Background()
+	// without client-go's default rate limit (5 requests/s), which would
+	// be all this measured
+	rc := node.RESTConfig()
+	rc.QPS, rc.Burst = 1000, 1000
+	cs, err := kubernetes.NewForConfig(rc)
+	if err != nil {
+		b.Fatal(err)
 	}
-	fmt.Fprintf(&sb, "\nMemory after %s idle. Pod create → Running, %d pods one after another on the server node: p50 %.2f s, p99 %.2f s, max %.2f s.\n",
-		idle, len(r.podStart), percentile(r.podStart, 50).Seconds(), percentile(r.podStart, 99).Seconds(), slices.Max(r.podStart).Seconds())
-	return sb.String()
+	cms := cs.CoreV1().ConfigMaps("default")
+	for i := range n {
+		cm := &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("bench-%d", i), Labels: map[string]string{"bench": "api"}},
+			Data:       map[string]string{"key": fmt.Sprintf("value %d", i)},
+		}
+		t0 := time.Now()
+		if _, err := cms.Create(ctx, cm, metav1.CreateOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		creates = append(creates, time.Since(t0))
+	}
+	for range lists {
+		t0 := time.Now()
+		l, err := cms.List(ctx, metav1.ListOptions{LabelSelector: "bench=api"})
+		if err != nil {
+			b.Fatal(err)
+		}
+		listed = append(listed, time.Since(t0))
+		if len(l.Items) != n {
+			b.Fatalf("listed %d ConfigMaps, created %d", len(l.Items), n)
+		}
+	}
+	if err := cms.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "bench=api"}); err != nil {
+		b.Fatal(err)
+	}
+	return creates, listed
 }

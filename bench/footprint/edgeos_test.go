@@ -1,0 +1,48 @@
+package footprint
+
+import (
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/edgeos/edgeos/tests/harness"
+	"github.com/edgeos/edgeos/tests/images"
+)
+
+// runEdgeos measures an edgeos server (which is also a node) and then an
+// agent joined to it.
+func runEdgeos(b *testing.B, p params) (server, agent run) {
+	c := harness.New(b)
+	srv, ag := c.AddNode("server"), c.AddNode("agent")
+	echo := images.Build(b, "echo")
+	for _, n := range []*harness.Node{srv, ag} {
+		n.AddImage("echo.tar", echo)
+	}
+	count := func(n *harness.Node) counts {
+		return inDirOrIs(filepath.Join(n.DataDir, "agent", "bin"), n.Bin)
+	}
+	db := filepath.Join(srv.DataDir, "server", "db", "state.db")
+
+	server.name = "edgeos server + node"
+	start := time.Now()
+	srv.Start(srv.ServerArgs()...)
+	cs := srv.WaitReady()
+	waitNodeReady(b, cs, srv.Name)
+	server.ready = time.Since(start)
+	server.podStart = podStartLatencies(b, cs, srv.Name, p.startPods)
+	runIdlePods(b, cs, srv.Name)
+	server.idle = measureIdle(b, srv, count(srv), p.idle, db+"-wal", db)
+	server.creates, server.lists = apiLatencies(b, srv, p.configMaps, p.lists)
+
+	agent.name = "edgeos agent"
+	start = time.Now()
+	ag.Start(ag.AgentArgs(srv)...)
+	waitNodeReady(b, cs, ag.Name)
+	agent.ready = time.Since(start)
+	runIdlePods(b, cs, ag.Name)
+	agent.idle = measureIdle(b, ag, count(ag), p.idle, "", "")
+
+	ag.Stop()
+	srv.Stop()
+	return server, agent
+}

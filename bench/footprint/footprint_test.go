@@ -1,0 +1,140 @@
+// Package footprint measures what a node costs, for edgeos and, in the same
+// run, for vanilla Kubernetes (the same upstream version as separate
+// processes on etcd, default flags): start → node Ready, pod create →
+// Running, memory (PSS, RSS, anonymous) with 5 idle pods, CPU and bytes
+// written to storage over an idle window, the datastore's files over it,
+// and API latency for ConfigMap creates and lists. Every node runs in the
+// test harness (network and mount namespaces of its own, no route off the
+// machine). It is run by bench/footprint.sh, once (-benchtime 1x), and
+// writes a markdown table to $BENCH_TABLE when that is set.
+package footprint
+
+import (
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgeos/edgeos/tests/harness"
+)
+
+func TestMain(m *testing.M) {
+	harness.RemoveStale()
+	os.Exit(m.Run())
+}
+
+const idlePods = 5
+
+// params come from the environment (bench/footprint.sh documents them).
+type params struct {
+	idle       time.Duration // BENCH_IDLE: the idle window
+	startPods  int           // BENCH_PODS: pods started one after another
+	configMaps int           // BENCH_CONFIGMAPS: ConfigMaps created, then listed
+	lists      int
+	vanilla    string // BENCH_VANILLA: dir of the vanilla programs; empty skips vanilla
+}
+
+func readParams(b *testing.B) params {
+	p := params{idle: 5 * time.Minute, startPods: 30, configMaps: 1000, lists: 100, vanilla: os.Getenv("BENCH_VANILLA")}
+	if s := os.Getenv("BENCH_IDLE"); s != "" {
+		d, err := time.ParseDuration(s)
+		if err != nil || d <= 0 {
+			b.Fatalf("BENCH_IDLE %q", s)
+		}
+		p.idle = d
+	}
+	for env, v := range map[string]*int{"BENCH_PODS": &p.startPods, "BENCH_CONFIGMAPS": &p.configMaps} {
+		if s := os.Getenv(env); s != "" {
+			n, err := strconv.Atoi(s)
+			if err != nil || n < 1 {
+				b.Fatalf("%s %q", env, s)
+			}
+			*v = n
+		}
+	}
+	return p
+}
+
+// run is one node's figures; agent-only nodes have no pod start or API
+// figures.
+type run struct {
+	name           string
+	ready          time.Duration
+	podStart       []time.Duration
+	idle           usage
+	creates, lists []time.Duration
+}
+
+func BenchmarkFootprint(b *testing.B) {
+	p := readParams(b)
+	for range b.N {
+		server, agent := runEdgeos(b, p)
+		runs := []run{server, agent}
+		if p.vanilla != "" {
+			runs = append(runs, runVanilla(b, p))
+		}
+		for _, r := range runs {
+			key := strings.Fields(r.name)[0] + "-" + strings.Fields(r.name)[1]
+			b.ReportMetric(r.idle.pssMB(), key+"-PSS-MB")
+		}
+		if path := os.Getenv("BENCH_TABLE"); path != "" {
+			if err := os.WriteFile(path, []byte(table(p, runs)), 0o644); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func table(p params, runs []run) string {
+	var sb strings.Builder
+	fmt.Fprintf(&sb, "| node | start → Ready (s) | pod start p50 / p99 (s) | PSS (MB) | RSS (MB) | anon (MB) | containerd PSS (MB) | shims, PSS (MB) | idle CPU (%% of a core) | idle writes (B/s) | WAL max / end (kB) | db (kB) | ConfigMap create p50 / p99 (ms) | list p50 / p99 (ms) |\n")
+	fmt.Fprintf(&sb, "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+	for _, r := range runs {
+		u := r.idle
+		fmt.Fprintf(&sb, "| %s | %.2f | %s | %.0f | %.0f | %.0f | %.0f | %d, %.0f | %.2f | %.0f | %s | %s | %s | %s |\n",
+			r.name, r.ready.Seconds(), pair(r.podStart, time.Second), u.pssMB(), kbToMB(u.rss), kbToMB(u.anon),
+			kbToMB(u.containerdPss), u.shims, kbToMB(u.shimPss), u.cpuPercent, u.writeBps,
+			kB(u.walMax)+" / "+kB(u.walEnd), kB(u.dbEnd), pair(r.creates, time.Millisecond), pair(r.lists, time.Millisecond))
+	}
+	if len(runs) == 3 {
+		e, v := runs[0], runs[2]
+		fmt.Fprintf(&sb, "| **edgeos / vanilla** (single node) | %.2f | %.2f | **%.2f** | %.2f | %.2f | | | %.2f | %.2f | | | %.2f | %.2f |\n",
+			e.ready.Seconds()/v.ready.Seconds(), ratio(percentile(e.podStart, 50), percentile(v.podStart, 50)),
+			e.idle.pssMB()/v.idle.pssMB(), float64(e.idle.rss)/float64(v.idle.rss), float64(e.idle.anon)/float64(v.idle.anon),
+			e.idle.cpuPercent/v.idle.cpuPercent, e.idle.writeBps/v.idle.writeBps,
+			ratio(percentile(e.creates, 99), percentile(v.creates, 99)), ratio(percentile(e.lists, 99), percentile(v.lists, 99)))
+	}
+	fmt.Fprintf(&sb, "\nEach node with %d idle pods (echo test image). Memory at the end of a %s idle window; CPU and writes over it "+
+		"(user + system time and /proc/PID/io write_bytes of the node's own processes: edgeos or the vanilla components, containerd, shims; not the pods). "+
+		"WAL: the datastore's write-ahead log, sampled every 5 s (SQLite `state.db-wal`; etcd's `member/wal` directory). "+
+		"Pod start: %d pods created one after another, create → Running seen by a watch. API: %d ConfigMaps created one after another, then %d lists of all of them.\n",
+		idlePods, p.idle, p.startPods, p.configMaps, p.lists)
+	return sb.String()
+}
+
+func ratio(a, b time.Duration) float64 { return float64(a) / float64(b) }
+
+// pair is "p50 / p99" in unit, or empty.
+func pair(ds []time.Duration, unit time.Duration) string {
+	if len(ds) == 0 {
+		return ""
+	}
+	f := "%.0f / %.0f"
+	if unit == time.Second {
+		f = "%.2f / %.2f"
+	} else if percentile(ds, 99) < 10*unit {
+		f = "%.1f / %.1f"
+	}
+	return fmt.Sprintf(f, float64(percentile(ds, 50))/float64(unit), float64(percentile(ds, 99))/float64(unit))
+}
+
+func kB(n int64) string {
+	if n == 0 {
+		return "–"
+	}
+	return strconv.FormatInt(n/1024, 10)
+}

@@ -1,0 +1,205 @@
+package footprint
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edgeos/edgeos/tests/harness"
+)
+
+// usage is what one node's own processes cost: memory at the end of an
+// idle window, and CPU and disk writes over it. Which processes count is
+// the caller's choice (counts); pods' own processes live in network
+// namespaces of their own and are never among them.
+type usage struct {
+	procs, shims           int
+	pss, rss, anon         int64   // kB
+	containerdPss, shimPss int64   // kB
+	cpuPercent             float64 // of one core, over the window
+	writeBps               float64 // bytes written to storage per second
+	window                 time.Duration
+	// the datastore's files over the window, sampled every few seconds
+	walMax, walEnd, dbEnd int64 // bytes
+}
+
+func (u usage) pssMB() float64 { return kbToMB(u.pss) }
+
+func kbToMB(kb int64) float64 { return float64(kb) / 1024 }
+
+// counts reports whether a process running exe is the node's own, and
+// what it is ("containerd", "shim" or anything else).
+type counts func(exe string) (role string, ok bool)
+
+// inDirOrIs counts the programs in dir (containerd, the shims and whatever
+// else runs from there) and the given binaries.
+func inDirOrIs(dir string, bins ...string) counts {
+	return func(exe string) (string, bool) {
+		for _, b := range bins {
+			if exe == b {
+				return filepath.Base(exe), true
+			}
+		}
+		if filepath.Dir(exe) != dir {
+			return "", false
+		}
+		switch filepath.Base(exe) {
+		case "containerd":
+			return "containerd", true
+		case "containerd-shim-runc-v2":
+			return "shim", true
+		}
+		return filepath.Base(exe), true
+	}
+}
+
+type procStat struct {
+	ticks, writes int64
+}
+
+// processes maps the pids of the node's counted processes to their role.
+func processes(n *harness.Node, count counts) map[string]string {
+	out := map[string]string{}
+	for _, pid := range n.PIDs() {
+		exe, err := os.Readlink("/proc/" + pid + "/exe")
+		if err != nil {
+			continue
+		}
+		if role, ok := count(strings.TrimSuffix(exe, " (deleted)")); ok {
+			out[pid] = role
+		}
+	}
+	return out
+}
+
+// cpuAndWrites reads CPU time (clock ticks, user + system) and
+// write_bytes (bytes this process caused to be sent to storage) of each pid.
+func cpuAndWrites(b *testing.B, pids map[string]string) map[string]procStat {
+	out := map[string]procStat{}
+	for pid := range pids {
+		stat, err := os.ReadFile("/proc/" + pid + "/stat")
+		if err != nil {
+			continue // gone
+		}
+		// fields after the command name, which is in parentheses
+		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+		utime, _ := strconv.ParseInt(f[11], 10, 64)
+		stime, _ := strconv.ParseInt(f[12], 10, 64)
+		io := procFields(b, "/proc/"+pid+"/io", "")
+		out[pid] = procStat{ticks: utime + stime, writes: io["write_bytes"]}
+	}
+	return out
+}
+
+// measureIdle watches the node for window: its counted processes' CPU and
+// writes over it, the datastore files (wal, db; empty paths are skipped),
+// and their memory at its end.
+func measureIdle(b *testing.B, n *harness.Node, count counts, window time.Duration, wal, db string) usage {
+	b.Helper()
+	u := usage{window: window}
+	before := cpuAndWrites(b, processes(n, count))
+	t0 := time.Now()
+	for time.Since(t0) < window {
+		u.walMax = max(u.walMax, fileSize(wal))
+		time.Sleep(min(5*time.Second, window-time.Since(t0)))
+	}
+	elapsed := time.Since(t0)
+	procs := processes(n, count)
+	after := cpuAndWrites(b, procs)
+	u.walEnd, u.dbEnd = fileSize(wal), fileSize(db)
+	u.walMax = max(u.walMax, u.walEnd)
+	var ticks, writes int64
+	for pid, a := range after {
+		// a process started within the window counts from zero
+		ticks += a.ticks - before[pid].ticks
+		writes += a.writes - before[pid].writes
+	}
+	u.cpuPercent = float64(ticks) / clockTicks(b) / elapsed.Seconds() * 100
+	u.writeBps = float64(writes) / elapsed.Seconds()
+
+	for pid, role := range procs {
+		rollup := procFields(b, "/proc/"+pid+"/smaps_rollup", "kB")
+		status := procFields(b, "/proc/"+pid+"/status", "kB")
+		u.procs++
+		u.pss += rollup["Pss"]
+		u.rss += status["VmRSS"]
+		u.anon += status["RssAnon"]
+		switch role {
+		case "containerd":
+			u.containerdPss += rollup["Pss"]
+		case "shim":
+			u.shimPss += rollup["Pss"]
+			u.shims++
+		}
+	}
+	if u.procs == 0 {
+		b.Fatalf("no process counted in %s", n.NetNS)
+	}
+	return u
+}
+
+// fileSize is a file's size, or the sum over a directory's files (etcd's
+// WAL is one); 0 when there is none.
+func fileSize(path string) int64 {
+	if path == "" {
+		return 0
+	}
+	var total int64
+	_ = filepath.WalkDir(path, func(_ string, d os.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if info, err := d.Info(); err == nil {
+				total += info.Size()
+			}
+		}
+		return nil
+	})
+	return total
+}
+
+// clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat times.
+func clockTicks(b *testing.B) float64 {
+	out, err := exec.Command("getconf", "CLK_TCK").Output()
+	if err != nil {
+		b.Fatalf("getconf CLK_TCK: %v", err)
+	}
+	hz, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
+	if err != nil || hz <= 0 {
+		b.Fatalf("CLK_TCK %q", out)
+	}
+	return hz
+}
+
+// procFields reads "Name: 123 [unit]" lines; with a unit, only lines that
+// carry it.
+func procFields(b *testing.B, path, unit string) map[string]int64 {
+	b.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	out := map[string]int64{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), ":")
+		if !ok {
+			continue
+		}
+		f := strings.Fields(v)
+		if unit != "" && (len(f) != 2 || f[1] != unit) || unit == "" && len(f) != 1 {
+			continue
+		}
+		if n, err := strconv.ParseInt(f[0], 10, 64); err == nil {
+			out[k] = n
+		}
+	}
+	if err := sc.Err(); err != nil {
+		b.Fatal(err)
+	}
+	return out
+}
