@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/edgeos/edgeos/pkg/multicall"
 	"github.com/spf13/pflag"
@@ -23,6 +24,7 @@ import (
 	cmapp "k8s.io/kubernetes/cmd/kube-controller-manager/app"
 	cmoptions "k8s.io/kubernetes/cmd/kube-controller-manager/app/options"
 	schedoptions "k8s.io/kubernetes/cmd/kube-scheduler/app/options"
+	controlplaneapiserver "k8s.io/kubernetes/pkg/controlplane/apiserver"
 )
 
 // Config is what the control plane needs from the server.
@@ -38,6 +40,10 @@ type Config struct {
 	// WrapHandler puts edgeos's own handlers (the node bootstrap API) in
 	// front of the apiserver's handler chain, on the same port.
 	WrapHandler func(http.Handler) http.Handler
+	// IdentityLeaseRenewInterval is how often the apiserver renews its
+	// identity Lease (valid one hour); 0 keeps upstream's 10 s. Upstream has
+	// no flag for it, only a package variable, which New sets.
+	IdentityLeaseRenewInterval time.Duration
 }
 
 // ControlPlane holds the parsed options of the three components.
@@ -71,6 +77,9 @@ func New(cfg Config) (*ControlPlane, error) {
 	}
 	if err := cp.apiserver.GenericServerRunOptions.ComponentGlobalsRegistry.Set(); err != nil {
 		return nil, err
+	}
+	if cfg.IdentityLeaseRenewInterval > 0 {
+		controlplaneapiserver.IdentityLeaseRenewIntervalPeriod = cfg.IdentityLeaseRenewInterval
 	}
 	// The components' loopback clients watch deprecated APIs on purpose;
 	// upstream silences client-go's warnings about them the same way.

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/edgeos/edgeos/pkg/datastore"
+	"github.com/edgeos/edgeos/pkg/kubelet/kubeletconfig"
 )
 
 // Upstream flags for the three control-plane components. Only what edgeos
@@ -45,6 +46,18 @@ func (s *Server) apiserverArgs(etcdServers []string) map[string]string {
 		"storage-backend":                    "etcd3",
 		"profiling":                          "false",
 	}
+	if cfg.Datastore.Endpoint == "" {
+		// One server on its own SQLite. The lease reconciler would rewrite
+		// this server's lease for the kubernetes Service every 10 s; the
+		// count reconciler (one apiserver) writes only when the address
+		// changes. Servers sharing an external datastore keep leases.
+		args["endpoint-reconciler-type"] = "master-count"
+		args["apiserver-count"] = "1"
+	}
+	// The peer proxy serves mixed-version servers only with a peer CA,
+	// which edgeos does not set up; its endpoint Lease would still be
+	// rewritten every 10 s.
+	args["feature-gates"] = "UnknownVersionInteroperabilityProxy=false"
 	if ds := cfg.Datastore; ds.Endpoint != "" && strings.HasPrefix(ds.Endpoint, "https://") {
 		// an external etcd is handed to the apiserver as is; kine only passes it through
 		args["etcd-cafile"], args["etcd-certfile"], args["etcd-keyfile"] = ds.CAFile, ds.CertFile, ds.KeyFile
@@ -55,11 +68,19 @@ func (s *Server) apiserverArgs(etcdServers []string) map[string]string {
 func (s *Server) controllerManagerArgs(ds *datastore.Datastore) map[string]string {
 	c, cfg := s.certs, s.cfg
 	return map[string]string{
-		"kubeconfig":                       s.paths.kubeconfig("controller"),
-		"leader-elect":                     strconv.FormatBool(!ds.Embedded()),
-		"secure-port":                      "0",
-		"profiling":                        "false",
-		"controllers":                      "*,tokencleaner",
+		"kubeconfig":   s.paths.kubeconfig("controller"),
+		"leader-elect": strconv.FormatBool(!ds.Embedded()),
+		"secure-port":  "0",
+		"profiling":    "false",
+		"controllers":  "*,tokencleaner",
+		// Upstream's client rate limit (20/s, burst 30) throttles the
+		// discovery and set-up of its controllers at start: node IPAM, and
+		// so the node's Ready, came 5 s later than with this (bench/RESULTS.md).
+		"kube-api-qps":   "50",
+		"kube-api-burst": "100",
+		// A node is NotReady once its Lease is this old: the Lease's
+		// duration (kubelets renew a quarter into it) and half a minute.
+		"node-monitor-grace-period":        strconv.Itoa(kubeletconfig.NodeLeaseDurationSeconds+30) + "s",
 		"use-service-account-credentials":  "true",
 		"service-account-private-key-file": c.serviceAccountKey(),
 		"root-ca-file":                     c.serverCA.CertFile,

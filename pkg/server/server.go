@@ -106,6 +106,8 @@ func Run(ctx context.Context, cfg *Config) error {
 		SchedulerArgs:         multicall.Merge(s.schedulerArgs(ds), s.cfg.SchedulerArgs),
 		Listener:              ln,
 		WrapHandler:           boot.Wrap,
+		// the Lease is valid for an hour; upstream rewrites it every 10 s
+		IdentityLeaseRenewInterval: 5 * time.Minute,
 	})
 	if err != nil {
 		return err
