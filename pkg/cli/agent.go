@@ -33,6 +33,7 @@ func agentCommand() *cli.Command {
 				return usageError(c, errUnexpectedArgs(c.Args().Slice()), true)
 			}
 			setupLogging(cfg.Debug)
+			sizeMemory()
 			if err := j.Validate(); err != nil {
 				return err
 			}

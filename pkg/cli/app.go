@@ -12,6 +12,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/edgeos/edgeos/pkg/gomem"
 	"github.com/edgeos/edgeos/pkg/version"
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
@@ -72,6 +73,21 @@ func runUntilSignal(fn func(ctx context.Context) error) error {
 		return nil
 	}
 	return err
+}
+
+// sizeMemory sets the Go runtime's GC target and soft memory limit for a
+// long-running server or agent (see pkg/gomem).
+func sizeMemory() {
+	b := gomem.Budget{GCPercent: gomem.GCPercent}
+	avail, err := gomem.Available()
+	if err != nil {
+		logrus.Warnf("Go soft memory limit left unset: %v", err)
+	} else {
+		b = gomem.For(avail)
+	}
+	set := gomem.Apply(b, os.Getenv)
+	logrus.Infof("Go runtime: GC target %d%%, soft memory limit %d MiB (0: as GOGC/GOMEMLIMIT say), %d MiB available",
+		set.GCPercent, set.Limit>>20, avail>>20)
 }
 
 func setupLogging(debug bool) {

@@ -56,6 +56,7 @@ func serverCommand() *cli.Command {
 				return usageError(c, errUnexpectedArgs(c.Args().Slice()), true)
 			}
 			setupLogging(cfg.Debug)
+			sizeMemory()
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
