@@ -56,7 +56,7 @@ for arch in $ARCHES; do
   GOARCH=$goarch GOARM=$goarm go generate ./pkg/containerd/programs
   CC=$cc PKG_CONFIG_LIBDIR=/usr/lib/$triple/pkgconfig GOARCH=$goarch GOARM=$goarm go generate ./pkg/runc
   CGO_ENABLED=1 CC=$cc GOOS=linux GOARCH=$goarch GOARM=$goarm \
-    go build -trimpath -tags "netgo osusergo sqlite_omit_load_extension" \
+    go build -trimpath -tags "netgo osusergo sqlite_omit_load_extension kustomize_disable_go_plugin_support" \
     -ldflags "$LDFLAGS -s -w -linkmode external -extldflags '$extld'" \
     -o "dist/edgeos-linux-$arch" ./cmd/edgeos
   (cd dist && sha256sum "edgeos-linux-$arch" > "edgeos-linux-$arch.sha256")
