@@ -25,22 +25,26 @@ func runEdgeos(b *testing.B, p params) (server, agent run) {
 
 	server.name = "edgeos server + node"
 	start := time.Now()
-	srv.Start(srv.ServerArgs()...)
+	srv.Start(srv.ServerArgs(p.edgeosArgs...)...)
 	cs := srv.WaitReady()
 	waitNodeReady(b, cs, srv.Name)
 	server.ready = time.Since(start)
 	server.podStart = podStartLatencies(b, cs, srv.Name, p.startPods)
 	runIdlePods(b, cs, srv.Name)
-	server.idle = measureIdle(b, srv, count(srv), p.idle, db+"-wal", db)
+	server.idle = measureIdle(b, srv, count(srv), p.settle, p.idle, db+"-wal", db)
 	server.creates, server.lists = apiLatencies(b, srv, p.configMaps, p.lists)
 
+	if p.noAgent {
+		srv.Stop()
+		return server, run{}
+	}
 	agent.name = "edgeos agent"
 	start = time.Now()
 	ag.Start(ag.AgentArgs(srv)...)
 	waitNodeReady(b, cs, ag.Name)
 	agent.ready = time.Since(start)
 	runIdlePods(b, cs, ag.Name)
-	agent.idle = measureIdle(b, ag, count(ag), p.idle, "", "")
+	agent.idle = measureIdle(b, ag, count(ag), p.settle, p.idle, "", "")
 
 	ag.Stop()
 	srv.Stop()

@@ -12,6 +12,7 @@ package footprint
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,20 +31,28 @@ const idlePods = 5
 // params come from the environment (bench/footprint.sh documents them).
 type params struct {
 	idle       time.Duration // BENCH_IDLE: the idle window
+	settle     time.Duration // BENCH_SETTLE: the wait before it, once the idle pods run
 	startPods  int           // BENCH_PODS: pods started one after another
 	configMaps int           // BENCH_CONFIGMAPS: ConfigMaps created, then listed
 	lists      int
 	vanilla    string // BENCH_VANILLA: dir of the vanilla programs; empty skips vanilla
+	// BENCH_EDGEOS_ARGS: extra flags for the edgeos server, space-separated
+	// (to measure one: --kube-apiserver-arg=watch-cache=false)
+	edgeosArgs []string
+	noAgent    bool // BENCH_AGENT=skip: the server alone
 }
 
 func readParams(b *testing.B) params {
-	p := params{idle: 5 * time.Minute, startPods: 30, configMaps: 1000, lists: 100, vanilla: os.Getenv("BENCH_VANILLA")}
-	if s := os.Getenv("BENCH_IDLE"); s != "" {
-		d, err := time.ParseDuration(s)
-		if err != nil || d <= 0 {
-			b.Fatalf("BENCH_IDLE %q", s)
+	p := params{idle: 5 * time.Minute, settle: 30 * time.Second, startPods: 30, configMaps: 1000, lists: 100, vanilla: os.Getenv("BENCH_VANILLA"),
+		edgeosArgs: strings.Fields(os.Getenv("BENCH_EDGEOS_ARGS")), noAgent: os.Getenv("BENCH_AGENT") == "skip"}
+	for env, v := range map[string]*time.Duration{"BENCH_IDLE": &p.idle, "BENCH_SETTLE": &p.settle} {
+		if s := os.Getenv(env); s != "" {
+			d, err := time.ParseDuration(s)
+			if err != nil || d < 0 {
+				b.Fatalf("%s %q", env, s)
+			}
+			*v = d
 		}
-		p.idle = d
 	}
 	for env, v := range map[string]*int{"BENCH_PODS": &p.startPods, "BENCH_CONFIGMAPS": &p.configMaps} {
 		if s := os.Getenv(env); s != "" {
@@ -71,7 +80,10 @@ func BenchmarkFootprint(b *testing.B) {
 	p := readParams(b)
 	for range b.N {
 		server, agent := runEdgeos(b, p)
-		runs := []run{server, agent}
+		runs := []run{server}
+		if !p.noAgent {
+			runs = append(runs, agent)
+		}
 		if p.vanilla != "" {
 			runs = append(runs, runVanilla(b, p))
 		}
@@ -100,19 +112,32 @@ func table(p params, runs []run) string {
 			kbToMB(u.containerdPss), u.shims, kbToMB(u.shimPss), u.cpuPercent, u.writeBps,
 			kB(u.walMax)+" / "+kB(u.walEnd), kB(u.dbEnd), pair(r.creates, time.Millisecond), pair(r.lists, time.Millisecond))
 	}
-	if len(runs) == 3 {
-		e, v := runs[0], runs[2]
+	if e, v := runs[0], runs[len(runs)-1]; p.vanilla != "" {
 		fmt.Fprintf(&sb, "| **edgeos / vanilla** (single node) | %.2f | %.2f | **%.2f** | %.2f | %.2f | | | %.2f | %.2f | | | %.2f | %.2f |\n",
 			e.ready.Seconds()/v.ready.Seconds(), ratio(percentile(e.podStart, 50), percentile(v.podStart, 50)),
 			e.idle.pssMB()/v.idle.pssMB(), float64(e.idle.rss)/float64(v.idle.rss), float64(e.idle.anon)/float64(v.idle.anon),
 			e.idle.cpuPercent/v.idle.cpuPercent, e.idle.writeBps/v.idle.writeBps,
 			ratio(percentile(e.creates, 99), percentile(v.creates, 99)), ratio(percentile(e.lists, 99), percentile(v.lists, 99)))
 	}
-	fmt.Fprintf(&sb, "\nEach node with %d idle pods (echo test image). Memory at the end of a %s idle window; CPU and writes over it "+
+	sb.WriteString("\nIdle CPU by process (% of a core):")
+	for _, r := range runs {
+		roles := make([]string, 0, len(r.idle.cpuByRole))
+		for role := range r.idle.cpuByRole {
+			roles = append(roles, role)
+		}
+		slices.Sort(roles)
+		fmt.Fprintf(&sb, " %s:", r.name)
+		for _, role := range roles {
+			fmt.Fprintf(&sb, " %s %.2f", role, r.idle.cpuByRole[role])
+		}
+		sb.WriteString(";")
+	}
+	sb.WriteString("\n")
+	fmt.Fprintf(&sb, "\nEach node with %d idle pods (echo test image), left alone %s once they run. Memory at the end of a %s idle window after that; CPU and writes over it "+
 		"(user + system time and /proc/PID/io write_bytes of the node's own processes: edgeos or the vanilla components, containerd, shims; not the pods). "+
 		"WAL: the datastore's write-ahead log, sampled every 5 s (SQLite `state.db-wal`; etcd's `member/wal` directory). "+
 		"Pod start: %d pods created one after another, create → Running seen by a watch. API: %d ConfigMaps created one after another, then %d lists of all of them.\n",
-		idlePods, p.idle, p.startPods, p.configMaps, p.lists)
+		idlePods, p.settle, p.idle, p.startPods, p.configMaps, p.lists)
 	return sb.String()
 }
 

@@ -22,6 +22,7 @@ type usage struct {
 	pss, rss, anon         int64   // kB
 	containerdPss, shimPss int64   // kB
 	cpuPercent             float64 // of one core, over the window
+	cpuByRole              map[string]float64
 	writeBps               float64 // bytes written to storage per second
 	window                 time.Duration
 	// the datastore's files over the window, sampled every few seconds
@@ -62,7 +63,8 @@ type procStat struct {
 	ticks, writes int64
 }
 
-// processes maps the pids of the node's counted processes to their role.
+// processes maps the pids of the node's counted processes to their role:
+// containerd, shim, or the process's name.
 func processes(n *harness.Node, count counts) map[string]string {
 	out := map[string]string{}
 	for _, pid := range n.PIDs() {
@@ -70,9 +72,17 @@ func processes(n *harness.Node, count counts) map[string]string {
 		if err != nil {
 			continue
 		}
-		if role, ok := count(strings.TrimSuffix(exe, " (deleted)")); ok {
-			out[pid] = role
+		role, ok := count(strings.TrimSuffix(exe, " (deleted)"))
+		if !ok {
+			continue
 		}
+		if role != "containerd" && role != "shim" {
+			// the name it was started as: vanilla's components share a binary
+			if comm, err := os.ReadFile("/proc/" + pid + "/comm"); err == nil {
+				role = strings.TrimSpace(string(comm))
+			}
+		}
+		out[pid] = role
 	}
 	return out
 }
@@ -96,11 +106,12 @@ func cpuAndWrites(b *testing.B, pids map[string]string) map[string]procStat {
 	return out
 }
 
-// measureIdle watches the node for window: its counted processes' CPU and
-// writes over it, the datastore files (wal, db; empty paths are skipped),
-// and their memory at its end.
-func measureIdle(b *testing.B, n *harness.Node, count counts, window time.Duration, wal, db string) usage {
+// measureIdle waits settle, then watches the node for window: its counted
+// processes' CPU and writes over it, the datastore files (wal, db; empty
+// paths are skipped), and their memory at its end.
+func measureIdle(b *testing.B, n *harness.Node, count counts, settle, window time.Duration, wal, db string) usage {
 	b.Helper()
+	time.Sleep(settle)
 	u := usage{window: window}
 	before := cpuAndWrites(b, processes(n, count))
 	t0 := time.Now()
@@ -114,12 +125,15 @@ func measureIdle(b *testing.B, n *harness.Node, count counts, window time.Durati
 	u.walEnd, u.dbEnd = fileSize(wal), fileSize(db)
 	u.walMax = max(u.walMax, u.walEnd)
 	var ticks, writes int64
+	hz := clockTicks(b)
+	u.cpuByRole = map[string]float64{}
 	for pid, a := range after {
 		// a process started within the window counts from zero
 		ticks += a.ticks - before[pid].ticks
 		writes += a.writes - before[pid].writes
+		u.cpuByRole[procs[pid]] += float64(a.ticks-before[pid].ticks) / hz / elapsed.Seconds() * 100
 	}
-	u.cpuPercent = float64(ticks) / clockTicks(b) / elapsed.Seconds() * 100
+	u.cpuPercent = float64(ticks) / hz / elapsed.Seconds() * 100
 	u.writeBps = float64(writes) / elapsed.Seconds()
 
 	for pid, role := range procs {

@@ -191,7 +191,7 @@ state = %q
 	r.ready = time.Since(start)
 	r.podStart = podStartLatencies(b, cs, n.Name, p.startPods)
 	runIdlePods(b, cs, n.Name)
-	r.idle = measureIdle(b, n, inDirOrIs(p.vanilla), p.idle, filepath.Join(n.DataDir, "etcd", "member", "wal"), filepath.Join(n.DataDir, "etcd", "member", "snap", "db"))
+	r.idle = measureIdle(b, n, inDirOrIs(p.vanilla), p.settle, p.idle, filepath.Join(n.DataDir, "etcd", "member", "wal"), filepath.Join(n.DataDir, "etcd", "member", "snap", "db"))
 	r.creates, r.lists = apiLatencies(b, n, p.configMaps, p.lists)
 	return r
 }

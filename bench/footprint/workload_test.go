@@ -80,7 +80,18 @@ func podStartLatencies(b *testing.B, cs kubernetes.Interface, node string, n int
 	if err := pods.DeleteCollection(ctx, metav1.DeleteOptions{}, metav1.ListOptions{LabelSelector: "bench=start"}); err != nil {
 		b.Fatal(err)
 	}
-	return out
+	// gone, so that their teardown is not counted as idle work
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		l, err := pods.List(ctx, metav1.ListOptions{LabelSelector: "bench=start"})
+		if err == nil && len(l.Items) == 0 {
+			return out
+		}
+		if time.Now().After(deadline) {
+			b.Fatalf("start pods not gone: %v", err)
+		}
+		time.Sleep(time.Second)
+	}
 }
 
 // waitServiceAccount waits for the default namespace's ServiceAccount,
