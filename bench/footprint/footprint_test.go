@@ -119,24 +119,33 @@ func table(p params, runs []run) string {
 			e.idle.cpuPercent/v.idle.cpuPercent, e.idle.writeBps/v.idle.writeBps,
 			ratio(percentile(e.creates, 99), percentile(v.creates, 99)), ratio(percentile(e.lists, 99), percentile(v.lists, 99)))
 	}
-	sb.WriteString("\nIdle CPU by process (% of a core):")
-	for _, r := range runs {
-		roles := make([]string, 0, len(r.idle.cpuByRole))
-		for role := range r.idle.cpuByRole {
-			roles = append(roles, role)
+	for _, by := range []struct {
+		title, unit string
+		get         func(usage) map[string]float64
+	}{
+		{"Idle CPU by process (% of a core)", "%.2f", func(u usage) map[string]float64 { return u.cpuByRole }},
+		{"Idle writes by process (B/s)", "%.0f", func(u usage) map[string]float64 { return u.writesByRole }},
+	} {
+		fmt.Fprintf(&sb, "\n%s:", by.title)
+		for _, r := range runs {
+			m := by.get(r.idle)
+			roles := make([]string, 0, len(m))
+			for role := range m {
+				roles = append(roles, role)
+			}
+			slices.Sort(roles)
+			fmt.Fprintf(&sb, " %s:", r.name)
+			for _, role := range roles {
+				fmt.Fprintf(&sb, " %s "+by.unit, role, m[role])
+			}
+			sb.WriteString(";")
 		}
-		slices.Sort(roles)
-		fmt.Fprintf(&sb, " %s:", r.name)
-		for _, role := range roles {
-			fmt.Fprintf(&sb, " %s %.2f", role, r.idle.cpuByRole[role])
-		}
-		sb.WriteString(";")
+		sb.WriteString("\n")
 	}
-	sb.WriteString("\n")
 	fmt.Fprintf(&sb, "\nEach node with %d idle pods (echo test image), left alone %s once they run. Memory at the end of a %s idle window after that; CPU and writes over it "+
 		"(user + system time and /proc/PID/io write_bytes of the node's own processes: edgeos or the vanilla components, containerd, shims; not the pods). "+
 		"WAL: the datastore's write-ahead log, sampled every 5 s (SQLite `state.db-wal`; etcd's `member/wal` directory). "+
-		"Pod start: %d pods created one after another, create → Running seen by a watch. API: %d ConfigMaps created one after another, then %d lists of all of them.\n",
+		"Pod start (after the idle window): %d pods created one after another, create → Running seen by a watch. API: %d ConfigMaps created one after another, then %d lists of all of them.\n",
 		idlePods, p.settle, p.idle, p.startPods, p.configMaps, p.lists)
 	return sb.String()
 }

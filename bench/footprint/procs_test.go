@@ -18,13 +18,13 @@ import (
 // the caller's choice (counts); pods' own processes live in network
 // namespaces of their own and are never among them.
 type usage struct {
-	procs, shims           int
-	pss, rss, anon         int64   // kB
-	containerdPss, shimPss int64   // kB
-	cpuPercent             float64 // of one core, over the window
-	cpuByRole              map[string]float64
-	writeBps               float64 // bytes written to storage per second
-	window                 time.Duration
+	procs, shims            int
+	pss, rss, anon          int64              // kB
+	containerdPss, shimPss  int64              // kB
+	cpuPercent              float64            // of one core, over the window
+	cpuByRole, writesByRole map[string]float64 // % of a core, B/s
+	writeBps                float64            // bytes written to storage per second
+	window                  time.Duration
 	// the datastore's files over the window, sampled every few seconds
 	walMax, walEnd, dbEnd int64 // bytes
 }
@@ -126,12 +126,13 @@ func measureIdle(b *testing.B, n *harness.Node, count counts, settle, window tim
 	u.walMax = max(u.walMax, u.walEnd)
 	var ticks, writes int64
 	hz := clockTicks(b)
-	u.cpuByRole = map[string]float64{}
+	u.cpuByRole, u.writesByRole = map[string]float64{}, map[string]float64{}
 	for pid, a := range after {
 		// a process started within the window counts from zero
 		ticks += a.ticks - before[pid].ticks
 		writes += a.writes - before[pid].writes
 		u.cpuByRole[procs[pid]] += float64(a.ticks-before[pid].ticks) / hz / elapsed.Seconds() * 100
+		u.writesByRole[procs[pid]] += float64(a.writes-before[pid].writes) / elapsed.Seconds()
 	}
 	u.cpuPercent = float64(ticks) / hz / elapsed.Seconds() * 100
 	u.writeBps = float64(writes) / elapsed.Seconds()

@@ -189,9 +189,10 @@ state = %q
 	r := run{name: "vanilla single node"}
 	waitNodeReady(b, cs, n.Name)
 	r.ready = time.Since(start)
-	r.podStart = podStartLatencies(b, cs, n.Name, p.startPods)
+	waitServiceAccount(b, cs)
 	runIdlePods(b, cs, n.Name)
 	r.idle = measureIdle(b, n, inDirOrIs(p.vanilla), p.settle, p.idle, filepath.Join(n.DataDir, "etcd", "member", "wal"), filepath.Join(n.DataDir, "etcd", "member", "snap", "db"))
+	r.podStart = podStartLatencies(b, cs, n.Name, p.startPods)
 	r.creates, r.lists = apiLatencies(b, n, p.configMaps, p.lists)
 	return r
 }
