@@ -65,7 +65,11 @@ func (d *Datastore) Run(ctx context.Context, ready func()) error {
 	}
 	ep := d.cfg.Endpoint
 	if ep == "" {
-		ep = "sqlite://" + filepath.Join(d.cfg.Dir, "state.db") + "?" + SQLiteParams
+		db := filepath.Join(d.cfg.Dir, "state.db")
+		if err := createSQLite(db); err != nil {
+			return err
+		}
+		ep = "sqlite://" + db + "?" + SQLiteParams
 	} else {
 		if err := probe(ctx, ep, d.cfg.ConnectTimeout); err != nil {
 			return err

@@ -1,0 +1,39 @@
+package datastore
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+
+	// the SQLite driver kine uses, registered as "sqlite3"
+	_ "github.com/mattn/go-sqlite3"
+)
+
+// PageSize is the SQLite page size of a database edgeos creates. SQLite's
+// default is 4 KiB; every kine write (a row and its four index entries)
+// touches several pages, each written once to the WAL and once more at the
+// checkpoint, so smaller pages mean fewer bytes written per write on flash.
+const PageSize = 1024
+
+// createSQLite makes a new, empty database file at path with PageSize
+// pages in WAL mode, for kine to create its tables in. The page size of a
+// WAL database is fixed once it exists, so an existing file is left as it
+// is.
+func createSQLite(path string) error {
+	if _, err := os.Stat(path); err == nil || !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	db, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	for _, stmt := range []string{fmt.Sprintf("PRAGMA page_size = %d", PageSize), "VACUUM", "PRAGMA journal_mode = WAL"} {
+		if _, err := db.Exec(stmt); err != nil {
+			os.Remove(path)
+			return fmt.Errorf("creating %s: %s: %w", path, stmt, err)
+		}
+	}
+	return os.Chmod(path, 0o600)
+}

@@ -1,0 +1,45 @@
+package datastore
+
+import (
+	"database/sql"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestCreateSQLite(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	if err := createSQLite(path); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("%v %v", st, err)
+	}
+	db, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var size int
+	var mode string
+	if err := db.QueryRow("PRAGMA page_size").Scan(&size); err != nil || size != PageSize {
+		t.Errorf("page size %d %v", size, err)
+	}
+	if err := db.QueryRow("PRAGMA journal_mode").Scan(&mode); err != nil || mode != "wal" {
+		t.Errorf("journal mode %q %v", mode, err)
+	}
+	// a table written now keeps the page size
+	if _, err := db.Exec("CREATE TABLE kv(k TEXT PRIMARY KEY, v BLOB); INSERT INTO kv VALUES ('a', zeroblob(5000))"); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	// an existing database is left as it is
+	before, _ := os.ReadFile(path)
+	if err := createSQLite(path); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := os.ReadFile(path); string(after) != string(before) {
+		t.Error("an existing database was changed")
+	}
+}
