@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -33,29 +34,14 @@ func (u usage) pssMB() float64 { return kbToMB(u.pss) }
 
 func kbToMB(kb int64) float64 { return float64(kb) / 1024 }
 
-// counts reports whether a process running exe is the node's own, and
-// what it is ("containerd", "shim" or anything else).
-type counts func(exe string) (role string, ok bool)
+// counts reports whether a process running exe is the node's own.
+type counts func(exe string) bool
 
 // inDirOrIs counts the programs in dir (containerd, the shims and whatever
 // else runs from there) and the given binaries.
 func inDirOrIs(dir string, bins ...string) counts {
-	return func(exe string) (string, bool) {
-		for _, b := range bins {
-			if exe == b {
-				return filepath.Base(exe), true
-			}
-		}
-		if filepath.Dir(exe) != dir {
-			return "", false
-		}
-		switch filepath.Base(exe) {
-		case "containerd":
-			return "containerd", true
-		case "containerd-shim-runc-v2":
-			return "shim", true
-		}
-		return filepath.Base(exe), true
+	return func(exe string) bool {
+		return filepath.Dir(exe) == dir || slices.Contains(bins, exe)
 	}
 }
 
@@ -72,15 +58,20 @@ func processes(n *harness.Node, count counts) map[string]string {
 		if err != nil {
 			continue
 		}
-		role, ok := count(strings.TrimSuffix(exe, " (deleted)"))
-		if !ok {
+		exe = strings.TrimSuffix(exe, " (deleted)")
+		if !count(exe) {
 			continue
 		}
-		if role != "containerd" && role != "shim" {
+		var role string
+		switch filepath.Base(exe) {
+		case "containerd":
+			role = "containerd"
+		case "containerd-shim-runc-v2":
+			role = "shim"
+		default:
 			// the name it was started as: vanilla's components share a binary
-			if comm, err := os.ReadFile("/proc/" + pid + "/comm"); err == nil {
-				role = strings.TrimSpace(string(comm))
-			}
+			comm, _ := os.ReadFile("/proc/" + pid + "/comm")
+			role = strings.TrimSpace(string(comm))
 		}
 		out[pid] = role
 	}
