@@ -17,6 +17,12 @@ func listFlag(name, usage string, dst *[]string) cli.Flag {
 	return &cli.GenericFlag{Name: name, Usage: usage, EnvVars: envVar(name), Value: configfile.List{Dst: dst}}
 }
 
+// argsFlag is a repeatable flag for an upstream component, key=value,
+// kept whole: its value may hold commas (feature-gates=A=true,B=false).
+func argsFlag(name, usage string, dst *[]string) cli.Flag {
+	return &cli.GenericFlag{Name: name, Usage: usage, EnvVars: envVar(name), Value: configfile.Args{Dst: dst}}
+}
+
 func boolFlag(name, usage string, dst *bool) cli.Flag {
 	return &cli.BoolFlag{Name: name, Usage: usage, EnvVars: envVar(name), Destination: dst}
 }
@@ -47,8 +53,8 @@ func nodeOptionFlags(o *agent.NodeOptions) []cli.Flag {
 	return []cli.Flag{
 		listFlag("node-label", "label for this node, key=value (repeatable)", &o.Labels),
 		listFlag("node-taint", "taint for this node, key=value:Effect (repeatable)", &o.Taints),
-		listFlag("kubelet-arg", "flag for the kubelet, key=value (repeatable); it wins over edgeos's own", &o.KubeletArgs),
-		listFlag("kube-proxy-arg", "flag for kube-proxy, key=value (repeatable); it wins over edgeos's own", &o.KubeProxyArgs),
+		argsFlag("kubelet-arg", "flag for the kubelet, key=value (repeatable); it wins over edgeos's own", &o.KubeletArgs),
+		argsFlag("kube-proxy-arg", "flag for kube-proxy, key=value (repeatable); it wins over edgeos's own", &o.KubeProxyArgs),
 		stringFlag("cni", agent.CNIEdgeos, "pod network: edgeos (bridge and VXLAN overlay) or none (bring your own CNI)", &o.CNI),
 		stringFlag("overlay-iface", "", "interface the VXLAN overlay uses (default: the one holding the node IP)", &o.OverlayIface),
 		stringFlag("resolv-conf", "", "resolv.conf naming the upstream resolvers of the cluster DNS and of pods with dnsPolicy Default (default: the host's)", &o.ResolvConf),

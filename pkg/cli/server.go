@@ -36,9 +36,9 @@ func serverFlags(cfg *server.Config) []cli.Flag {
 		&cli.DurationFlag{Name: "datastore-connect-timeout", Value: 30 * time.Second, Usage: "how long to wait for an external datastore to answer", EnvVars: envVar("datastore-connect-timeout"), Destination: &cfg.Datastore.ConnectTimeout},
 		boolFlag("disable-agent", "run the control plane only, no node", &cfg.DisableAgent),
 		listFlag("disable", "bundled part to turn off: dns, servicelb, local-storage (repeatable)", &cfg.Disable),
-		listFlag("kube-apiserver-arg", "flag for kube-apiserver, key=value (repeatable); it wins over edgeos's own", &cfg.APIServerArgs),
-		listFlag("kube-controller-manager-arg", "flag for kube-controller-manager, key=value (repeatable); it wins over edgeos's own", &cfg.ControllerManagerArgs),
-		listFlag("kube-scheduler-arg", "flag for kube-scheduler, key=value (repeatable); it wins over edgeos's own", &cfg.SchedulerArgs),
+		argsFlag("kube-apiserver-arg", "flag for kube-apiserver, key=value (repeatable); it wins over edgeos's own", &cfg.APIServerArgs),
+		argsFlag("kube-controller-manager-arg", "flag for kube-controller-manager, key=value (repeatable); it wins over edgeos's own", &cfg.ControllerManagerArgs),
+		argsFlag("kube-scheduler-arg", "flag for kube-scheduler, key=value (repeatable); it wins over edgeos's own", &cfg.SchedulerArgs),
 		debugFlag(&cfg.Debug),
 	}, nodeOptionFlags(&cfg.Node)...)
 }

@@ -13,6 +13,7 @@ type settings struct {
 	DataDir string
 	Port    int
 	SANs    []string
+	Args    []string
 	Debug   bool
 }
 
@@ -33,6 +34,7 @@ func run(t *testing.T, yaml string, args ...string) (settings, error) {
 			&cli.StringFlag{Name: "data-dir", Value: "/var/lib/edgeos", EnvVars: []string{"TEST_EDGEOS_DATA_DIR"}, Destination: &s.DataDir},
 			&cli.IntFlag{Name: "https-listen-port", Value: 6443, Destination: &s.Port},
 			&cli.GenericFlag{Name: "tls-san", Value: List{Dst: &s.SANs}},
+			&cli.GenericFlag{Name: "kubelet-arg", Value: Args{Dst: &s.Args}},
 			&cli.BoolFlag{Name: "debug", Destination: &s.Debug},
 		},
 		Before: Apply,
@@ -50,6 +52,32 @@ func TestFileFillsUnsetFlags(t *testing.T) {
 	}
 	if s.DataDir != "/srv/edgeos" || s.Port != 7443 || !s.Debug || strings.Join(s.SANs, ",") != "a.example,10.0.0.1" {
 		t.Fatalf("got %+v", s)
+	}
+}
+
+// A list flag splits at commas; a component's flag keeps them, in a file
+// and on the command line alike.
+func TestListsAndArgs(t *testing.T) {
+	s, err := run(t, "", "--tls-san", "a.example,10.0.0.1", "--tls-san", "b.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(s.SANs, " "); got != "a.example 10.0.0.1 b.example" {
+		t.Errorf("tls-san: %q", got)
+	}
+	s, err = run(t, "kubelet-arg:\n- feature-gates=A=true,B=false\n- max-pods=50\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(s.Args, " "); got != "feature-gates=A=true,B=false max-pods=50" {
+		t.Errorf("kubelet-arg from the file: %q", got)
+	}
+	s, err = run(t, "", "--kubelet-arg", "feature-gates=A=true,B=false", "--kubelet-arg=runtime-config=x/v1=false,y/v1=false")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(s.Args, " "); got != "feature-gates=A=true,B=false runtime-config=x/v1=false,y/v1=false" {
+		t.Errorf("kubelet-arg from flags: %q", got)
 	}
 }
 

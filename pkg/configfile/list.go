@@ -21,3 +21,17 @@ func (l List) String() string {
 	}
 	return strings.Join(*l.Dst, ",")
 }
+
+// Args binds a repeatable flag whose every value is kept whole: a
+// component's key=value, whose value may hold commas of its own
+// (feature-gates=A=true,B=false), so one value is one flag.
+type Args struct{ Dst *[]string }
+
+func (a Args) Set(s string) error {
+	if s = strings.TrimSpace(s); s != "" {
+		*a.Dst = append(*a.Dst, s)
+	}
+	return nil
+}
+
+func (a Args) String() string { return List(a).String() }
