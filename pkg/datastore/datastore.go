@@ -63,13 +63,12 @@ func (d *Datastore) Run(ctx context.Context, ready func()) error {
 	if err := os.MkdirAll(d.cfg.Dir, 0o700); err != nil {
 		return err
 	}
-	ep := d.cfg.Endpoint
+	ep, db := d.cfg.Endpoint, filepath.Join(d.cfg.Dir, "state.db")
 	if ep == "" {
-		db := filepath.Join(d.cfg.Dir, "state.db")
 		if err := createSQLite(db); err != nil {
 			return err
 		}
-		ep = "sqlite://" + db + "?" + SQLiteParams
+		ep = "sqlite://" + db + "?" + SQLiteParams + "&" + startupVacuumOff
 	} else {
 		if err := probe(ctx, ep, d.cfg.ConnectTimeout); err != nil {
 			return err
@@ -101,7 +100,12 @@ func (d *Datastore) Run(ctx context.Context, ready func()) error {
 	d.etcd = etcd
 	d.mu.Unlock()
 	if d.Embedded() {
-		logrus.Infof("Datastore: SQLite at %s", filepath.Join(d.cfg.Dir, "state.db"))
+		logrus.Infof("Datastore: SQLite at %s", db)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			reclaimLoop(ctx, db, DefaultReclaimPolicy())
+		}()
 	} else {
 		logrus.Infof("Datastore: %s", redact(d.cfg.Endpoint))
 	}
