@@ -10,11 +10,13 @@
 #   bench/footprint.sh            print the table
 #   bench/footprint.sh --record   also append it to bench/RESULTS.md
 #
-# BENCH_IDLE (5m) is the idle window, after BENCH_SETTLE (30s); BENCH_PODS (30) pods are started one
-# after another; BENCH_CONFIGMAPS (1000) ConfigMaps are created and listed
-# 100 times. BENCH_VANILLA=skip leaves vanilla out. BENCH_EDGEOS_ARGS adds
-# flags to the edgeos server (to measure a setting); BENCH_AGENT=skip leaves
-# the agent out.
+# BENCH_IDLE (5m) is the idle window, after BENCH_SETTLE (30s); BENCH_PODS
+# (30) pods are started one after another; BENCH_CONFIGMAPS (1000)
+# ConfigMaps are created and listed 100 times. BENCH_VANILLA=skip leaves
+# vanilla out. BENCH_EDGEOS_ARGS adds flags to the edgeos server (to measure
+# a setting), BENCH_AGENT_ARGS to the agent; BENCH_AGENT=skip leaves the
+# agent out. The agent runs from a copy of the binary: on a machine of its
+# own it shares no pages with a server.
 #
 # Vanilla is built here from the modules edgeos depends on (bench/vanilla:
 # etcd and the upstream components in one binary, run through links),

@@ -39,12 +39,13 @@ type params struct {
 	// BENCH_EDGEOS_ARGS: extra flags for the edgeos server, space-separated
 	// (to measure one: --kube-apiserver-arg=watch-cache=false)
 	edgeosArgs []string
-	noAgent    bool // BENCH_AGENT=skip: the server alone
+	agentArgs  []string // BENCH_AGENT_ARGS: the same for the agent
+	noAgent    bool     // BENCH_AGENT=skip: the server alone
 }
 
 func readParams(b *testing.B) params {
 	p := params{idle: 5 * time.Minute, settle: 30 * time.Second, startPods: 30, configMaps: 1000, lists: 100, vanilla: os.Getenv("BENCH_VANILLA"),
-		edgeosArgs: strings.Fields(os.Getenv("BENCH_EDGEOS_ARGS")), noAgent: os.Getenv("BENCH_AGENT") == "skip"}
+		edgeosArgs: strings.Fields(os.Getenv("BENCH_EDGEOS_ARGS")), agentArgs: strings.Fields(os.Getenv("BENCH_AGENT_ARGS")), noAgent: os.Getenv("BENCH_AGENT") == "skip"}
 	for env, v := range map[string]*time.Duration{"BENCH_IDLE": &p.idle, "BENCH_SETTLE": &p.settle} {
 		if s := os.Getenv(env); s != "" {
 			d, err := time.ParseDuration(s)

@@ -17,6 +17,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/dns"
 	"github.com/edgeos/edgeos/pkg/images"
 	"github.com/edgeos/edgeos/pkg/join"
+	"github.com/edgeos/edgeos/pkg/pageout"
 	"github.com/edgeos/edgeos/pkg/pause"
 	"github.com/edgeos/edgeos/pkg/storage/localpath"
 	"github.com/sirupsen/logrus"
@@ -126,7 +127,11 @@ func Components(cfg Config) ([]component.Component, error) {
 	} else {
 		logrus.Infof("--cni %s: the node stays NotReady until a CNI config appears in %s", cfg.Node.CNI, cniConfDir)
 	}
-	return append(cs, proxy), nil
+	cs = append(cs, proxy)
+	if cfg.Node.PageOutAfter > 0 {
+		cs = append(cs, pageout.New(pageout.Config{After: cfg.Node.PageOutAfter, BinDir: binDir}))
+	}
+	return cs, nil
 }
 
 // restrictOOMScoreAdj turns containerd's restrict_oom_score_adj on only

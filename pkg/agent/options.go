@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"path/filepath"
+	"time"
 
 	"github.com/edgeos/edgeos/pkg/multicall"
 )
@@ -31,6 +32,9 @@ type NodeOptions struct {
 	// LocalStoragePath holds this node's local-path volumes (default
 	// <data-dir>/storage).
 	LocalStoragePath string
+	// PageOutAfter is when, after start-up, the process's start-up-only
+	// pages go back to the kernel (pkg/pageout); 0 keeps them.
+	PageOutAfter time.Duration
 }
 
 // Pod network choices.
@@ -49,6 +53,9 @@ func (o NodeOptions) Validate() error {
 	}
 	if o.ExternalIP != "" && net.ParseIP(o.ExternalIP) == nil {
 		errs = append(errs, fmt.Errorf("--node-external-ip %q is not an IP address", o.ExternalIP))
+	}
+	if o.PageOutAfter < 0 {
+		errs = append(errs, fmt.Errorf("--pageout-after %s: want 0 (never) or more", o.PageOutAfter))
 	}
 	if o.LocalStoragePath != "" && !filepath.IsAbs(o.LocalStoragePath) {
 		errs = append(errs, fmt.Errorf("--local-storage-path %q must be an absolute path", o.LocalStoragePath))

@@ -3,6 +3,7 @@ package cli
 import (
 	"github.com/edgeos/edgeos/pkg/agent"
 	"github.com/edgeos/edgeos/pkg/configfile"
+	"github.com/edgeos/edgeos/pkg/pageout"
 	"github.com/urfave/cli/v2"
 )
 
@@ -59,6 +60,8 @@ func nodeOptionFlags(o *agent.NodeOptions) []cli.Flag {
 		stringFlag("overlay-iface", "", "interface the VXLAN overlay uses (default: the one holding the node IP)", &o.OverlayIface),
 		stringFlag("resolv-conf", "", "resolv.conf naming the upstream resolvers of the cluster DNS and of pods with dnsPolicy Default (default: the host's)", &o.ResolvConf),
 		stringFlag("local-storage-path", "", "directory of this node's local-path volumes (default: <data-dir>/storage)", &o.LocalStoragePath),
+		&cli.DurationFlag{Name: "pageout-after", Value: pageout.DefaultAfter, EnvVars: envVar("pageout-after"), Destination: &o.PageOutAfter,
+			Usage: "when after start-up edgeos hands the pages only its start-up used back to the kernel (0: never)"},
 		stringFlag("node-external-ip", "", "address other nodes reach this node at, for nodes behind NAT (default: the node IP)", &o.ExternalIP),
 	}
 }

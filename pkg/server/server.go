@@ -24,6 +24,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
 	"github.com/edgeos/edgeos/pkg/multicall"
 	"github.com/edgeos/edgeos/pkg/nodepassword"
+	"github.com/edgeos/edgeos/pkg/pageout"
 	"github.com/edgeos/edgeos/pkg/sdnotify"
 	"github.com/edgeos/edgeos/pkg/token"
 	"github.com/sirupsen/logrus"
@@ -135,6 +136,12 @@ func Run(ctx context.Context, cfg *Config) error {
 		component.Func{Label: "kube-scheduler", Fn: cp.Scheduler},
 	}, s.bundled(cs)...) {
 		if err := m.Start(ctx, c); err != nil {
+			return err
+		}
+	}
+	if cfg.DisableAgent && cfg.Node.PageOutAfter > 0 {
+		// with a node, the node's components do it (containerd's too)
+		if err := m.Start(ctx, pageout.New(pageout.Config{After: cfg.Node.PageOutAfter})); err != nil {
 			return err
 		}
 	}

@@ -160,6 +160,15 @@ func (n *Node) kill() {
 	n.cmd = nil
 }
 
+// PID is the running edgeos process's.
+func (n *Node) PID() int {
+	n.c.t.Helper()
+	if n.cmd == nil {
+		n.c.t.Fatalf("node %s is not running", n.Name)
+	}
+	return n.cmd.Process.Pid
+}
+
 // Log returns the current process's output so far.
 func (n *Node) Log() string {
 	if len(n.logs) == 0 {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,10 +38,12 @@ func TestPods(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(t, filepath.Join(dir, "echo.tar"), images.Build(t, "echo"))
-	n.Start(append([]string{"server", "--data-dir", n.DataDir, "--write-kubeconfig", n.Kubeconfig}, n.NodeFlags()...)...)
+	// the start-up pages go early, so that all below runs after
+	n.Start(n.ServerArgs("--pageout-after=20s")...)
 	cs := n.WaitReady()
 
 	node := nodeReady(t, cs, n.Name, time.Time{})
+	checkPageOut(t, n)
 	_, podNet, err := net.ParseCIDR(node.Spec.PodCIDR)
 	if err != nil {
 		t.Fatalf("node podCIDR %q: %v", node.Spec.PodCIDR, err)
@@ -166,6 +169,51 @@ func TestPods(t *testing.T) {
 // checkHostPort reaches the hostport pod at the node's address from outside
 // the node, from the node itself and from the pod (hairpin), and checks that
 // deleting the pod removes its forwarding rules.
+// checkPageOut sees the start-up pages of edgeos's and containerd's
+// programs go back to the kernel (pkg/pageout); all of TestPods after it
+// runs on what came back.
+func checkPageOut(t *testing.T, n *harness.Node) {
+	t.Helper()
+	containerd := filepath.Join(n.DataDir, "agent", "bin", "containerd")
+	var ctrd int
+	for _, p := range n.PIDs() {
+		if exe, _ := os.Readlink("/proc/" + p + "/exe"); exe == containerd {
+			ctrd, _ = strconv.Atoi(p)
+		}
+	}
+	if ctrd == 0 {
+		t.Fatalf("no process of %s among the node's %v", containerd, n.PIDs())
+	}
+	edgeos := n.PID()
+	before := map[int]int64{edgeos: fileResident(t, edgeos), ctrd: fileResident(t, ctrd)}
+	if strings.Contains(n.Log(), "Paged out") {
+		t.Fatal("the page-out came before its \"before\" could be measured")
+	}
+	n.WaitLog("Paged out start-up pages")
+	for pid, b := range before {
+		if after := fileResident(t, pid); after > b/2 {
+			t.Errorf("process %d: file-backed resident memory %d → %d MiB, not even halved", pid, b>>20, after>>20)
+		}
+	}
+}
+
+// fileResident is a process's resident memory backed by files (its
+// program's pages, mostly), in bytes.
+func fileResident(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb := map[string]int64{}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[2] == "kB" {
+			kb[strings.TrimSuffix(f[0], ":")], _ = strconv.ParseInt(f[1], 10, 64)
+		}
+	}
+	return (kb["Rss"] - kb["Anonymous"]) << 10
+}
+
 func checkHostPort(t *testing.T, cs kubernetes.Interface, n *harness.Node) {
 	t.Helper()
 	eventually(t, "the hostport pod runs", func(ctx context.Context) (bool, error) {

@@ -1,0 +1,205 @@
+package pageout
+
+import (
+	"bufio"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// A copy of the test binary run with this set sleeps: a process whose
+// program file no other process maps.
+const helperEnv = "PAGEOUT_TEST_HELPER"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(helperEnv) != "" {
+		// read every page of the program's mappings in, and say so
+		if err := touchProgram(); err != nil {
+			os.Stdout.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Stdout.WriteString("ready\n")
+		for {
+			time.Sleep(time.Hour)
+		}
+	}
+	os.Exit(m.Run())
+}
+
+func TestRegions(t *testing.T) {
+	maps := `00400000-00403000 r--p 00000000 fd:01 1234 /usr/local/bin/edgeos
+00403000-04ed2000 r-xp 00003000 fd:01 1234 /usr/local/bin/edgeos (deleted)
+04ed2000-04ed5000 r--p 00000000 fd:02 1234 /other/device/same/inode
+0c000000-0c400000 rw-p 00000000 00:00 0
+7f0000000000-7f0000001000 r--p 00000000 fd:01 99 /usr/lib/libc.so.6
+7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0                          [stack]
+`
+	rs, err := Regions(maps, unix.Mkdev(0xfd, 1), 1234)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Region{{0x400000, 0x403000}, {0x403000, 0x4ed2000}}
+	if len(rs) != len(want) || rs[0] != want[0] || rs[1] != want[1] {
+		t.Fatalf("regions %x, want %x", rs, want)
+	}
+	if _, err := Regions("00400000-00403000 r--p 00000000 fd:01\n", 1, 1); err == nil {
+		t.Error("a short line was taken")
+	}
+	if _, err := Regions("zz-00403000 r--p 00000000 fd:01 1234 /x\n", unix.Mkdev(0xfd, 1), 1234); err == nil {
+		t.Error("a bad range was taken")
+	}
+}
+
+// touchProgram reads every page this process maps of its program.
+func touchProgram() error {
+	rs, err := exeRegions("self")
+	if err != nil {
+		return err
+	}
+	mem, err := os.Open("/proc/self/mem")
+	if err != nil {
+		return err
+	}
+	defer mem.Close()
+	buf := make([]byte, 1<<16)
+	for _, r := range rs {
+		for off := r.Start; off < r.End; off += uintptr(len(buf)) {
+			n := min(uintptr(len(buf)), r.End-off)
+			if _, err := mem.ReadAt(buf[:n], int64(off)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// exeResident sums the resident bytes of pid's mappings of its program.
+func exeResident(t *testing.T, pid string) int64 {
+	rs, err := exeRegions(pid)
+	if err != nil {
+		if t != nil {
+			t.Fatal(err)
+		}
+		return 0
+	}
+	smaps, err := os.ReadFile("/proc/" + pid + "/smaps")
+	if err != nil && t != nil {
+		t.Fatal(err)
+	}
+	var total int64
+	in := false
+	for _, line := range strings.Split(string(smaps), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 0 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
+			s, _, _ := strings.Cut(f[0], "-")
+			start, _ := strconv.ParseUint(s, 16, 64)
+			in = false
+			for _, r := range rs {
+				in = in || uintptr(start) == r.Start
+			}
+			continue
+		}
+		if in && len(f) == 3 && f[0] == "Rss:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			total += kb << 10
+		}
+	}
+	return total
+}
+
+// skipUnlessReclaimable skips where the kernel cannot drop the pages of a
+// program file: tmpfs (no swap to put them in) or a kernel without the
+// advice.
+func skipUnlessReclaimable(t *testing.T, exe string, err error) {
+	var fs unix.Statfs_t
+	if unix.Statfs(exe, &fs) == nil && fs.Type == unix.TMPFS_MAGIC {
+		t.Skipf("%s is on tmpfs", exe)
+	}
+	if err != nil && strings.Contains(err.Error(), ErrUnsupported.Error()) {
+		t.Skip(err)
+	}
+}
+
+func TestSelf(t *testing.T) {
+	before := exeResident(t, "self")
+	err := Self()
+	skipUnlessReclaimable(t, "/proc/self/exe", err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// the code running now comes straight back; the rest stays out
+	after := exeResident(t, "self")
+	t.Logf("test binary: %d → %d kB", before>>10, after>>10)
+	if after >= before/2 {
+		t.Errorf("resident pages of the test's program: %d → %d kB", before>>10, after>>10)
+	}
+}
+
+// helper runs a copy of the test binary in dir, sleeping, and returns it
+// once its pages are resident.
+func helper(t *testing.T, dir string) *exec.Cmd {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	prog := filepath.Join(dir, "prog")
+	if out, err := exec.Command("cp", exe, prog).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	cmd := exec.Command(prog)
+	cmd.Env = append(os.Environ(), helperEnv+"=1")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if line != "ready\n" {
+		t.Fatalf("helper: %q %v", line, err)
+	}
+	return cmd
+}
+
+func TestProcess(t *testing.T) {
+	dir := t.TempDir()
+	cmd := helper(t, dir)
+	pid := strconv.Itoa(cmd.Process.Pid)
+	before := exeResident(t, pid)
+	err := Process(cmd.Process.Pid)
+	skipUnlessReclaimable(t, filepath.Join(dir, "prog"), err)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// a sleeping program uses almost none of its pages
+	after := exeResident(t, pid)
+	t.Logf("helper: %d → %d kB", before>>10, after>>10)
+	if after >= before/4 {
+		t.Errorf("resident pages of the helper's program: %d → %d kB", before>>10, after>>10)
+	}
+}
+
+func TestTrim(t *testing.T) {
+	dir := t.TempDir()
+	cmd := helper(t, dir)
+	skipUnlessReclaimable(t, filepath.Join(dir, "prog"), Self())
+	tr := New(Config{BinDir: dir})
+	if got := tr.programs(); len(got) != 1 || got[0] != cmd.Process.Pid {
+		t.Fatalf("programs of %s: %v, want [%d]", dir, got, cmd.Process.Pid)
+	}
+	pid := strconv.Itoa(cmd.Process.Pid)
+	before := exeResident(t, pid)
+	tr.pageOut()
+	if after := exeResident(t, pid); after >= before/4 {
+		t.Errorf("resident pages of the program in BinDir: %d → %d kB", before>>10, after>>10)
+	}
+}
