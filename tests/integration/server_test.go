@@ -327,7 +327,13 @@ func checkBadInput(t *testing.T, n *harness.Node, args []string) {
 	sameSnapshot(t, "a refused start", before, snapshot(t, n.DataDir))
 }
 
+// repoRoot is the checkout the tests run from: go test runs them in their
+// package's directory, tests/integration (EDGEOS_BIN may be anywhere).
 func repoRoot(t *testing.T) string {
 	t.Helper()
-	return filepath.Dir(filepath.Dir(harness.Binary(t)))
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
 }
