@@ -122,6 +122,8 @@ func (cp *ControlPlane) APIServer(ctx context.Context, ready func()) error {
 			return wrap(build(h, c))
 		}
 	}
+	kubeAPIs := config.KubeAPIs.ControlPlane.Generic
+	skipOpenAPI(kubeAPIs)
 	cc, err := config.Complete()
 	if err != nil {
 		return err
@@ -129,6 +131,9 @@ func (cp *ControlPlane) APIServer(ctx context.Context, ready func()) error {
 	server, err := apiserverapp.CreateServerChain(cc)
 	if err != nil {
 		return fmt.Errorf("kube-apiserver: %w", err)
+	}
+	if err := installOpenAPI(server.GenericAPIServer, kubeAPIs.OpenAPIConfig, kubeAPIs.OpenAPIV3Config); err != nil {
+		return err
 	}
 	prepared, err := server.PrepareRun()
 	if err != nil {

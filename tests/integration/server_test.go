@@ -8,6 +8,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"fmt"
 	"io"
@@ -123,6 +124,7 @@ func TestServerLifecycle(t *testing.T) {
 	before := uids(t, dyn, objs)
 
 	checkBootstrapAPI(t, n)
+	checkOpenAPI(t, n)
 
 	// Starting a second server on the same port fails clearly and leaves the first one serving.
 	expectRefusal(t, "second server on the same port", n.Run(args...), "already in use")
@@ -146,6 +148,42 @@ func TestServerLifecycle(t *testing.T) {
 	}
 	if code := n.Stop(); code != 0 {
 		t.Errorf("server exit code after SIGTERM: %d, want 0", code)
+	}
+}
+
+// checkOpenAPI reads both OpenAPI documents through the aggregator, as
+// clients do: v3 (kubectl explain, apply's validation) and v2, which
+// edgeos builds only on its first request (pkg/controlplane/openapi.go).
+func checkOpenAPI(t *testing.T, n *harness.Node) {
+	t.Helper()
+	var v3 struct {
+		Paths map[string]any `json:"paths"`
+	}
+	r := n.Run("kubectl", "get", "--raw", "/openapi/v3")
+	if err := json.Unmarshal([]byte(r.Stdout), &v3); r.ExitCode != 0 || err != nil || v3.Paths["apis/apps/v1"] == nil || v3.Paths["api/v1"] == nil {
+		t.Errorf("/openapi/v3: %v %q, groups %d", err, r.Stderr, len(v3.Paths))
+	}
+	if r := n.Run("kubectl", "explain", "deployment.spec.replicas"); r.ExitCode != 0 || !strings.Contains(r.Stdout, "integer") {
+		t.Errorf("kubectl explain: %q %q", r.Stdout, r.Stderr)
+	}
+	for range 2 { // built on the first request, kept for the second
+		var v2 struct {
+			Definitions map[string]any `json:"definitions"`
+			Paths       map[string]any `json:"paths"`
+		}
+		r := n.Run("kubectl", "get", "--raw", "/openapi/v2")
+		if err := json.Unmarshal([]byte(r.Stdout), &v2); r.ExitCode != 0 || err != nil {
+			t.Fatalf("/openapi/v2: %v %q", err, r.Stderr)
+		}
+		for _, want := range []string{"io.k8s.api.apps.v1.Deployment", "io.k8s.api.core.v1.Pod", "io.k8s.kube-aggregator.pkg.apis.apiregistration.v1.APIService",
+			"io.k8s.apiextensions-apiserver.pkg.apis.apiextensions.v1.CustomResourceDefinition"} {
+			if v2.Definitions[want] == nil {
+				t.Errorf("/openapi/v2 has no definition %s (%d definitions)", want, len(v2.Definitions))
+			}
+		}
+		if v2.Paths["/apis/apps/v1/namespaces/{namespace}/deployments"] == nil {
+			t.Errorf("/openapi/v2 has no Deployment path (%d paths)", len(v2.Paths))
+		}
 	}
 }
 

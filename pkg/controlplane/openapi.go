@@ -1,0 +1,54 @@
+package controlplane
+
+import (
+	"fmt"
+
+	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/apiserver/pkg/server/routes"
+	openapibuilder "k8s.io/kube-openapi/pkg/builder"
+	"k8s.io/kube-openapi/pkg/cached"
+	openapicommon "k8s.io/kube-openapi/pkg/common"
+	"k8s.io/kube-openapi/pkg/common/restfuladapter"
+	"k8s.io/kube-openapi/pkg/handler"
+	"k8s.io/kube-openapi/pkg/validation/spec"
+)
+
+// The OpenAPI v2 document of the built-in APIs, built on first request.
+//
+// Upstream builds it when the server starts (kube-apiserver's part of the
+// server chain, at PrepareRun) and keeps it, about 16 MB of live heap, so
+// that the aggregator can merge it into /openapi/v2 when a client asks.
+// Clients of today (kubectl 1.27 and later, client-go's typed clients) ask
+// for v3, and the aggregator's merge is lazy already: only the building was
+// not. edgeos turns the built-in server's own OpenAPI installation off
+// (Config.SkipOpenAPIInstallation) and installs the same two endpoints
+// itself: /openapi/v3 as upstream does, /openapi/v2 built the first time a
+// client asks for it, then kept as upstream keeps it.
+
+// skipOpenAPI has the built-in API server leave its OpenAPI endpoints to
+// installOpenAPI.
+func skipOpenAPI(c *genericapiserver.Config) { c.SkipOpenAPIInstallation = true }
+
+// installOpenAPI installs /openapi/v3 and a lazily built /openapi/v2 on the
+// built-in API server, the aggregator's delegate, before PrepareRun (the
+// aggregator reads its delegates' documents from then on).
+func installOpenAPI(aggregator *genericapiserver.GenericAPIServer, v2 *openapicommon.Config, v3 *openapicommon.OpenAPIV3Config) error {
+	kube, ok := aggregator.NextDelegate().(*genericapiserver.GenericAPIServer)
+	if !ok || v2 == nil || v3 == nil {
+		return fmt.Errorf("kube-apiserver: unexpected server chain (delegate %T) or OpenAPI config", aggregator.NextDelegate())
+	}
+	h := kube.Handler
+	kube.OpenAPIV3VersionedService = routes.OpenAPI{V3Config: v3}.InstallV3(h.GoRestfulContainer, h.NonGoRestfulMux)
+	lazy := cached.Once(cached.Func(func() (*spec.Swagger, string, error) {
+		s, err := openapibuilder.BuildOpenAPISpecFromRoutes(restfuladapter.AdaptWebServices(h.GoRestfulContainer.RegisteredWebServices()), v2)
+		if err != nil {
+			return nil, "", fmt.Errorf("building the OpenAPI v2 document: %w", err)
+		}
+		s.Definitions = handler.PruneDefaults(s.Definitions)
+		// one document for the server's life: its etag never changes
+		return s, "built-in", nil
+	}))
+	kube.OpenAPIVersionedService = handler.NewOpenAPIServiceLazy(lazy)
+	kube.OpenAPIVersionedService.RegisterOpenAPIVersionedService("/openapi/v2", h.NonGoRestfulMux)
+	return nil
+}
