@@ -71,8 +71,11 @@ func (t *Trim) pageOut() {
 		}
 		n++
 	}
-	logrus.Infof("Paged out start-up pages: edgeos resident %d → %d MiB, and %d processes of %s (what is still used comes back)",
-		before>>20, after>>20, n, t.cfg.BinDir)
+	others := ""
+	if t.cfg.BinDir != "" {
+		others = ", and " + strconv.Itoa(n) + " processes of " + t.cfg.BinDir
+	}
+	logrus.Infof("Paged out start-up pages: edgeos resident %d → %d MiB%s (what is still used comes back)", before>>20, after>>20, others)
 }
 
 func (t *Trim) warn(what string, err error) {
