@@ -215,26 +215,20 @@ func rss(b *testing.B, n *harness.Node, bin string) [2]float64 {
 		if err != nil || !os.SameFile(exe, want) {
 			continue
 		}
-		return [2]float64{kb(b, "/proc/"+pid+"/status", "VmRSS:") / 1024, kb(b, "/proc/"+pid+"/smaps_rollup", "Pss:") / 1024}
+		return [2]float64{kb(b, "/proc/"+pid+"/status", "VmRSS") / 1024, kb(b, "/proc/"+pid+"/smaps_rollup", "Pss") / 1024}
 	}
 	b.Fatalf("no process runs %s", bin)
 	return [2]float64{}
 }
 
+// kb is one "Name: 123 kB" field of a /proc file; its absence is fatal.
 func kb(b *testing.B, path, field string) float64 {
 	b.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		b.Fatal(err)
+	v, ok := harness.ProcFields(b, path, "kB")[field]
+	if !ok {
+		b.Fatalf("%s has no %s", path, field)
 	}
-	for _, line := range strings.Split(string(data), "\n") {
-		if f := strings.Fields(line); len(f) >= 2 && f[0] == field {
-			v, _ := strconv.ParseFloat(f[1], 64)
-			return v
-		}
-	}
-	b.Fatalf("%s has no %s", path, field)
-	return 0
+	return float64(v)
 }
 
 func corednsVersion(bin string) string {

@@ -1,7 +1,6 @@
 package footprint
 
 import (
-	"bufio"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -91,7 +90,7 @@ func cpuAndWrites(b *testing.B, pids map[string]string) map[string]procStat {
 		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
 		utime, _ := strconv.ParseInt(f[11], 10, 64)
 		stime, _ := strconv.ParseInt(f[12], 10, 64)
-		io := procFields(b, "/proc/"+pid+"/io", "")
+		io := harness.ProcFields(b, "/proc/"+pid+"/io", "")
 		out[pid] = procStat{ticks: utime + stime, writes: io["write_bytes"]}
 	}
 	return out
@@ -115,22 +114,21 @@ func measureIdle(b *testing.B, n *harness.Node, count counts, settle, window tim
 	after := cpuAndWrites(b, procs)
 	u.walEnd, u.dbEnd = fileSize(wal), fileSize(db)
 	u.walMax = max(u.walMax, u.walEnd)
-	var ticks, writes int64
-	hz := clockTicks(b)
+	hz, secs := clockTicks(b), elapsed.Seconds()
 	u.cpuByRole, u.writesByRole = map[string]float64{}, map[string]float64{}
 	for pid, a := range after {
 		// a process started within the window counts from zero
-		ticks += a.ticks - before[pid].ticks
-		writes += a.writes - before[pid].writes
-		u.cpuByRole[procs[pid]] += float64(a.ticks-before[pid].ticks) / hz / elapsed.Seconds() * 100
-		u.writesByRole[procs[pid]] += float64(a.writes-before[pid].writes) / elapsed.Seconds()
+		cpu := float64(a.ticks-before[pid].ticks) / hz / secs * 100
+		writes := float64(a.writes-before[pid].writes) / secs
+		u.cpuByRole[procs[pid]] += cpu
+		u.writesByRole[procs[pid]] += writes
+		u.cpuPercent += cpu
+		u.writeBps += writes
 	}
-	u.cpuPercent = float64(ticks) / hz / elapsed.Seconds() * 100
-	u.writeBps = float64(writes) / elapsed.Seconds()
 
 	for pid, role := range procs {
-		rollup := procFields(b, "/proc/"+pid+"/smaps_rollup", "kB")
-		status := procFields(b, "/proc/"+pid+"/status", "kB")
+		rollup := harness.ProcFields(b, "/proc/"+pid+"/smaps_rollup", "kB")
+		status := harness.ProcFields(b, "/proc/"+pid+"/status", "kB")
 		u.procs++
 		u.pss += rollup["Pss"]
 		u.rss += status["VmRSS"]
@@ -178,34 +176,4 @@ func clockTicks(b *testing.B) float64 {
 		b.Fatalf("CLK_TCK %q", out)
 	}
 	return hz
-}
-
-// procFields reads "Name: 123 [unit]" lines; with a unit, only lines that
-// carry it.
-func procFields(b *testing.B, path, unit string) map[string]int64 {
-	b.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	out := map[string]int64{}
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		f := strings.Fields(v)
-		if unit != "" && (len(f) != 2 || f[1] != unit) || unit == "" && len(f) != 1 {
-			continue
-		}
-		if n, err := strconv.ParseInt(f[0], 10, 64); err == nil {
-			out[k] = n
-		}
-	}
-	if err := sc.Err(); err != nil {
-		b.Fatal(err)
-	}
-	return out
 }

@@ -201,16 +201,7 @@ func checkPageOut(t *testing.T, n *harness.Node) {
 // program's pages, mostly), in bytes.
 func fileResident(t *testing.T, pid int) int64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb := map[string]int64{}
-	for _, line := range strings.Split(string(b), "\n") {
-		if f := strings.Fields(line); len(f) == 3 && f[2] == "kB" {
-			kb[strings.TrimSuffix(f[0], ":")], _ = strconv.ParseInt(f[1], 10, 64)
-		}
-	}
+	kb := harness.ProcFields(t, fmt.Sprintf("/proc/%d/smaps_rollup", pid), "kB")
 	return (kb["Rss"] - kb["Anonymous"]) << 10
 }
 
