@@ -11,7 +11,7 @@ import (
 // Upstream flags for the three control-plane components. Only what edgeos
 // decides is set; everything else keeps the upstream default.
 
-func (s *Server) apiserverArgs(etcdServers []string) map[string]string {
+func (s *Server) apiserverArgs(ds *datastore.Datastore) map[string]string {
 	c, cfg := s.certs, s.cfg
 	issuer := "https://kubernetes.default.svc." + cfg.ClusterDomain
 	args := map[string]string{
@@ -42,11 +42,11 @@ func (s *Server) apiserverArgs(etcdServers []string) map[string]string {
 		"service-account-key-file":           c.serviceAccountKey(),
 		"service-account-signing-key-file":   c.serviceAccountKey(),
 		"service-cluster-ip-range":           cfg.ServiceCIDR,
-		"etcd-servers":                       strings.Join(etcdServers, ","),
+		"etcd-servers":                       strings.Join(ds.Endpoints().Endpoints, ","),
 		"storage-backend":                    "etcd3",
 		"profiling":                          "false",
 	}
-	if cfg.Datastore.Endpoint == "" {
+	if ds.Embedded() {
 		// One server on its own SQLite. The lease reconciler would rewrite
 		// this server's lease for the kubernetes Service every 10 s; the
 		// count reconciler (one apiserver) writes only when the address

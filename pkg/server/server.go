@@ -102,7 +102,7 @@ func Run(ctx context.Context, cfg *Config) error {
 		return err
 	}
 	cp, err := controlplane.New(controlplane.Config{
-		APIServerArgs:         multicall.Merge(s.apiserverArgs(ds.Endpoints().Endpoints), s.cfg.APIServerArgs),
+		APIServerArgs:         multicall.Merge(s.apiserverArgs(ds), s.cfg.APIServerArgs),
 		ControllerManagerArgs: multicall.Merge(s.controllerManagerArgs(ds), s.cfg.ControllerManagerArgs),
 		SchedulerArgs:         multicall.Merge(s.schedulerArgs(ds), s.cfg.SchedulerArgs),
 		Listener:              ln,
