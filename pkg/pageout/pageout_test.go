@@ -153,6 +153,11 @@ func helper(t *testing.T, dir string) *exec.Cmd {
 	if out, err := exec.Command("cp", exe, prog).CombinedOutput(); err != nil {
 		t.Fatalf("%v: %s", err, out)
 	}
+	// written back, as an installed program is: the kernel does not page
+	// out dirty pages, and how many are still dirty depends on the moment
+	if out, err := exec.Command("sync", prog).CombinedOutput(); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
 	cmd := exec.Command(prog)
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
 	out, err := cmd.StdoutPipe()
