@@ -53,6 +53,12 @@ func Install(path string, gz []byte) error {
 		tmp.Close()
 		return err
 	}
+	// on disk before the rename: a power cut must not leave an empty
+	// program under the name (and clean pages are what the page-out drops)
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
 	if err := tmp.Close(); err != nil {
 		return err
 	}
