@@ -3,8 +3,8 @@ package controlplane
 import (
 	"fmt"
 
+	"github.com/edgeos/edgeos/pkg/openapiv3"
 	genericapiserver "k8s.io/apiserver/pkg/server"
-	"k8s.io/apiserver/pkg/server/routes"
 	openapibuilder "k8s.io/kube-openapi/pkg/builder"
 	"k8s.io/kube-openapi/pkg/cached"
 	openapicommon "k8s.io/kube-openapi/pkg/common"
@@ -13,7 +13,8 @@ import (
 	"k8s.io/kube-openapi/pkg/validation/spec"
 )
 
-// The OpenAPI v2 document of the built-in APIs, built on first request.
+// The OpenAPI v2 document of the built-in APIs, built on first request (v3:
+// pkg/openapiv3).
 //
 // Upstream builds it when the server starts (kube-apiserver's part of the
 // server chain, at PrepareRun) and keeps it, about 16 MB of live heap, so
@@ -22,14 +23,15 @@ import (
 // for v3, and the aggregator's merge is lazy already: only the building was
 // not. edgeos turns the built-in server's own OpenAPI installation off
 // (Config.SkipOpenAPIInstallation) and installs the same two endpoints
-// itself: /openapi/v3 as upstream does, /openapi/v2 built the first time a
-// client asks for it, then kept as upstream keeps it.
+// itself: /openapi/v3 with each group version built on request
+// (pkg/openapiv3), /openapi/v2 built the first time a client asks for it,
+// then kept as upstream keeps it.
 
 // skipOpenAPI has the built-in API server leave its OpenAPI endpoints to
 // installOpenAPI.
 func skipOpenAPI(c *genericapiserver.Config) { c.SkipOpenAPIInstallation = true }
 
-// installOpenAPI installs /openapi/v3 and a lazily built /openapi/v2 on the
+// installOpenAPI installs a lazily built /openapi/v3 and /openapi/v2 on the
 // built-in API server, the aggregator's delegate, before PrepareRun (the
 // aggregator reads its delegates' documents from then on).
 func installOpenAPI(aggregator *genericapiserver.GenericAPIServer, v2 *openapicommon.Config, v3 *openapicommon.OpenAPIV3Config) error {
@@ -38,7 +40,11 @@ func installOpenAPI(aggregator *genericapiserver.GenericAPIServer, v2 *openapico
 		return fmt.Errorf("kube-apiserver: unexpected server chain (delegate %T) or OpenAPI config", aggregator.NextDelegate())
 	}
 	h := kube.Handler
-	kube.OpenAPIV3VersionedService = routes.OpenAPI{V3Config: v3}.InstallV3(h.GoRestfulContainer, h.NonGoRestfulMux)
+	docs, err := openapiv3.New(h.GoRestfulContainer, v3)
+	if err != nil {
+		return fmt.Errorf("kube-apiserver: OpenAPI v3: %w", err)
+	}
+	docs.Register(h.NonGoRestfulMux)
 	lazy := cached.Once(cached.Func(func() (*spec.Swagger, string, error) {
 		s, err := openapibuilder.BuildOpenAPISpecFromRoutes(restfuladapter.AdaptWebServices(h.GoRestfulContainer.RegisteredWebServices()), v2)
 		if err != nil {
@@ -52,3 +58,4 @@ func installOpenAPI(aggregator *genericapiserver.GenericAPIServer, v2 *openapico
 	kube.OpenAPIVersionedService.RegisterOpenAPIVersionedService("/openapi/v2", h.NonGoRestfulMux)
 	return nil
 }
+
