@@ -157,11 +157,21 @@ func TestServerLifecycle(t *testing.T) {
 func checkOpenAPI(t *testing.T, n *harness.Node) {
 	t.Helper()
 	var v3 struct {
-		Paths map[string]any `json:"paths"`
+		Paths map[string]struct {
+			URL string `json:"serverRelativeURL"`
+		} `json:"paths"`
 	}
 	r := n.Run("kubectl", "get", "--raw", "/openapi/v3")
-	if err := json.Unmarshal([]byte(r.Stdout), &v3); r.ExitCode != 0 || err != nil || v3.Paths["apis/apps/v1"] == nil || v3.Paths["api/v1"] == nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &v3); r.ExitCode != 0 || err != nil || v3.Paths["apis/apps/v1"].URL == "" || v3.Paths["api/v1"].URL == "" {
 		t.Errorf("/openapi/v3: %v %q, groups %d", err, r.Stderr, len(v3.Paths))
+	}
+	// a group version's document (built on this first request) under the
+	// name the discovery document gives, and under a stale name (redirected)
+	for _, u := range []string{v3.Paths["apis/apps/v1"].URL, "/openapi/v3/apis/apps/v1?hash=STALE"} {
+		r := n.Run("kubectl", "get", "--raw", u)
+		if r.ExitCode != 0 || !strings.Contains(r.Stdout, "io.k8s.api.apps.v1.Deployment") {
+			t.Errorf("%s: %q, %d bytes", u, r.Stderr, len(r.Stdout))
+		}
 	}
 	if r := n.Run("kubectl", "explain", "deployment.spec.replicas"); r.ExitCode != 0 || !strings.Contains(r.Stdout, "integer") {
 		t.Errorf("kubectl explain: %q %q", r.Stdout, r.Stderr)
