@@ -139,6 +139,7 @@ func (cp *ControlPlane) APIServer(ctx context.Context, ready func()) error {
 	if err != nil {
 		return fmt.Errorf("kube-apiserver: %w", err)
 	}
+	dropOpenAPIDefinitions(kubeAPIs.OpenAPIV3Config)
 	ready()
 	return prepared.Run(ctx)
 }
