@@ -124,6 +124,7 @@ func (cp *ControlPlane) APIServer(ctx context.Context, ready func()) error {
 	}
 	kubeAPIs := config.KubeAPIs.ControlPlane.Generic
 	skipOpenAPI(kubeAPIs)
+	routeOperations(kubeAPIs.OpenAPIConfig, kubeAPIs.OpenAPIV3Config)
 	cc, err := config.Complete()
 	if err != nil {
 		return err

@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/edgeos/edgeos/pkg/openapiv3"
+	restful "github.com/emicklei/go-restful/v3"
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	openapibuilder "k8s.io/kube-openapi/pkg/builder"
 	"k8s.io/kube-openapi/pkg/cached"
@@ -67,3 +68,35 @@ func installOpenAPI(aggregator *genericapiserver.GenericAPIServer, v2 *openapico
 // by the OpenAPI builders, which compute them again when the field is nil:
 // the first request for each group version's document pays that.
 func dropOpenAPIDefinitions(v3 *openapicommon.OpenAPIV3Config) { v3.Definitions = nil }
+
+// routeOperations gives the OpenAPI configs the function that names a
+// route's operation before any document is built. Left unset, the first
+// builder (kube-openapi's builder and builder3, newOpenAPI) sets it to a
+// closure over itself in the config that every later build and all three
+// servers of the chain share: that builder, and with it its map of every
+// built-in type's OpenAPI definition, stays reachable for the server's life
+// (15 MB of heap for v2, the v3 one likewise). This is the same function,
+// closing over nothing but the config's own.
+func routeOperations(v2 *openapicommon.Config, v3 *openapicommon.OpenAPIV3Config) {
+	if v2 != nil && v2.GetOperationIDAndTagsFromRoute == nil {
+		v2.GetOperationIDAndTagsFromRoute = operationFromRoute(v2.GetOperationIDAndTags)
+	}
+	if v3 != nil && v3.GetOperationIDAndTagsFromRoute == nil {
+		v3.GetOperationIDAndTagsFromRoute = operationFromRoute(v3.GetOperationIDAndTags)
+	}
+}
+
+// operationFromRoute is what kube-openapi's builders derive from a config's
+// GetOperationIDAndTags, or from nothing.
+func operationFromRoute(named func(*restful.Route) (string, []string, error)) func(openapicommon.Route) (string, []string, error) {
+	if named == nil {
+		return func(r openapicommon.Route) (string, []string, error) { return r.OperationName(), nil, nil }
+	}
+	return func(r openapicommon.Route) (string, []string, error) {
+		route, ok := r.(*restfuladapter.RouteAdapter)
+		if !ok {
+			return "", nil, fmt.Errorf("config.GetOperationIDAndTags specified but route is not a restful v1 Route")
+		}
+		return named(route.Route)
+	}
+}

@@ -169,7 +169,7 @@ func checkOpenAPI(t *testing.T, n *harness.Node) {
 	// name the discovery document gives, and under a stale name (redirected)
 	for _, u := range []string{v3.Paths["apis/apps/v1"].URL, "/openapi/v3/apis/apps/v1?hash=STALE"} {
 		r := n.Run("kubectl", "get", "--raw", u)
-		if r.ExitCode != 0 || !strings.Contains(r.Stdout, "io.k8s.api.apps.v1.Deployment") {
+		if r.ExitCode != 0 || !strings.Contains(r.Stdout, "io.k8s.api.apps.v1.Deployment") || !strings.Contains(r.Stdout, `"listAppsV1NamespacedDeployment"`) {
 			t.Errorf("%s: %q, %d bytes", u, r.Stderr, len(r.Stdout))
 		}
 	}
@@ -191,8 +191,16 @@ func checkOpenAPI(t *testing.T, n *harness.Node) {
 				t.Errorf("/openapi/v2 has no definition %s (%d definitions)", want, len(v2.Definitions))
 			}
 		}
-		if v2.Paths["/apis/apps/v1/namespaces/{namespace}/deployments"] == nil {
-			t.Errorf("/openapi/v2 has no Deployment path (%d paths)", len(v2.Paths))
+		// upstream's operation names (the config's GetOperationIDAndTags,
+		// which edgeos hands the builders itself)
+		var op struct {
+			Get struct {
+				OperationID string `json:"operationId"`
+			} `json:"get"`
+		}
+		b, _ := json.Marshal(v2.Paths["/apis/apps/v1/namespaces/{namespace}/deployments"])
+		if err := json.Unmarshal(b, &op); err != nil || op.Get.OperationID != "listAppsV1NamespacedDeployment" {
+			t.Errorf("/openapi/v2 Deployment path: operation %q, want listAppsV1NamespacedDeployment (%d paths)", op.Get.OperationID, len(v2.Paths))
 		}
 	}
 }
