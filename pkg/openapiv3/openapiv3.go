@@ -27,19 +27,20 @@ import (
 )
 
 // Upstream builds the document of every group version when the server
-// starts and keeps it, as objects and as JSON, about 14 MB of live heap on a
-// node that nobody runs `kubectl explain` on. It could not build them later:
-// the discovery document, /openapi/v3, names each group version's document
-// by the SHA-512 of its JSON, and the aggregator reads the discovery
-// document at start-up. edgeos names a document by what determines it
-// instead: the program (its module versions and build settings, which fix
-// the OpenAPI definitions) and the group version's routes (which resources
-// and verbs are served). Servers running the same binary with the same APIs
-// agree on the names, as upstream's do, so a client may fetch the discovery
-// document from one and a group version from another; a document's name
-// changes when either changes. The rest is upstream's protocol: a request
-// whose hash is stale is redirected to the current one, a request with the
-// current hash may be cached for good, JSON or protobuf by the Accept header.
+// starts and keeps it, as objects and as JSON: 30 MB of a server's PSS
+// (bench/RESULTS.md) on a node nobody runs `kubectl explain` on. It could
+// not build them later: the discovery document, /openapi/v3, names each
+// group version's document by the SHA-512 of its JSON, and the aggregator
+// reads the discovery document at start-up. edgeos names a document by what
+// determines it instead: the program (its module versions and build
+// settings, which fix the OpenAPI definitions) and the group version's
+// routes (which resources and verbs are served). Servers running the same
+// binary with the same APIs agree on the names, as upstream's do, so a
+// client may fetch the discovery document from one and a group version from
+// another; a document's name changes when either changes. The rest is
+// upstream's protocol: a request whose hash is stale is redirected to the
+// current one, a request with the current hash may be cached for good, JSON
+// or protobuf by the Accept header.
 
 // The media subtypes of a group version's document.
 const (
