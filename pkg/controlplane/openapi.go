@@ -62,7 +62,7 @@ func installOpenAPI(aggregator *genericapiserver.GenericAPIServer, v2 *openapico
 
 // dropOpenAPIDefinitions lets the collector have the OpenAPI definitions of
 // every built-in type once the servers are prepared (server + node 329 →
-// 318 MB PSS). Upstream computes them once (DefaultOpenAPIV3Config) and keeps
+// 318/327 MB PSS, measured before routeOperations). Upstream computes them once (DefaultOpenAPIV3Config) and keeps
 // them in the config the three servers of the chain share. They are read to
 // install the APIs and the aggregator's own document, all done by now, and
 // by the OpenAPI builders, which compute them again when the field is nil:
@@ -75,8 +75,9 @@ func dropOpenAPIDefinitions(v3 *openapicommon.OpenAPIV3Config) { v3.Definitions 
 // closure over itself in the config that every later build and all three
 // servers of the chain share: that builder, and with it its map of every
 // built-in type's OpenAPI definition, stays reachable for the server's life
-// (15 MB of heap for v2, the v3 one likewise). This is the same function,
-// closing over nothing but the config's own.
+// (heap after a GC: 22 → 9 MB held by the definitions; server + node about
+// 15 MB less PSS). This is the same function, closing over nothing but the
+// config's own.
 func routeOperations(v2 *openapicommon.Config, v3 *openapicommon.OpenAPIV3Config) {
 	if v2 != nil && v2.GetOperationIDAndTagsFromRoute == nil {
 		v2.GetOperationIDAndTagsFromRoute = operationFromRoute(v2.GetOperationIDAndTags)
