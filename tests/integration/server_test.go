@@ -152,8 +152,9 @@ func TestServerLifecycle(t *testing.T) {
 }
 
 // checkOpenAPI reads both OpenAPI documents through the aggregator, as
-// clients do: v3 (kubectl explain, apply's validation) and v2, which
-// edgeos builds only on its first request (pkg/controlplane/openapi.go).
+// clients do: v3 (kubectl explain, apply's validation) and v2, each of which
+// edgeos builds only on its first request (pkg/openapiv3,
+// pkg/controlplane/openapi.go).
 func checkOpenAPI(t *testing.T, n *harness.Node) {
 	t.Helper()
 	var v3 struct {
@@ -179,7 +180,11 @@ func checkOpenAPI(t *testing.T, n *harness.Node) {
 	for range 2 { // built on the first request, kept for the second
 		var v2 struct {
 			Definitions map[string]any `json:"definitions"`
-			Paths       map[string]any `json:"paths"`
+			Paths       map[string]struct {
+				Get struct {
+					OperationID string `json:"operationId"`
+				} `json:"get"`
+			} `json:"paths"`
 		}
 		r := n.Run("kubectl", "get", "--raw", "/openapi/v2")
 		if err := json.Unmarshal([]byte(r.Stdout), &v2); r.ExitCode != 0 || err != nil {
@@ -193,14 +198,8 @@ func checkOpenAPI(t *testing.T, n *harness.Node) {
 		}
 		// upstream's operation names (the config's GetOperationIDAndTags,
 		// which edgeos hands the builders itself)
-		var op struct {
-			Get struct {
-				OperationID string `json:"operationId"`
-			} `json:"get"`
-		}
-		b, _ := json.Marshal(v2.Paths["/apis/apps/v1/namespaces/{namespace}/deployments"])
-		if err := json.Unmarshal(b, &op); err != nil || op.Get.OperationID != "listAppsV1NamespacedDeployment" {
-			t.Errorf("/openapi/v2 Deployment path: operation %q, want listAppsV1NamespacedDeployment (%d paths)", op.Get.OperationID, len(v2.Paths))
+		if op := v2.Paths["/apis/apps/v1/namespaces/{namespace}/deployments"].Get.OperationID; op != "listAppsV1NamespacedDeployment" {
+			t.Errorf("/openapi/v2 Deployment path: operation %q, want listAppsV1NamespacedDeployment (%d paths)", op, len(v2.Paths))
 		}
 	}
 }
