@@ -36,6 +36,11 @@ disabled_plugins = [
 
 [plugins.'io.containerd.cri.v1.runtime']
   enable_selinux = false
+  # CPU samples behind the CRI's usage rate, which the kubelet's stats and
+  # metrics report. containerd takes one per container and per pod every
+  # second, each a call into that pod's shim; the kubelet's cAdvisor
+  # samples every 10 s.
+  stats_collect_period = "10s"
   restrict_oom_score_adj = {{.RestrictOOMScoreAdj}}
   [plugins.'io.containerd.cri.v1.runtime'.containerd]
     default_runtime_name = "runc"

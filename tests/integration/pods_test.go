@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -19,6 +20,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	statsapi "k8s.io/kubelet/pkg/apis/stats/v1alpha1"
 )
 
 // TestPods runs real pods on a single-node server: the node becomes Ready,
@@ -84,6 +86,7 @@ func TestPods(t *testing.T) {
 	}
 
 	checkHostPort(t, cs, n)
+	checkStats(t, cs, n, pod)
 
 	eventually(t, "the Job completes", func(ctx context.Context) (bool, error) {
 		j, err := cs.BatchV1().Jobs("default").Get(ctx, "once", metav1.GetOptions{})
@@ -164,6 +167,46 @@ func TestPods(t *testing.T) {
 	if code := n.Stop(); code != 0 {
 		t.Errorf("exit code %d", code)
 	}
+}
+
+// checkStats reads the kubelet's stats summary, what metrics-server and
+// kubectl top show: the pod's container has used CPU, has a usage rate
+// (containerd's, from samples it takes every 10 s) and a working set.
+func checkStats(t *testing.T, cs kubernetes.Interface, n *harness.Node, pod corev1.Pod) {
+	t.Helper()
+	var last string
+	eventually(t, "the stats summary reports the pod's CPU and memory", func(ctx context.Context) (bool, error) {
+		raw, err := cs.CoreV1().RESTClient().Get().AbsPath("/api/v1/nodes", n.Name, "proxy/stats/summary").DoRaw(ctx)
+		if err != nil {
+			return false, err
+		}
+		var s statsapi.Summary
+		if err := json.Unmarshal(raw, &s); err != nil {
+			return false, err
+		}
+		for _, p := range s.Pods {
+			if p.PodRef.UID != string(pod.UID) {
+				continue
+			}
+			for _, c := range p.Containers {
+				if c.Name != "echo" || c.CPU == nil || c.Memory == nil {
+					continue
+				}
+				last = fmt.Sprintf("cpu %s, memory %s", marshal(c.CPU), marshal(c.Memory))
+				ok := c.CPU.UsageCoreNanoSeconds != nil && *c.CPU.UsageCoreNanoSeconds > 0 &&
+					c.CPU.UsageNanoCores != nil &&
+					c.Memory.WorkingSetBytes != nil && *c.Memory.WorkingSetBytes > 0
+				return ok, nil
+			}
+		}
+		return false, fmt.Errorf("no stats for container echo of pod %s; last seen: %s", pod.Name, last)
+	})
+	t.Logf("stats summary for the echo container: %s", last)
+}
+
+func marshal(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 // checkHostPort reaches the hostport pod at the node's address from outside
