@@ -9,9 +9,18 @@
 // count in the process's RSS and PSS, and in its cgroup's memory. A while
 // after start-up, edgeos asks the kernel to reclaim its executable's
 // mappings (madvise MADV_PAGEOUT; containerd's with process_madvise); what
-// is still used is read back on its next use, once, and stays: the
-// working set is what remains (about 50 MB for an agent, 80 MB for a
-// server; bench/RESULTS.md).
+// is still used is read back on its next use, once, and stays.
+//
+// edgeos first marks its own mappings for random access (MADV_RANDOM).
+// Otherwise a page read back brings its neighbours: the kernel reads
+// around a faulting page of a mapped file and maps what the page cache
+// holds near it (up to 64 KiB). Scattered reads of the program (the GC
+// looking up a function's stack map, reflection reading a type) then made
+// most of .rodata and .gopclntab resident again within a minute: of an
+// agent's 53 MB of program pages, 36 MB were those two sections, brought
+// back by under a thousand faults. With the advice an agent keeps 26 MB of
+// its program resident (bench/RESULTS.md). Only edgeos's own mappings can
+// take that advice: process_madvise allows no MADV_RANDOM.
 //
 // Pages another process maps too (a second edgeos on the same file) are
 // left alone by the kernel. Kernels before 5.4 (MADV_PAGEOUT) and 5.10
@@ -87,13 +96,18 @@ func exeRegions(pid string) ([]Region, error) {
 	return rs, err
 }
 
-// Self asks the kernel to reclaim this process's pages of its executable.
+// Self asks the kernel to reclaim this process's pages of its executable,
+// and from then on to read back only the pages used (MADV_RANDOM: no
+// read-around), not their neighbours.
 func Self() error {
 	rs, err := exeRegions("self")
 	if err != nil {
 		return err
 	}
 	for _, r := range rs {
+		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, r.Start, r.End-r.Start, unix.MADV_RANDOM); errno != 0 {
+			return fmt.Errorf("madvise(MADV_RANDOM): %w", errno)
+		}
 		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, r.Start, r.End-r.Start, unix.MADV_PAGEOUT); errno != 0 {
 			return advice("madvise", errno)
 		}

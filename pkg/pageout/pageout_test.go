@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,36 +82,43 @@ func touchProgram() error {
 
 // exeResident sums the resident bytes of pid's mappings of its program.
 func exeResident(t *testing.T, pid string) int64 {
-	rs, err := exeRegions(pid)
-	if err != nil {
-		if t != nil {
-			t.Fatal(err)
-		}
-		return 0
-	}
-	smaps, err := os.ReadFile("/proc/" + pid + "/smaps")
-	if err != nil && t != nil {
-		t.Fatal(err)
-	}
 	var total int64
-	in := false
-	for _, line := range strings.Split(string(smaps), "\n") {
-		f := strings.Fields(line)
-		if len(f) > 0 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
-			s, _, _ := strings.Cut(f[0], "-")
-			start, _ := strconv.ParseUint(s, 16, 64)
-			in = false
-			for _, r := range rs {
-				in = in || uintptr(start) == r.Start
-			}
-			continue
-		}
-		if in && len(f) == 3 && f[0] == "Rss:" {
+	exeSmaps(t, pid, func(f []string) {
+		if len(f) == 3 && f[0] == "Rss:" {
 			kb, _ := strconv.ParseInt(f[1], 10, 64)
 			total += kb << 10
 		}
-	}
+	})
 	return total
+}
+
+// exeSmaps calls line with the fields of each smaps line about pid's
+// mappings of its program (with a nil t, an error gives no lines).
+func exeSmaps(t *testing.T, pid string, line func(fields []string)) {
+	rs, err := exeRegions(pid)
+	if err == nil {
+		var smaps []byte
+		smaps, err = os.ReadFile("/proc/" + pid + "/smaps")
+		in := false
+		for _, l := range strings.Split(string(smaps), "\n") {
+			f := strings.Fields(l)
+			if len(f) > 0 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
+				s, _, _ := strings.Cut(f[0], "-")
+				start, _ := strconv.ParseUint(s, 16, 64)
+				in = false
+				for _, r := range rs {
+					in = in || uintptr(start) == r.Start
+				}
+				continue
+			}
+			if in {
+				line(f)
+			}
+		}
+	}
+	if err != nil && t != nil {
+		t.Fatal(err)
+	}
 }
 
 // skipUnlessReclaimable skips where the kernel cannot drop the pages of a
@@ -139,6 +147,24 @@ func TestSelf(t *testing.T) {
 	if after >= before/2 {
 		t.Errorf("resident pages of the test's program: %d → %d kB", before>>10, after>>10)
 	}
+	// and what comes back comes without its neighbours
+	if n, rr := randomRead(t); rr != n || n == 0 {
+		t.Errorf("%d of the program's %d mappings are marked for random reads (VmFlags rr)", rr, n)
+	}
+}
+
+// randomRead counts this process's mappings of its program and those of
+// them whose VmFlags in smaps carry rr (MADV_RANDOM).
+func randomRead(t *testing.T) (n, rr int) {
+	exeSmaps(t, "self", func(f []string) {
+		if len(f) > 0 && f[0] == "VmFlags:" {
+			n++
+			if slices.Contains(f[1:], "rr") {
+				rr++
+			}
+		}
+	})
+	return n, rr
 }
 
 // helper runs a copy of the test binary in dir, sleeping, and returns it
