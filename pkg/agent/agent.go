@@ -14,6 +14,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/cni"
 	"github.com/edgeos/edgeos/pkg/component"
 	"github.com/edgeos/edgeos/pkg/containerd"
+	"github.com/edgeos/edgeos/pkg/containerd/programs"
 	"github.com/edgeos/edgeos/pkg/dns"
 	"github.com/edgeos/edgeos/pkg/images"
 	"github.com/edgeos/edgeos/pkg/join"
@@ -69,6 +70,7 @@ func Components(cfg Config) ([]component.Component, error) {
 		SystemdCgroup:       systemd,
 		RestrictOOMScoreAdj: restrict,
 		Debug:               cfg.Debug,
+		PageOutAfter:        cfg.Node.PageOutAfter,
 	})
 	driver := "cgroupfs"
 	if systemd {
@@ -129,7 +131,7 @@ func Components(cfg Config) ([]component.Component, error) {
 	}
 	cs = append(cs, proxy)
 	if cfg.Node.PageOutAfter > 0 {
-		cs = append(cs, pageout.New(pageout.Config{After: cfg.Node.PageOutAfter, BinDir: binDir}))
+		cs = append(cs, pageout.New(pageout.Config{After: cfg.Node.PageOutAfter, BinDir: binDir, Except: []string{programs.Containerd}}))
 	}
 	return cs, nil
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/edgeos/edgeos/pkg/containerd/programs"
+	"github.com/edgeos/edgeos/pkg/pageout"
 	"github.com/edgeos/edgeos/pkg/runc"
 	"github.com/sirupsen/logrus"
 )
@@ -42,6 +43,9 @@ type Config struct {
 	// below containerd's own; needed where edgeos lacks CAP_SYS_RESOURCE.
 	RestrictOOMScoreAdj bool
 	Debug               bool
+	// PageOutAfter is when containerd hands its start-up pages back to the
+	// kernel (pkg/pageout, cmd/containerd); 0: never.
+	PageOutAfter time.Duration
 }
 
 // Address is containerd's socket.
@@ -71,7 +75,7 @@ func (d *Containerd) Run(ctx context.Context, ready func()) error {
 	cmd := &exec.Cmd{
 		Path:   filepath.Join(d.cfg.BinDir, programs.Containerd),
 		Args:   []string{programs.Containerd, "--config", d.cfg.ConfigFile},
-		Env:    append(withPath(os.Environ(), d.cfg.BinDir), "GOGC=50"),
+		Env:    d.env(),
 		Stdout: os.Stderr,
 		Stderr: os.Stderr,
 		SysProcAttr: &syscall.SysProcAttr{
@@ -107,6 +111,16 @@ func (d *Containerd) Run(ctx context.Context, ready func()) error {
 		<-exited
 	}
 	return nil
+}
+
+// env is containerd's environment, which its shims inherit: edgeos's, with
+// BinDir first in PATH, the GC target, and the page-out delay.
+func (d *Containerd) env() []string {
+	env := append(withPath(os.Environ(), d.cfg.BinDir), "GOGC=50")
+	if d.cfg.PageOutAfter > 0 {
+		env = append(env, pageout.AfterEnv+"="+d.cfg.PageOutAfter.String())
+	}
+	return env
 }
 
 // prepare writes the config, containerd, its shim and runc.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,9 +21,16 @@ type Config struct {
 	// first pods are start-up too.
 	After time.Duration
 	// BinDir holds the programs edgeos runs (containerd, its shims):
-	// running processes of a program in it are paged out too.
+	// running processes of a program in it are paged out too, except
+	// those of the programs named in Except, which page themselves out
+	// (told by AfterEnv).
 	BinDir string
+	Except []string
 }
+
+// AfterEnv is the environment variable that tells a program edgeos runs
+// to page itself out (Self) after the delay it holds, a Go duration.
+const AfterEnv = "EDGEOS_PAGEOUT_AFTER"
 
 // DefaultAfter is a minute: start → Ready takes seconds, the first
 // controller syncs and the node's first pods a little more.
@@ -86,7 +94,8 @@ func (t *Trim) warn(what string, err error) {
 	logrus.Warnf("Paging out start-up pages of %s: %v", what, err)
 }
 
-// programs are the processes running a program file of BinDir.
+// programs are the processes running a program file of BinDir, but not
+// one named in Except.
 func (t *Trim) programs() []int {
 	if t.cfg.BinDir == "" {
 		return nil
@@ -102,7 +111,7 @@ func (t *Trim) programs() []int {
 		if err != nil {
 			continue
 		}
-		if exe, err := os.Readlink("/proc/" + e.Name() + "/exe"); err == nil && strings.HasPrefix(exe, dir) {
+		if exe, err := os.Readlink("/proc/" + e.Name() + "/exe"); err == nil && strings.HasPrefix(exe, dir) && !slices.Contains(t.cfg.Except, filepath.Base(exe)) {
 			pids = append(pids, pid)
 		}
 	}

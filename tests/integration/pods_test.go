@@ -213,8 +213,8 @@ func marshal(v any) string {
 // the node, from the node itself and from the pod (hairpin), and checks that
 // deleting the pod removes its forwarding rules.
 // checkPageOut sees the start-up pages of edgeos's and containerd's
-// programs go back to the kernel (pkg/pageout); all of TestPods after it
-// runs on what came back.
+// programs go back to the kernel (pkg/pageout; containerd pages itself
+// out, cmd/containerd); all of TestPods after it runs on what came back.
 func checkPageOut(t *testing.T, n *harness.Node) {
 	t.Helper()
 	containerd := filepath.Join(n.DataDir, "agent", "bin", "containerd")
@@ -229,10 +229,11 @@ func checkPageOut(t *testing.T, n *harness.Node) {
 	}
 	edgeos := n.PID()
 	before := map[int]int64{edgeos: fileResident(t, edgeos), ctrd: fileResident(t, ctrd)}
-	if strings.Contains(n.Log(), "Paged out") {
+	if strings.Contains(n.Log(), "aged out start-up pages") {
 		t.Fatal("the page-out came before its \"before\" could be measured")
 	}
 	n.WaitLog("Paged out start-up pages")
+	n.WaitLog("containerd: paged out start-up pages")
 	for pid, b := range before {
 		if after := fileResident(t, pid); after > b/2 {
 			t.Errorf("process %d: file-backed resident memory %d → %d MiB, not even halved", pid, b>>20, after>>20)

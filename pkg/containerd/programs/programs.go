@@ -14,10 +14,11 @@ import (
 	"github.com/edgeos/edgeos/pkg/embedded"
 )
 
-// containerd without the snapshotters and tracing edgeos's config turns
-// off anyway (btrfs needs cgo), stamped with its module version, which the
-// CRI reports to the kubelet.
-//go:generate sh -c "CGO_ENABLED=0 go build -trimpath -tags 'no_btrfs no_devmapper no_zfs no_tracing' -ldflags=\"-s -w -buildid= -X github.com/containerd/containerd/v2/version.Version=$(go list -m -f '{{.Version}}' github.com/containerd/containerd/v2)\" -o containerd.bin github.com/containerd/containerd/v2/cmd/containerd && gzip -9nf containerd.bin"
+// containerd (upstream's, run by cmd/containerd, which pages itself out)
+// without the snapshotters and tracing edgeos's config turns off anyway
+// (btrfs needs cgo), stamped with its module version, which the CRI reports
+// to the kubelet.
+//go:generate sh -c "CGO_ENABLED=0 go build -trimpath -tags 'no_btrfs no_devmapper no_zfs no_tracing' -ldflags=\"-s -w -buildid= -X github.com/containerd/containerd/v2/version.Version=$(go list -m -f '{{.Version}}' github.com/containerd/containerd/v2)\" -o containerd.bin github.com/edgeos/edgeos/cmd/containerd && gzip -9nf containerd.bin"
 //go:generate sh -c "CGO_ENABLED=0 go build -trimpath -ldflags='-s -w -buildid=' -o shim.bin github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 && gzip -9nf shim.bin"
 
 // File names in the node's bin dir; containerd finds the shim by its name.
