@@ -8,8 +8,9 @@
 // which the kernel would drop under memory pressure, but until then they
 // count in the process's RSS and PSS, and in its cgroup's memory. A while
 // after start-up, edgeos asks the kernel to reclaim its executable's
-// mappings (madvise MADV_PAGEOUT; containerd's with process_madvise); what
-// is still used is read back on its next use, once, and stays.
+// mappings (madvise MADV_PAGEOUT; the shims' with process_madvise;
+// containerd, built from cmd/containerd, pages itself out); what is still
+// used is read back on its next use, once, and stays.
 //
 // edgeos first marks its own mappings for random access (MADV_RANDOM).
 // Otherwise a page read back brings its neighbours: the kernel reads
@@ -19,8 +20,9 @@
 // most of .rodata and .gopclntab resident again within a minute: of an
 // agent's 53 MB of program pages, 36 MB were those two sections, brought
 // back by under a thousand faults. With the advice an agent keeps 26 MB of
-// its program resident (bench/RESULTS.md). Only edgeos's own mappings can
-// take that advice: process_madvise allows no MADV_RANDOM.
+// its program resident (bench/RESULTS.md). Only a process's own mappings
+// can take that advice (process_madvise allows no MADV_RANDOM), hence
+// containerd's doing it itself.
 //
 // Pages another process maps too (a second edgeos on the same file) are
 // left alone by the kernel. Kernels before 5.4 (MADV_PAGEOUT) and 5.10
