@@ -114,13 +114,12 @@ func (d *Containerd) Run(ctx context.Context, ready func()) error {
 }
 
 // env is containerd's environment, which its shims inherit: edgeos's, with
-// BinDir first in PATH, the GC target, and the page-out delay.
+// BinDir first in PATH, the GC target, and the page-out delay, always set:
+// it replaces whatever edgeos's environment held under that name (the
+// same as --pageout-after's, which a flag may have overridden).
 func (d *Containerd) env() []string {
-	env := append(withPath(os.Environ(), d.cfg.BinDir), "GOGC=50")
-	if d.cfg.PageOutAfter > 0 {
-		env = append(env, pageout.AfterEnv+"="+d.cfg.PageOutAfter.String())
-	}
-	return env
+	return append(withPath(os.Environ(), d.cfg.BinDir), "GOGC=50",
+		pageout.AfterEnv+"="+d.cfg.PageOutAfter.String())
 }
 
 // prepare writes the config, containerd, its shim and runc.

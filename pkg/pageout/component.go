@@ -29,7 +29,9 @@ type Config struct {
 }
 
 // AfterEnv is the environment variable that tells a program edgeos runs
-// to page itself out (Self) after the delay it holds, a Go duration.
+// to page itself out (Self) after the delay it holds, a Go duration (0:
+// never). It is also the name of --pageout-after's variable, and means
+// the same.
 const AfterEnv = "EDGEOS_PAGEOUT_AFTER"
 
 // DefaultAfter is a minute: start → Ready takes seconds, the first
