@@ -25,7 +25,8 @@ import (
 
 // TestPods runs real pods on a single-node server: the node becomes Ready,
 // a Deployment's pod runs with its ConfigMap and Secret, gets an address
-// from the node's podCIDR and serves it, logs and exec work, CPU and memory
+// from the node's podCIDR and serves it, logs and exec work, the kubelet's
+// stats summary reports its CPU and memory, CPU and memory
 // limits reach the container's cgroup, a hostPort answers at the node's
 // address and its rules go with the pod, a Job completes, a CronJob fires, a
 // failing liveness probe restarts a container, a readiness probe gates a
@@ -171,7 +172,8 @@ func TestPods(t *testing.T) {
 
 // checkStats reads the kubelet's stats summary, what metrics-server and
 // kubectl top show: the pod's container has used CPU, has a usage rate
-// (containerd's, from samples it takes every 10 s) and a working set.
+// (from containerd's CPU samples, taken every 10 s, or the kubelet's own)
+// and a working set.
 func checkStats(t *testing.T, cs kubernetes.Interface, n *harness.Node, pod corev1.Pod) {
 	t.Helper()
 	var last string
