@@ -4,8 +4,10 @@
 # namespaces with 5 idle pods: start → node Ready, pod start p50/p99, PSS,
 # RSS and anonymous memory of the node's own processes, idle CPU and bytes
 # written over an idle window, the datastore's WAL over it, and API latency
-# for ConfigMap creates and lists; ratios edgeos / vanilla. See
-# bench/footprint/ for what is measured how.
+# for ConfigMap creates and lists; ratios edgeos / vanilla. Where tracefs
+# can be mounted, the idle writes are also given by file (the kernel's
+# writeback_dirty_folio tracepoint). See bench/footprint/ for what is
+# measured how.
 #
 #   bench/footprint.sh            print the table
 #   bench/footprint.sh --record   also append it to bench/RESULTS.md

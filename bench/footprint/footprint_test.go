@@ -126,6 +126,7 @@ func table(p params, runs []run) string {
 	}{
 		{"Idle CPU by process (% of a core)", "%.2f", func(u usage) map[string]float64 { return u.cpuByRole }},
 		{"Idle writes by process (B/s)", "%.0f", func(u usage) map[string]float64 { return u.writesByRole }},
+		{"Idle writes by file under the data dir (B/s of 4 KiB pages dirtied by the node's processes, from the kernel's writeback_dirty_folio tracepoint; elsewhere: file-system metadata and other files)", "%.0f", func(u usage) map[string]float64 { return u.writesByFile }},
 	} {
 		fmt.Fprintf(&sb, "\n%s:", by.title)
 		for _, r := range runs {

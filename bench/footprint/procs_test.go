@@ -1,6 +1,7 @@
 package footprint
 
 import (
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -23,6 +24,7 @@ type usage struct {
 	containerdPss, shimPss  int64              // kB
 	cpuPercent              float64            // of one core, over the window
 	cpuByRole, writesByRole map[string]float64 // % of a core, B/s
+	writesByFile            map[string]float64 // B/s of pages dirtied (dirtied), by file under the data dir
 	writeBps                float64            // bytes written to storage per second
 	window                  time.Duration
 	// the datastore's files over the window, sampled every few seconds
@@ -104,6 +106,7 @@ func measureIdle(b *testing.B, n *harness.Node, count counts, settle, window tim
 	time.Sleep(settle)
 	u := usage{window: window}
 	before := cpuAndWrites(b, processes(n, count))
+	trace := traceDirtied(b)
 	t0 := time.Now()
 	for time.Since(t0) < window {
 		u.walMax = max(u.walMax, fileSize(wal))
@@ -112,6 +115,12 @@ func measureIdle(b *testing.B, n *harness.Node, count counts, settle, window tim
 	elapsed := time.Since(t0)
 	procs := processes(n, count)
 	after := cpuAndWrites(b, procs)
+	if trace != nil {
+		u.writesByFile = map[string]float64{}
+		for file, bytes := range trace.stop(b, slices.Collect(maps.Keys(procs)), n.DataDir) {
+			u.writesByFile[file] = float64(bytes) / elapsed.Seconds()
+		}
+	}
 	u.walEnd, u.dbEnd = fileSize(wal), fileSize(db)
 	u.walMax = max(u.walMax, u.walEnd)
 	hz, secs := clockTicks(b), elapsed.Seconds()
