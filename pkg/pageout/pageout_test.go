@@ -93,31 +93,31 @@ func exeResident(t *testing.T, pid string) int64 {
 }
 
 // exeSmaps calls line with the fields of each smaps line about pid's
-// mappings of its program (with a nil t, an error gives no lines).
+// mappings of its program.
 func exeSmaps(t *testing.T, pid string, line func(fields []string)) {
 	rs, err := exeRegions(pid)
-	if err == nil {
-		var smaps []byte
-		smaps, err = os.ReadFile("/proc/" + pid + "/smaps")
-		in := false
-		for _, l := range strings.Split(string(smaps), "\n") {
-			f := strings.Fields(l)
-			if len(f) > 0 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
-				s, _, _ := strings.Cut(f[0], "-")
-				start, _ := strconv.ParseUint(s, 16, 64)
-				in = false
-				for _, r := range rs {
-					in = in || uintptr(start) == r.Start
-				}
-				continue
-			}
-			if in {
-				line(f)
-			}
-		}
-	}
-	if err != nil && t != nil {
+	if err != nil {
 		t.Fatal(err)
+	}
+	smaps, err := os.ReadFile("/proc/" + pid + "/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := false
+	for _, l := range strings.Split(string(smaps), "\n") {
+		f := strings.Fields(l)
+		if len(f) > 0 && strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
+			s, _, _ := strings.Cut(f[0], "-")
+			start, _ := strconv.ParseUint(s, 16, 64)
+			in = false
+			for _, r := range rs {
+				in = in || uintptr(start) == r.Start
+			}
+			continue
+		}
+		if in {
+			line(f)
+		}
 	}
 }
 
