@@ -64,10 +64,10 @@ func installOpenAPI(aggregator *genericapiserver.GenericAPIServer, v2 *openapico
 // every built-in type once the servers are prepared (server + node 329 →
 // 318/327 MB PSS, measured before routeOperations). Upstream computes them
 // once (DefaultOpenAPIV3Config) and keeps them in the config the three
-// servers of the chain share. They are read to
-// install the APIs and the aggregator's own document, all done by now, and
-// by the OpenAPI builders, which compute them again when the field is nil:
-// the first request for each group version's document pays that.
+// servers of the chain share. They are read to install the APIs and the
+// aggregator's own document, all done by now, and by the OpenAPI builders,
+// which compute them again when the field is nil: the first request for
+// each group version's document pays that.
 func dropOpenAPIDefinitions(v3 *openapicommon.OpenAPIV3Config) { v3.Definitions = nil }
 
 // routeOperations gives the OpenAPI configs the function that names a
