@@ -24,7 +24,7 @@ TAGS     := kustomize_disable_go_plugin_support
 # Extra flags for `make run`, e.g. make run ARGS="--debug".
 ARGS     ?=
 # Packages whose unit tests must stay small: nothing here imports k8s.io/kubernetes.
-UNIT_PKGS := ./pkg/...
+UNIT_PKGS := ./pkg/... ./bench/cpuprofile
 
 # The pause image edgeos embeds, built from cmd/pause for the target arch.
 PAUSE    := pkg/pause/pause.tar

@@ -33,6 +33,7 @@ func runEdgeos(b *testing.B, p params) (server, agent run) {
 	waitServiceAccount(b, cs)
 	runIdlePods(b, cs, srv.Name)
 	server.idle = measureIdle(b, srv, count(srv), p.settle, p.idle, db+"-wal", db)
+	server.profile = profileCPU(b, cs, srv.Name, p.profile)
 	// after the idle window: the cleanup after 30 pods (containerd removing
 	// their snapshots, for minutes) is no idle work
 	server.podStart = podStartLatencies(b, cs, srv.Name, p.startPods)
@@ -55,6 +56,7 @@ func runEdgeos(b *testing.B, p params) (server, agent run) {
 	agent.ready = time.Since(start)
 	runIdlePods(b, cs, ag.Name)
 	agent.idle = measureIdle(b, ag, count(ag), p.settle, p.idle, "", "")
+	agent.profile = profileCPU(b, cs, ag.Name, p.profile)
 
 	ag.Stop()
 	srv.Stop()

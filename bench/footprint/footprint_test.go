@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeos/edgeos/bench/cpuprofile"
 	"github.com/edgeos/edgeos/tests/harness"
 )
 
@@ -34,6 +35,7 @@ type params struct {
 	settle     time.Duration // BENCH_SETTLE: the wait before it, once the idle pods run
 	startPods  int           // BENCH_PODS: pods started one after another
 	configMaps int           // BENCH_CONFIGMAPS: ConfigMaps created, then listed
+	profile    time.Duration // BENCH_PROFILE: edgeos's CPU profile after the idle window; 0 skips it
 	lists      int
 	vanilla    string // BENCH_VANILLA: dir of the vanilla programs; empty skips vanilla
 	// BENCH_EDGEOS_ARGS: extra flags for the edgeos server, space-separated
@@ -44,9 +46,9 @@ type params struct {
 }
 
 func readParams(b *testing.B) params {
-	p := params{idle: 5 * time.Minute, settle: 30 * time.Second, startPods: 30, configMaps: 1000, lists: 100, vanilla: os.Getenv("BENCH_VANILLA"),
+	p := params{idle: 5 * time.Minute, settle: 30 * time.Second, profile: time.Minute, startPods: 30, configMaps: 1000, lists: 100, vanilla: os.Getenv("BENCH_VANILLA"),
 		edgeosArgs: strings.Fields(os.Getenv("BENCH_EDGEOS_ARGS")), agentArgs: strings.Fields(os.Getenv("BENCH_AGENT_ARGS")), noAgent: os.Getenv("BENCH_AGENT") == "skip"}
-	for env, v := range map[string]*time.Duration{"BENCH_IDLE": &p.idle, "BENCH_SETTLE": &p.settle} {
+	for env, v := range map[string]*time.Duration{"BENCH_IDLE": &p.idle, "BENCH_SETTLE": &p.settle, "BENCH_PROFILE": &p.profile} {
 		if s := os.Getenv(env); s != "" {
 			d, err := time.ParseDuration(s)
 			if err != nil || d < 0 {
@@ -74,6 +76,7 @@ type run struct {
 	ready          time.Duration
 	podStart       []time.Duration
 	idle           usage
+	profile        *cpuprofile.Summary // edgeos's process; nil for vanilla or BENCH_PROFILE=0
 	creates, lists []time.Duration
 }
 
@@ -141,6 +144,15 @@ func table(p params, runs []run) string {
 				fmt.Fprintf(&sb, " %s "+by.unit, role, m[role])
 			}
 			sb.WriteString(";")
+		}
+		sb.WriteString("\n")
+	}
+	if len(runs) > 0 && runs[0].profile != nil {
+		fmt.Fprintf(&sb, "\nCPU profile of the edgeos process after the idle window, still idle (its Go profiler through the node's kubelet; each sample counted for the first package outside Go's standard library from the goroutine's start, bench/cpuprofile):")
+		for _, r := range runs {
+			if r.profile != nil {
+				fmt.Fprintf(&sb, " %s: %s;", r.name, r.profile.String(12))
+			}
 		}
 		sb.WriteString("\n")
 	}
