@@ -1,8 +1,9 @@
 // Package datastore measures what the embedded datastore writes to disk
 // when a server starts and when it gives free pages back: kine's VACUUM at
 // every start against edgeos's VACUUM once the free pages are worth it
-// (pkg/datastore's ReclaimPolicy). Run by bench/datastore.sh; it writes a
-// markdown table to $BENCH_TABLE when that is set.
+// (pkg/datastore's ReclaimPolicy); and, in renewals_test.go, what an idle
+// node writes per node Lease renewal. Run by bench/datastore.sh; each
+// benchmark adds a markdown table to $BENCH_TABLE when that is set.
 //
 // Bytes written are the process's write_bytes in /proc/self/io: what it
 // dirtied in the page cache for the disk, WAL and database file alike.
@@ -92,11 +93,7 @@ func BenchmarkDatastoreWrites(b *testing.B) {
 	fmt.Fprintf(&t, "| edgeos VACUUM once due (%s free of %s) | %s | %s → %s |\n",
 		mb(churnFree.FreeBytes()), mb(churnFree.Pages*churnFree.PageSize), mb(reclaim), mb(fileChurned), mb(fileReclaimed))
 	b.Log("\n" + t.String())
-	if path := os.Getenv("BENCH_TABLE"); path != "" {
-		if err := os.WriteFile(path, t.Bytes(), 0o644); err != nil {
-			b.Fatal(err)
-		}
-	}
+	appendTable(b, t.Bytes())
 }
 
 // measure reports the bytes this process wrote while start ran and the
@@ -164,14 +161,21 @@ func runKineDefault(b *testing.B, dir string) func() func() {
 }
 
 func startKine(b *testing.B, dir string) func() {
+	return startKineWith(b, dir, datastore.SQLiteParams, 5*time.Minute)
+}
+
+// startKineWith starts kine on dir's file with these connection
+// parameters and its own compaction every compactInterval (0: only when a
+// client asks, as edgeos runs it), its other settings kine's defaults.
+func startKineWith(b *testing.B, dir, params string, compactInterval time.Duration) func() {
 	ctx, cancel := context.WithCancel(context.Background())
 	wg := &sync.WaitGroup{}
 	_, err := endpoint.Listen(ctx, endpoint.Config{
-		Endpoint:  "sqlite://" + filepath.Join(dir, "state.db") + "?" + datastore.SQLiteParams,
+		Endpoint:  "sqlite://" + filepath.Join(dir, "state.db") + "?" + params,
 		Listener:  "unix://" + filepath.Join(dir, "kine.sock"),
 		WaitGroup: wg,
 		// kine's command-line defaults
-		CompactInterval:  5 * time.Minute,
+		CompactInterval:  compactInterval,
 		CompactTimeout:   5 * time.Second,
 		CompactMinRetain: 1000,
 		CompactBatchSize: 1000,
