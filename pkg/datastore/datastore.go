@@ -68,6 +68,9 @@ func (d *Datastore) Run(ctx context.Context, ready func()) error {
 		if err := createSQLite(db); err != nil {
 			return err
 		}
+		if err := truncateWAL(db); err != nil {
+			return err
+		}
 		ep = "sqlite://" + db + "?" + SQLiteParams + "&" + startupVacuumOff + "&" + compactCheckpointOff
 	} else {
 		if err := probe(ctx, ep, d.cfg.ConnectTimeout); err != nil {

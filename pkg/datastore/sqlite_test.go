@@ -43,3 +43,37 @@ func TestCreateSQLite(t *testing.T) {
 		t.Error("an existing database was changed")
 	}
 }
+
+// TestTruncateWAL leaves frames in a database's WAL, as a crash would, and
+// checks that truncateWAL moves them into the database and empties it.
+func TestTruncateWAL(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	if err := createSQLite(path); err != nil {
+		t.Fatal(err)
+	}
+	// an open connection keeps SQLite from checkpointing at close
+	db, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, stmt := range []string{"CREATE TABLE kv(v BLOB)", "INSERT INTO kv SELECT randomblob(1024) FROM (SELECT 1 UNION SELECT 2 UNION SELECT 3)"} {
+		if _, err := db.Exec(stmt); err != nil {
+			t.Fatalf("%s: %v", stmt, err)
+		}
+	}
+	wal := path + "-wal"
+	if n := size(t, wal); n == 0 {
+		t.Fatal("no frames in the WAL to begin with")
+	}
+	if err := truncateWAL(path); err != nil {
+		t.Fatal(err)
+	}
+	if n := size(t, wal); n != 0 {
+		t.Fatalf("WAL is %d bytes after truncateWAL", n)
+	}
+	var rows int
+	if err := db.QueryRow("SELECT count(*) FROM kv").Scan(&rows); err != nil || rows != 3 {
+		t.Fatalf("%d rows, %v", rows, err)
+	}
+}
