@@ -26,12 +26,12 @@ import (
 // TestPods runs real pods on a single-node server: the node becomes Ready,
 // a Deployment's pod runs with its ConfigMap and Secret, gets an address
 // from the node's podCIDR and serves it, logs and exec work, the kubelet's
-// stats summary reports its CPU and memory, CPU and memory
-// limits reach the container's cgroup, a hostPort answers at the node's
-// address and its rules go with the pod, a Job completes, a CronJob fires, a
-// failing liveness probe restarts a container, a readiness probe gates a
-// Service's endpoints, and a pod keeps serving through a SIGKILL of edgeos
-// and is the same pod after it restarts. No image is pulled: the node holds
+// stats summary reports its CPU and memory, CPU and memory limits reach the
+// container's cgroup, a hostPort answers at the node's address and its rules
+// go with the pod, a Job completes, a CronJob fires, a failing liveness
+// probe restarts a container, a readiness probe gates a Service's
+// endpoints, and a pod keeps serving through a SIGKILL of edgeos and is the
+// same pod after it restarts. No image is pulled: the node holds
 // the pause image and the test image only.
 func TestPods(t *testing.T) {
 	c := harness.New(t)
@@ -211,9 +211,6 @@ func marshal(v any) string {
 	return string(b)
 }
 
-// checkHostPort reaches the hostport pod at the node's address from outside
-// the node, from the node itself and from the pod (hairpin), and checks that
-// deleting the pod removes its forwarding rules.
 // checkPageOut sees the start-up pages of edgeos's and containerd's
 // programs go back to the kernel (pkg/pageout; containerd pages itself
 // out, cmd/containerd); all of TestPods after it runs on what came back.
@@ -251,6 +248,9 @@ func fileResident(t *testing.T, pid int) int64 {
 	return (kb["Rss"] - kb["Anonymous"]) << 10
 }
 
+// checkHostPort reaches the hostport pod at the node's address from outside
+// the node, from the node itself and from the pod (hairpin), and checks that
+// deleting the pod removes its forwarding rules.
 func checkHostPort(t *testing.T, cs kubernetes.Interface, n *harness.Node) {
 	t.Helper()
 	eventually(t, "the hostport pod runs", func(ctx context.Context) (bool, error) {
