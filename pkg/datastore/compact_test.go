@@ -3,7 +3,6 @@ package datastore
 import (
 	"bytes"
 	"context"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"testing"
@@ -57,7 +56,7 @@ func TestNoCheckpointAfterCompaction(t *testing.T) {
 	}
 
 	path := filepath.Join(dir, "state.db")
-	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=30000")
+	db, err := openBeside(path)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ func readFreeSpace(ctx context.Context, db *sql.DB) (FreeSpace, error) {
 // connection of its own: kine's writes wait for the VACUUM (the busy
 // timeout), its reads go on from the WAL.
 func Reclaim(ctx context.Context, path string, p ReclaimPolicy) (before FreeSpace, vacuumed bool, err error) {
-	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=30000")
+	db, err := openBeside(path)
 	if err != nil {
 		return before, false, err
 	}

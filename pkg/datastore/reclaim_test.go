@@ -15,7 +15,7 @@ func fill(t *testing.T, path string, n, del int) *sql.DB {
 	if err := createSQLite(path); err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=30000")
+	db, err := openBeside(path)
 	if err != nil {
 		t.Fatal(err)
 	}

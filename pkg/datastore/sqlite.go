@@ -37,7 +37,7 @@ func truncateWAL(path string) error {
 	if st, err := os.Stat(path + "-wal"); errors.Is(err, os.ErrNotExist) || err == nil && st.Size() == 0 {
 		return nil
 	}
-	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=30000")
+	db, err := openBeside(path)
 	if err != nil {
 		return err
 	}
@@ -46,6 +46,13 @@ func truncateWAL(path string) error {
 		return fmt.Errorf("checkpointing %s: %w", path, err)
 	}
 	return nil
+}
+
+// openBeside opens the database at path on a connection of edgeos's own,
+// beside kine's, which waits for theirs (SQLite's busy timeout) instead of
+// failing.
+func openBeside(path string) (*sql.DB, error) {
+	return sql.Open("sqlite3", "file:"+path+"?_busy_timeout=30000")
 }
 
 // createSQLite makes a new, empty database file at path with PageSize
