@@ -13,6 +13,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/bootstrap"
 	"github.com/edgeos/edgeos/pkg/cni"
 	"github.com/edgeos/edgeos/pkg/component"
+	"github.com/edgeos/edgeos/pkg/config"
 	"github.com/edgeos/edgeos/pkg/containerd"
 	"github.com/edgeos/edgeos/pkg/containerd/programs"
 	"github.com/edgeos/edgeos/pkg/dns"
@@ -43,7 +44,7 @@ type Config struct {
 	NodeIPs  []string
 	// Cluster is what the server said about the cluster.
 	Cluster bootstrap.NodeConfig
-	Node    NodeOptions
+	Node    config.Node
 }
 
 func (c Config) dir(parts ...string) string {
@@ -113,7 +114,7 @@ func Components(cfg Config) ([]component.Component, error) {
 			NodeKubeconfig: cfg.kubeletKubeconfig(), VolumesKubeconfig: cfg.agentKubeconfig(),
 		}))
 	}
-	if cfg.Node.CNI == CNIEdgeos {
+	if cfg.Node.CNI == config.CNIEdgeos {
 		cs = append(cs, cni.New(cni.Config{
 			ConfDir:         cniConfDir,
 			BinDir:          binDir,

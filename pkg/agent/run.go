@@ -2,46 +2,17 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/edgeos/edgeos/pkg/component"
+	"github.com/edgeos/edgeos/pkg/config"
 	"github.com/edgeos/edgeos/pkg/datadir"
 	"github.com/edgeos/edgeos/pkg/join"
 	"github.com/edgeos/edgeos/pkg/sdnotify"
 	"github.com/sirupsen/logrus"
 )
-
-// JoinConfig is what `edgeos agent` is told about the cluster it joins:
-// the join itself (its Dir is the agent's to set) and where the token may
-// come from instead.
-type JoinConfig struct {
-	join.Config
-	TokenFile string
-}
-
-// Validate checks the flags of `edgeos agent`; each error names its flag.
-func (j *JoinConfig) Validate() error {
-	u, err := url.Parse(j.Server)
-	if j.Server == "" || err != nil || u.Scheme != "https" || u.Host == "" {
-		return fmt.Errorf("--server %q must be the server's URL, https://HOST:6443", j.Server)
-	}
-	if (j.Token == "") == (j.TokenFile == "") {
-		return errors.New("give exactly one of --token and --token-file")
-	}
-	if j.TokenFile != "" {
-		b, err := os.ReadFile(j.TokenFile)
-		if err != nil {
-			return fmt.Errorf("--token-file: %w", err)
-		}
-		j.Token = strings.TrimSpace(string(b))
-	}
-	return nil
-}
 
 // TLSDir holds a joined node's credentials.
 func (c Config) TLSDir() string { return c.dir("tls") }
@@ -49,25 +20,25 @@ func (c Config) TLSDir() string { return c.dir("tls") }
 // RunAgent joins the cluster unless this node already holds credentials
 // from an earlier join (so it starts with the server unreachable), then runs
 // the node until ctx ends.
-func RunAgent(ctx context.Context, cfg Config, j JoinConfig) error {
+func RunAgent(ctx context.Context, a config.CompletedAgent) error {
+	cfg := Config{DataDir: a.DataDir, Debug: a.Debug, Server: a.Server, NodeName: a.NodeName, NodeIPs: a.NodeIPs, Node: a.Node}
 	if err := datadir.Prepare(cfg.DataDir); err != nil {
 		return err
 	}
 	if joined(cfg.TLSDir()) {
 		logrus.Infof("Node credentials found in %s; starting without contacting the server", cfg.TLSDir())
 	} else {
-		jc := j.Config
-		jc.Dir = cfg.TLSDir()
-		if _, err := join.Join(ctx, jc); err != nil {
-			return fmt.Errorf("joining %s: %w", j.Server, err)
+		j := join.Config{Server: a.Server, Token: a.Token, NodeName: a.NodeName, NodeIPs: a.NodeIPs, Dir: cfg.TLSDir()}
+		if _, err := join.Join(ctx, j); err != nil {
+			return fmt.Errorf("joining %s: %w", a.Server, err)
 		}
-		logrus.Infof("Joined %s as node %s", j.Server, j.NodeName)
+		logrus.Infof("Joined %s as node %s", a.Server, a.NodeName)
 	}
 	nc, err := join.LoadNodeConfig(cfg.TLSDir())
 	if err != nil {
 		return err
 	}
-	cfg.Server, cfg.NodeName, cfg.NodeIPs, cfg.Cluster = j.Server, j.NodeName, j.NodeIPs, *nc
+	cfg.Cluster = *nc
 	node, err := Components(cfg)
 	if err != nil {
 		return err
@@ -79,7 +50,7 @@ func RunAgent(ctx context.Context, cfg Config, j JoinConfig) error {
 			return err
 		}
 	}
-	logrus.Infof("edgeos agent is ready: node %s of %s", j.NodeName, j.Server)
+	logrus.Infof("edgeos agent is ready: node %s of %s", a.NodeName, a.Server)
 	if err := sdnotify.Ready(); err != nil {
 		logrus.Warnf("Telling systemd edgeos is ready: %v", err)
 	}

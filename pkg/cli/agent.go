@@ -5,14 +5,13 @@ import (
 	"os"
 
 	"github.com/edgeos/edgeos/pkg/agent"
+	"github.com/edgeos/edgeos/pkg/config"
 	"github.com/edgeos/edgeos/pkg/configfile"
-	"github.com/edgeos/edgeos/pkg/server"
 	"github.com/urfave/cli/v2"
 )
 
 func agentCommand() *cli.Command {
-	cfg := &agent.Config{}
-	j := &agent.JoinConfig{}
+	cfg := &config.Agent{}
 	return &cli.Command{
 		Name:         "agent",
 		Usage:        "run a node that joins a server",
@@ -20,12 +19,12 @@ func agentCommand() *cli.Command {
 		Before:       configfile.Apply,
 		Flags: append([]cli.Flag{
 			configFlag(),
-			&cli.StringFlag{Name: "server", Usage: "the server to join, https://HOST:6443", EnvVars: append(envVar("server"), "EDGEOS_URL"), Destination: &j.Server},
-			stringFlag("token", "", "join token (K10…) from the server", &j.Token),
-			stringFlag("token-file", "", "file holding the join token", &j.TokenFile),
+			&cli.StringFlag{Name: "server", Usage: "the server to join, https://HOST:6443", EnvVars: append(envVar("server"), "EDGEOS_URL"), Destination: &cfg.Server},
+			stringFlag("token", "", "join token (K10…) from the server", &cfg.Token),
+			stringFlag("token-file", "", "file holding the join token", &cfg.TokenFile),
 			dataDirFlag(&cfg.DataDir),
-			nodeNameFlag(&j.NodeName),
-			nodeIPFlag(&j.NodeIPs),
+			nodeNameFlag(&cfg.NodeName),
+			nodeIPFlag(&cfg.NodeIPs),
 			debugFlag(&cfg.Debug),
 		}, nodeOptionFlags(&cfg.Node)...),
 		Action: func(c *cli.Context) error {
@@ -34,21 +33,14 @@ func agentCommand() *cli.Command {
 			}
 			setupLogging(cfg.Debug)
 			sizeMemory()
-			if err := j.Validate(); err != nil {
-				return err
-			}
-			if err := cfg.Node.Validate(); err != nil {
-				return err
-			}
-			name, ips, err := server.NodeIdentity(j.NodeName, j.NodeIPs)
+			completed, err := cfg.Complete()
 			if err != nil {
 				return err
 			}
-			j.NodeName, j.NodeIPs = name, ips
 			if os.Geteuid() != 0 {
 				return errNotRoot
 			}
-			return runUntilSignal(func(ctx context.Context) error { return agent.RunAgent(ctx, *cfg, *j) })
+			return runUntilSignal(func(ctx context.Context) error { return agent.RunAgent(ctx, completed) })
 		},
 	}
 }

@@ -1,7 +1,7 @@
 package cli
 
 import (
-	"github.com/edgeos/edgeos/pkg/agent"
+	"github.com/edgeos/edgeos/pkg/config"
 	"github.com/edgeos/edgeos/pkg/configfile"
 	"github.com/edgeos/edgeos/pkg/pageout"
 	"github.com/urfave/cli/v2"
@@ -50,13 +50,13 @@ func nodeIPFlag(dst *[]string) cli.Flag {
 func debugFlag(dst *bool) cli.Flag { return boolFlag("debug", "verbose logs", dst) }
 
 // nodeOptionFlags are the node flags beyond identity and data dir.
-func nodeOptionFlags(o *agent.NodeOptions) []cli.Flag {
+func nodeOptionFlags(o *config.Node) []cli.Flag {
 	return []cli.Flag{
 		listFlag("node-label", "label for this node, key=value (repeatable)", &o.Labels),
 		listFlag("node-taint", "taint for this node, key=value:Effect (repeatable)", &o.Taints),
 		argsFlag("kubelet-arg", "flag for the kubelet, key=value (repeatable); it wins over edgeos's own", &o.KubeletArgs),
 		argsFlag("kube-proxy-arg", "flag for kube-proxy, key=value (repeatable); it wins over edgeos's own", &o.KubeProxyArgs),
-		stringFlag("cni", agent.CNIEdgeos, "pod network: edgeos (bridge and VXLAN overlay) or none (bring your own CNI)", &o.CNI),
+		stringFlag("cni", config.CNIEdgeos, "pod network: edgeos (bridge and VXLAN overlay) or none (bring your own CNI)", &o.CNI),
 		stringFlag("overlay-iface", "", "interface the VXLAN overlay uses (default: the one holding the node IP)", &o.OverlayIface),
 		stringFlag("resolv-conf", "", "resolv.conf naming the upstream resolvers of the cluster DNS and of pods with dnsPolicy Default (default: the host's)", &o.ResolvConf),
 		stringFlag("local-storage-path", "", "directory of this node's local-path volumes (default: <data-dir>/storage)", &o.LocalStoragePath),

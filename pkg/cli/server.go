@@ -5,13 +5,14 @@ import (
 	"os"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/config"
 	"github.com/edgeos/edgeos/pkg/configfile"
 	"github.com/edgeos/edgeos/pkg/server"
 	"github.com/urfave/cli/v2"
 )
 
 // serverFlags binds every server flag to a field of cfg.
-func serverFlags(cfg *server.Config) []cli.Flag {
+func serverFlags(cfg *config.Server) []cli.Flag {
 	return append([]cli.Flag{
 		configFlag(),
 		dataDirFlag(&cfg.DataDir),
@@ -44,7 +45,7 @@ func serverFlags(cfg *server.Config) []cli.Flag {
 }
 
 func serverCommand() *cli.Command {
-	cfg := &server.Config{}
+	cfg := &config.Server{}
 	return &cli.Command{
 		Name:         "server",
 		Usage:        "run the control plane (and, by default, a node)",
@@ -57,13 +58,14 @@ func serverCommand() *cli.Command {
 			}
 			setupLogging(cfg.Debug)
 			sizeMemory()
-			if err := cfg.Validate(); err != nil {
+			completed, err := cfg.Complete()
+			if err != nil {
 				return err
 			}
 			if os.Geteuid() != 0 {
 				return errNotRoot
 			}
-			return runUntilSignal(func(ctx context.Context) error { return server.Run(ctx, cfg) })
+			return runUntilSignal(func(ctx context.Context) error { return server.Run(ctx, completed) })
 		},
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/edgeos/edgeos/pkg/config"
 	"github.com/edgeos/edgeos/pkg/pki"
 	"github.com/sirupsen/logrus"
 )
@@ -30,7 +31,7 @@ func (c *certs) serviceAccountKey() string { return c.path("service-account.key"
 
 // ensureCerts creates what is missing and renews leaves that are close to
 // expiry or no longer match the configuration.
-func ensureCerts(cfg *Config, dir string) (*certs, error) {
+func ensureCerts(cfg config.CompletedServer, dir string) (*certs, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
@@ -82,7 +83,7 @@ func ensureCerts(cfg *Config, dir string) (*certs, error) {
 
 // servingLeaf is the apiserver's serving certificate: every name and address
 // clients may reach it by.
-func servingLeaf(cfg *Config) (pki.Leaf, error) {
+func servingLeaf(cfg config.CompletedServer) (pki.Leaf, error) {
 	dns := []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc",
 		"kubernetes.default.svc." + cfg.ClusterDomain, cfg.NodeName}
 	if h, err := os.Hostname(); err == nil && h != cfg.NodeName {

@@ -18,6 +18,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/agent"
 	"github.com/edgeos/edgeos/pkg/bootstrap"
 	"github.com/edgeos/edgeos/pkg/component"
+	"github.com/edgeos/edgeos/pkg/config"
 	"github.com/edgeos/edgeos/pkg/controlplane"
 	"github.com/edgeos/edgeos/pkg/datadir"
 	"github.com/edgeos/edgeos/pkg/datastore"
@@ -54,14 +55,13 @@ func TokenFile(dataDir string) string { return paths{dataDir}.token() }
 
 // Server is one running `edgeos server`.
 type Server struct {
-	cfg   *Config
+	cfg   config.CompletedServer
 	paths paths
 	certs *certs
 }
 
 // Run starts the server and serves until ctx ends or a component fails.
-// cfg must have passed Validate.
-func Run(ctx context.Context, cfg *Config) error {
+func Run(ctx context.Context, cfg config.CompletedServer) error {
 	s := &Server{cfg: cfg, paths: paths{cfg.DataDir}}
 	if err := datadir.Prepare(cfg.DataDir); err != nil {
 		return err
@@ -180,7 +180,7 @@ func Run(ctx context.Context, cfg *Config) error {
 
 // listen binds the apiserver's port up front, so that a port in use stops
 // the start before anything runs.
-func listen(cfg *Config) (net.Listener, error) {
+func listen(cfg config.CompletedServer) (net.Listener, error) {
 	addr := net.JoinHostPort(cfg.BindAddress, strconv.Itoa(cfg.HTTPSListenPort))
 	ln, err := net.Listen("tcp", addr)
 	if errors.Is(err, syscall.EADDRINUSE) {
@@ -221,15 +221,10 @@ func (s *Server) writeAdminKubeconfig() error {
 	if s.cfg.WriteKubeconfig == "" {
 		return nil
 	}
-	mode := os.FileMode(0o600)
-	if s.cfg.WriteKubeconfigMode != "" {
-		m, _ := strconv.ParseUint(s.cfg.WriteKubeconfigMode, 8, 32)
-		mode = os.FileMode(m)
-	}
 	if err := os.MkdirAll(filepath.Dir(s.cfg.WriteKubeconfig), 0o755); err != nil {
 		return err
 	}
-	return kubeconfig.Write(s.cfg.WriteKubeconfig, mode, kubeconfig.Spec{
+	return kubeconfig.Write(s.cfg.WriteKubeconfig, s.cfg.KubeconfigMode, kubeconfig.Spec{
 		Server: s.localURL(), CAFile: s.certs.serverCA.CertFile,
 		CertFile: s.certs.crt("client-admin"), KeyFile: s.certs.key("client-admin"), Embed: true,
 	})

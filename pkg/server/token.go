@@ -30,10 +30,7 @@ func (s *Server) ensureToken() (token.Token, error) {
 		return token.Token{}, err
 	}
 
-	given, err := s.cfg.SecretFromFlags()
-	if err != nil {
-		return token.Token{}, err
-	}
+	given := s.cfg.Secret
 	switch {
 	case given != "":
 		g, err := token.Parse(given)

@@ -1,7 +1,4 @@
-// Package server is `edgeos server`: it prepares the data dir, PKI and join
-// token, then runs the datastore, the upstream control plane and the node
-// bootstrap API as components of one process.
-package server
+package config
 
 import (
 	"errors"
@@ -12,14 +9,13 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/edgeos/edgeos/pkg/agent"
 	"github.com/edgeos/edgeos/pkg/datastore"
 	"github.com/edgeos/edgeos/pkg/multicall"
 )
 
-// Config is everything `edgeos server` is told, from flags, environment or
+// Server is everything `edgeos server` is told, from flags, environment or
 // config file.
-type Config struct {
+type Server struct {
 	DataDir             string
 	WriteKubeconfig     string
 	WriteKubeconfigMode string
@@ -38,7 +34,7 @@ type Config struct {
 	// Datastore is handed to the datastore component as is; the server
 	// fills in only the directory it owns.
 	Datastore    datastore.Config
-	Node         agent.NodeOptions
+	Node         Node
 	DisableAgent bool
 	Disable      []string
 	Debug        bool
@@ -50,11 +46,11 @@ type Config struct {
 var Parts = []string{"dns", "servicelb", "local-storage"}
 
 // Disabled reports whether --disable names part.
-func (c *Config) Disabled(part string) bool { return slices.Contains(c.Disable, part) }
+func (c *Server) Disabled(part string) bool { return slices.Contains(c.Disable, part) }
 
-// Validate checks the config and fills what is derived (node IP, advertise
-// address, node name). Every error names the flag at fault.
-func (c *Config) Validate() error {
+// Validate checks the config without changing it or reading anything
+// outside it. Every error names the flag at fault.
+func (c *Server) Validate() error {
 	var errs []error
 	errs = append(errs, multicall.CheckArgs("--kube-apiserver-arg", c.APIServerArgs)...)
 	errs = append(errs, multicall.CheckArgs("--kube-controller-manager-arg", c.ControllerManagerArgs)...)
@@ -68,12 +64,13 @@ func (c *Config) Validate() error {
 	if ip := net.ParseIP(c.BindAddress); ip == nil {
 		errs = append(errs, fmt.Errorf("--bind-address %q is not an IP address", c.BindAddress))
 	}
-	if _, err := strconv.ParseUint(c.WriteKubeconfigMode, 8, 32); c.WriteKubeconfigMode != "" && err != nil {
-		errs = append(errs, fmt.Errorf("--write-kubeconfig-mode %q is not an octal file mode", c.WriteKubeconfigMode))
+	if _, err := parseMode(c.WriteKubeconfigMode); err != nil {
+		errs = append(errs, err)
 	}
 	if c.AdvertiseAddress != "" && net.ParseIP(c.AdvertiseAddress) == nil {
 		errs = append(errs, fmt.Errorf("--advertise-address %q is not an IP address", c.AdvertiseAddress))
 	}
+	errs = append(errs, checkNodeIPs(c.NodeIPs))
 	clusterNet, err := parseCIDR("--cluster-cidr", c.ClusterCIDR)
 	errs = append(errs, err)
 	serviceNet, err := parseCIDR("--service-cidr", c.ServiceCIDR)
@@ -94,19 +91,14 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("--disable %q is not a bundled part (known: %s)", d, strings.Join(Parts, ", ")))
 		}
 	}
-	if err := c.Node.Validate(); err != nil {
-		errs = append(errs, err)
-	}
+	errs = append(errs, c.Node.Validate())
 	if c.Token != "" && c.TokenFile != "" {
 		errs = append(errs, errors.New("--token and --token-file are mutually exclusive"))
 	}
 	if c.Datastore.ConnectTimeout <= 0 {
 		errs = append(errs, errors.New("--datastore-connect-timeout must be positive"))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return err
-	}
-	return c.derive()
+	return errors.Join(errs...)
 }
 
 func parseCIDR(flag, s string) (*net.IPNet, error) {
@@ -117,56 +109,70 @@ func parseCIDR(flag, s string) (*net.IPNet, error) {
 	return n, nil
 }
 
-// derive fills node name, node IPs and advertise address from the host.
-func (c *Config) derive() error {
-	name, ips, err := NodeIdentity(c.NodeName, c.NodeIPs)
-	if err != nil {
-		return err
-	}
-	c.NodeName, c.NodeIPs = name, ips
-	if c.AdvertiseAddress == "" {
-		c.AdvertiseAddress = c.NodeIPs[0]
-	}
-	return nil
-}
-
-// NodeIdentity fills a node's name (the hostname) and IPs (the host's
-// primary address) where the flags left them empty.
-func NodeIdentity(name string, ips []string) (string, []string, error) {
-	if name == "" {
-		h, err := os.Hostname()
-		if err != nil {
-			return "", nil, fmt.Errorf("--node-name not given and hostname unknown: %w", err)
-		}
-		name = strings.ToLower(h)
-	}
-	for _, ip := range ips {
-		if net.ParseIP(ip) == nil {
-			return "", nil, fmt.Errorf("--node-ip %q is not an IP address", ip)
-		}
-	}
-	if len(ips) == 0 {
-		ip := HostIP()
-		if ip == nil {
-			return "", nil, errors.New("this host has no non-loopback IPv4 address to use as node IP; pass --node-ip")
-		}
-		ips = []string{ip.String()}
-	}
-	return name, ips, nil
-}
-
-// SecretFromFlags returns the server secret given by --token or --token-file.
-func (c *Config) SecretFromFlags() (string, error) {
-	if c.TokenFile == "" {
-		return strings.TrimSpace(c.Token), nil
-	}
-	b, err := os.ReadFile(c.TokenFile)
-	if err != nil {
-		return "", fmt.Errorf("--token-file: %w", err)
-	}
-	s := strings.TrimSpace(string(b))
+// parseMode reads --write-kubeconfig-mode, octal; empty means 0600.
+func parseMode(s string) (os.FileMode, error) {
 	if s == "" {
-		return "", fmt.Errorf("--token-file %s is empty", c.TokenFile)
+		return 0o600, nil
 	}
-	return s, nil
+	m, err := strconv.ParseUint(s, 8, 32)
+	if err != nil || m > 0o777 {
+		return 0, fmt.Errorf("--write-kubeconfig-mode %q is not an octal file mode", s)
+	}
+	return os.FileMode(m), nil
+}
+
+// CompletedServer is a server config that passed Validate, with what is
+// derived filled in. Only Complete makes one; nothing changes it after.
+type CompletedServer struct{ *completedServer }
+
+type completedServer struct {
+	// Server holds the flags, with NodeName, NodeIPs and AdvertiseAddress
+	// filled in; it shares no slice with the flags it was completed from.
+	Server
+	// Secret is the join token or secret of --token or --token-file
+	// (empty: the stored one, or a new one).
+	Secret string
+	// KubeconfigMode is --write-kubeconfig-mode.
+	KubeconfigMode os.FileMode
+}
+
+// Complete validates c and derives the completed config: the node's name
+// and addresses (from the host where not given), the advertise address
+// (the first node IP where not given) and the secret from --token-file.
+// c is left as it was.
+func (c *Server) Complete() (CompletedServer, error) {
+	if err := c.Validate(); err != nil {
+		return CompletedServer{}, err
+	}
+	out := &completedServer{Server: c.clone()}
+	id, err := identity(c.NodeName, c.NodeIPs)
+	if err != nil {
+		return CompletedServer{}, err
+	}
+	out.NodeName, out.NodeIPs = id.Name, id.IPs
+	if out.AdvertiseAddress == "" {
+		out.AdvertiseAddress = out.NodeIPs[0]
+	}
+	out.Secret = strings.TrimSpace(c.Token)
+	if c.TokenFile != "" {
+		if out.Secret, err = readSecret("--token-file", c.TokenFile); err != nil {
+			return CompletedServer{}, err
+		}
+	}
+	if out.KubeconfigMode, err = parseMode(c.WriteKubeconfigMode); err != nil {
+		return CompletedServer{}, err
+	}
+	return CompletedServer{out}, nil
+}
+
+func (c *Server) clone() Server {
+	out := *c
+	out.NodeIPs = slices.Clone(c.NodeIPs)
+	out.TLSSANs = slices.Clone(c.TLSSANs)
+	out.Disable = slices.Clone(c.Disable)
+	out.APIServerArgs = slices.Clone(c.APIServerArgs)
+	out.ControllerManagerArgs = slices.Clone(c.ControllerManagerArgs)
+	out.SchedulerArgs = slices.Clone(c.SchedulerArgs)
+	out.Node = c.Node.clone()
+	return out
 }

@@ -1,0 +1,72 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/url"
+	"strings"
+)
+
+// Agent is everything `edgeos agent` is told.
+type Agent struct {
+	// Server is the URL of the server to join, https://HOST:6443.
+	Server    string
+	Token     string
+	TokenFile string
+	DataDir   string
+	NodeName  string
+	NodeIPs   []string
+	Debug     bool
+	Node      Node
+}
+
+// Validate checks the config without changing it or reading anything
+// outside it; each error names its flag.
+func (a *Agent) Validate() error {
+	var errs []error
+	u, err := url.Parse(a.Server)
+	if a.Server == "" || err != nil || u.Scheme != "https" || u.Host == "" {
+		errs = append(errs, fmt.Errorf("--server %q must be the server's URL, https://HOST:6443", a.Server))
+	}
+	if (a.Token == "") == (a.TokenFile == "") {
+		errs = append(errs, errors.New("give exactly one of --token and --token-file"))
+	}
+	if a.DataDir == "" {
+		errs = append(errs, errors.New("--data-dir must not be empty"))
+	}
+	errs = append(errs, checkNodeIPs(a.NodeIPs), a.Node.Validate())
+	return errors.Join(errs...)
+}
+
+// CompletedAgent is an agent config that passed Validate, with the node's
+// identity and the token filled in. Only Complete makes one; nothing
+// changes it after.
+type CompletedAgent struct{ *completedAgent }
+
+type completedAgent struct {
+	// Agent holds the flags, with Token (read from --token-file where
+	// given), NodeName and NodeIPs filled in.
+	Agent
+}
+
+// Complete validates a and derives the completed config. a is left as it
+// was.
+func (a *Agent) Complete() (CompletedAgent, error) {
+	if err := a.Validate(); err != nil {
+		return CompletedAgent{}, err
+	}
+	out := &completedAgent{Agent: *a}
+	out.Node = a.Node.clone()
+	id, err := identity(a.NodeName, a.NodeIPs)
+	if err != nil {
+		return CompletedAgent{}, err
+	}
+	out.NodeName, out.NodeIPs = id.Name, id.IPs
+	out.Token = strings.TrimSpace(a.Token)
+	if a.TokenFile != "" {
+		if out.Token, err = readSecret("--token-file", a.TokenFile); err != nil {
+			return CompletedAgent{}, err
+		}
+	}
+	return CompletedAgent{out}, nil
+}

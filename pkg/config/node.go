@@ -1,0 +1,134 @@
+// Package config is what `edgeos server` and `edgeos agent` are told (the
+// flag structs the command line fills), how it is checked (Validate, which
+// only reads) and what it becomes (Complete: a completed config, with what
+// is derived from the host and from files filled in, that the server and
+// the agent run with and nothing changes afterwards).
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/edgeos/edgeos/pkg/multicall"
+)
+
+// Node are the node flags `server` and `agent` share.
+type Node struct {
+	Labels        []string
+	Taints        []string
+	KubeletArgs   []string
+	KubeProxyArgs []string
+	// CNI is the pod network: CNIEdgeos (bridge + VXLAN overlay) or
+	// CNINone (the user installs one).
+	CNI string
+	// OverlayIface is the uplink the overlay uses (default: the interface
+	// holding the node IP).
+	OverlayIface string
+	// ExternalIP is the address other nodes reach this one at, for nodes
+	// behind NAT (default: the node IP).
+	ExternalIP string
+	// ResolvConf names the upstream resolvers, for the cluster DNS and for
+	// pods with dnsPolicy Default (default: the host's, as the kubelet
+	// picks it).
+	ResolvConf string
+	// LocalStoragePath holds this node's local-path volumes (default
+	// <data-dir>/storage).
+	LocalStoragePath string
+	// PageOutAfter is when, after start-up, the process's start-up-only
+	// pages go back to the kernel (pkg/pageout); 0 keeps them.
+	PageOutAfter time.Duration
+}
+
+// Pod network choices.
+const (
+	CNIEdgeos = "edgeos"
+	CNINone   = "none"
+)
+
+// Validate checks the options; every error names its flag.
+func (o Node) Validate() error {
+	var errs []error
+	errs = append(errs, multicall.CheckArgs("--kubelet-arg", o.KubeletArgs)...)
+	errs = append(errs, multicall.CheckArgs("--kube-proxy-arg", o.KubeProxyArgs)...)
+	if o.CNI != CNIEdgeos && o.CNI != CNINone {
+		errs = append(errs, fmt.Errorf("--cni %q: want %s or %s", o.CNI, CNIEdgeos, CNINone))
+	}
+	if o.ExternalIP != "" && net.ParseIP(o.ExternalIP) == nil {
+		errs = append(errs, fmt.Errorf("--node-external-ip %q is not an IP address", o.ExternalIP))
+	}
+	if o.PageOutAfter < 0 {
+		errs = append(errs, fmt.Errorf("--pageout-after %s: want 0 (never) or more", o.PageOutAfter))
+	}
+	if o.LocalStoragePath != "" && !filepath.IsAbs(o.LocalStoragePath) {
+		errs = append(errs, fmt.Errorf("--local-storage-path %q must be an absolute path", o.LocalStoragePath))
+	}
+	return errors.Join(errs...)
+}
+
+// clone copies the options, so that a completed config shares no slice
+// with the flags it came from.
+func (o Node) clone() Node {
+	o.Labels = slices.Clone(o.Labels)
+	o.Taints = slices.Clone(o.Taints)
+	o.KubeletArgs = slices.Clone(o.KubeletArgs)
+	o.KubeProxyArgs = slices.Clone(o.KubeProxyArgs)
+	return o
+}
+
+// Identity is who a node is: its name and its addresses, the first of
+// which other nodes and the API reach it at.
+type Identity struct {
+	Name string
+	IPs  []string
+}
+
+// checkNodeIPs checks --node-ip's values.
+func checkNodeIPs(ips []string) error {
+	var errs []error
+	for _, ip := range ips {
+		if net.ParseIP(ip) == nil {
+			errs = append(errs, fmt.Errorf("--node-ip %q is not an IP address", ip))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// identity fills a node's name (the hostname, lower case) and IPs (the
+// host's primary address) where the flags left them empty.
+func identity(name string, ips []string) (Identity, error) {
+	if name == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return Identity{}, fmt.Errorf("--node-name not given and hostname unknown: %w", err)
+		}
+		name = strings.ToLower(h)
+	}
+	ips = slices.Clone(ips)
+	if len(ips) == 0 {
+		ip := HostIP()
+		if ip == nil {
+			return Identity{}, errors.New("this host has no non-loopback IPv4 address to use as node IP; pass --node-ip")
+		}
+		ips = []string{ip.String()}
+	}
+	return Identity{Name: name, IPs: ips}, nil
+}
+
+// readSecret is the content of a token file, trimmed; empty is an error.
+func readSecret(flag, path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", flag, err)
+	}
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return "", fmt.Errorf("%s %s is empty", flag, path)
+	}
+	return s, nil
+}
