@@ -12,11 +12,13 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/edgeos/edgeos/pkg/multicall"
 	"github.com/spf13/pflag"
 	genericapiserver "k8s.io/apiserver/pkg/server"
+	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	cliflag "k8s.io/component-base/cli/flag"
 	apiserverapp "k8s.io/kubernetes/cmd/kube-apiserver/app"
@@ -99,8 +101,9 @@ func parse(component string, sets cliflag.NamedFlagSets, args map[string]string)
 	return nil
 }
 
-// APIServer runs kube-apiserver until ctx ends. ready is called once the
-// server listens; callers check /readyz for full readiness.
+// APIServer runs kube-apiserver until ctx ends. ready is called once its
+// /readyz answers ok: every post-start hook has run, the datastore and the
+// informers are in sync.
 func (cp *ControlPlane) APIServer(ctx context.Context, ready func()) error {
 	s := cp.apiserver
 	s.SecureServing.Listener = cp.cfg.Listener
@@ -141,6 +144,34 @@ func (cp *ControlPlane) APIServer(ctx context.Context, ready func()) error {
 		return fmt.Errorf("kube-apiserver: %w", err)
 	}
 	dropOpenAPIDefinitions(kubeAPIs.OpenAPIV3Config)
-	ready()
+	readyz, err := kubernetes.NewForConfig(server.GenericAPIServer.LoopbackClientConfig)
+	if err != nil {
+		return fmt.Errorf("kube-apiserver loopback client: %w", err)
+	}
+	// cancel, then wait: what wg runs ends with ctx, also when Run fails
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() {
+		if waitReadyz(ctx, readyz.Discovery().RESTClient()) == nil {
+			ready()
+		}
+	})
 	return prepared.Run(ctx)
+}
+
+// waitReadyz asks the apiserver's /readyz, as its own loopback client,
+// until it answers ok or ctx ends.
+func waitReadyz(ctx context.Context, c rest.Interface) error {
+	for {
+		if body, err := c.Get().AbsPath("/readyz").DoRaw(ctx); err == nil && string(body) == "ok" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"syscall"
 	"time"
 
@@ -65,15 +66,17 @@ func (d *DNS) Run(ctx context.Context, ready func()) error {
 		return err
 	}
 	srv := NewServer(d.cfg.Domain, upstreams, d.cfg.Reverse, CacheSize)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- srv.Serve(ctx, net.JoinHostPort(d.cfg.Address.String(), "53"), func() {
-			logrus.Infof("Cluster DNS on %s:53 for %s, upstream %v", d.cfg.Address, d.cfg.Domain, upstreams)
-			ready()
-		})
-	}()
-	go d.follow(ctx, cs, srv)
-	return <-errc
+	// the watch ends with the server: when ctx ends, or when serving fails
+	// (cancel runs before the wait)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() { d.follow(ctx, cs, srv) })
+	return srv.Serve(ctx, net.JoinHostPort(d.cfg.Address.String(), "53"), func() {
+		logrus.Infof("Cluster DNS on %s:53 for %s, upstream %v", d.cfg.Address, d.cfg.Domain, upstreams)
+		ready()
+	})
 }
 
 // follow rebuilds the table whenever Services or EndpointSlices change,

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -102,20 +103,37 @@ func (s *Server) Serve(ctx context.Context, addr string, ready func()) error {
 		{Listener: l, Handler: s, ReadTimeout: 5 * time.Second, IdleTimeout: func() time.Duration { return 10 * time.Second }},
 	}
 	errc := make(chan error, len(servers))
+	started := make(chan struct{}, len(servers))
+	var wg sync.WaitGroup
 	for _, srv := range servers {
-		go func() { errc <- srv.ActivateAndServe() }()
+		srv.NotifyStartedFunc = func() { started <- struct{}{} }
+		wg.Go(func() { errc <- srv.ActivateAndServe() })
 	}
-	ready()
-	select {
-	case <-ctx.Done():
-		for _, srv := range servers {
-			_ = srv.Shutdown()
+	for running := 0; running < len(servers) && err == nil; {
+		select {
+		case <-started:
+			running++
+		case err = <-errc:
 		}
-		return nil
-	case err := <-errc:
-		for _, srv := range servers {
-			_ = srv.Shutdown()
+	}
+	if err == nil {
+		ready()
+		select {
+		case <-ctx.Done():
+		case err = <-errc:
 		}
+	}
+	// Shutdown unblocks a started server's connections; closing the
+	// sockets also ends a server that had not started yet. Every loop's
+	// return is waited for, so that no goroutine of the DNS outlives Serve.
+	for _, srv := range servers {
+		_ = srv.Shutdown()
+	}
+	pc.Close()
+	l.Close()
+	wg.Wait()
+	if err != nil {
 		return errors.Join(errors.New("cluster DNS stopped"), err)
 	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/edgeos/edgeos/pkg/component"
 	"github.com/edgeos/edgeos/pkg/pki"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
@@ -55,11 +56,15 @@ func Write(path string, mode os.FileMode, spec Spec) error {
 	return pki.WriteFile(path, b, mode)
 }
 
-// Client connects to the API with the kubeconfig at path.
+// Client connects to the API with the kubeconfig at path. The transport
+// client-go builds for it, and keeps for every client with the same
+// credentials, is the process's (component.Shared).
 func Client(path string) (kubernetes.Interface, error) {
 	rc, err := clientcmd.BuildConfigFromFlags("", path)
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
 	}
-	return kubernetes.NewForConfig(rc)
+	var cs kubernetes.Interface
+	component.Shared(func() { cs, err = kubernetes.NewForConfig(rc) })
+	return cs, err
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	kubeletapp "k8s.io/kubernetes/cmd/kubelet/app"
@@ -26,13 +27,22 @@ func New(args []string) *Kubelet { return &Kubelet{args: args} }
 
 func (k *Kubelet) Name() string { return "kubelet" }
 
+// OutlivesStop: many of the kubelet's loops run on wait.NeverStop, until
+// the process ends.
+func (k *Kubelet) OutlivesStop() bool { return true }
+
 // healthz is the kubelet's local health endpoint (healthzPort 10248).
 const healthz = "http://127.0.0.1:10248/healthz"
 
 // Run runs the kubelet and reports ready once its health endpoint answers.
 // The kubelet stops on the process's SIGINT/SIGTERM, which it watches itself.
 func (k *Kubelet) Run(ctx context.Context, ready func()) error {
-	go func() {
+	// cancel, then wait: what wg runs ends with ctx, also when Run fails
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() {
 		client := &http.Client{Timeout: 2 * time.Second}
 		for {
 			if resp, err := client.Get(healthz); err == nil {
@@ -49,7 +59,7 @@ func (k *Kubelet) Run(ctx context.Context, ready func()) error {
 			case <-time.After(500 * time.Millisecond):
 			}
 		}
-	}()
+	})
 	cmd := kubeletapp.NewKubeletCommand(ctx)
 	cmd.SetArgs(k.args)
 	if err := cmd.ExecuteContext(ctx); err != nil {

@@ -37,13 +37,19 @@ func New(args []string) *KubeProxy { return &KubeProxy{args: args} }
 
 func (k *KubeProxy) Name() string { return "kube-proxy" }
 
+// OutlivesStop: upstream's kube-proxy cannot be stopped in-process. Its
+// command runs the proxy server on a context of its own, and its
+// informers, its Node watch and the iptables sync loop run on
+// wait.NeverStop; so it runs until the process ends.
+func (k *KubeProxy) OutlivesStop() bool { return true }
+
 // Run runs kube-proxy and reports ready at once: kube-proxy first waits,
 // without bound, for its Node in the API, and a node must start while the
 // server is unreachable (the rules of the last run are still in the kernel
 // meanwhile and keep Services working). A line is logged when kube-proxy's
-// health server first answers. kube-proxy takes no stop context: on stop it
-// is left running until the process ends, and its rules stay in place, so
-// Services keep working across an edgeos restart.
+// health server first answers. On stop, kube-proxy itself is left running
+// until the process ends (OutlivesStop), and its rules stay in place, so
+// Services keep working across an edgeos restart; Run's own loop ends.
 func (k *KubeProxy) Run(ctx context.Context, ready func()) error {
 	// The kubelet in this process has applied the logging configuration
 	// already; kube-proxy applies the same one again, which upstream refuses

@@ -39,7 +39,8 @@ func (c *Controller) Run(ctx context.Context, ready func()) error {
 	svcs := factory.Core().V1().Services()
 	nodes := factory.Core().V1().Nodes()
 	eps := factory.Discovery().V1().EndpointSlices()
-	recorder := watch.Recorder(ctx, c.cs, Component)
+	recorder, stop := watch.Recorder(ctx, c.cs, Component)
+	defer stop()
 	return watch.Loop(ctx, "servicelb", factory, []cache.SharedIndexInformer{svcs.Informer(), nodes.Informer(), eps.Informer()},
 		watch.DefaultPause, ready, func(ctx context.Context) error {
 			s, err1 := svcs.Lister().List(labels.Everything())

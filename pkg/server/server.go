@@ -2,16 +2,13 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -113,27 +110,35 @@ func Run(ctx context.Context, cfg config.CompletedServer) error {
 	if err != nil {
 		return err
 	}
-	apiserver := component.Func{Label: "kube-apiserver", Fn: func(ctx context.Context, ready func()) error {
-		go func() {
-			if s.waitReadyz(ctx) == nil {
-				ready()
+	// The upstream components end their own loops on stop, but not every
+	// goroutine they start: some run on wait.NeverStop (component.Outliver).
+	apiserver := component.Func{Label: "kube-apiserver", Outlives: true, Fn: func(ctx context.Context, ready func()) error {
+		served := make(chan struct{})
+		var wg sync.WaitGroup
+		defer wg.Wait()
+		defer close(served)
+		wg.Go(func() {
+			select {
+			case <-served: // failed on its own
+				return
+			case <-ctx.Done():
 			}
-		}()
-		go func() {
 			// Give ordinary requests a moment to finish, then cut what is
 			// left (watches) instead of waiting out the request timeout.
-			<-ctx.Done()
-			time.Sleep(shutdownGrace)
+			select {
+			case <-served:
+			case <-time.After(shutdownGrace):
+			}
 			if n := ln.closeConns(); n > 0 {
 				logrus.Debugf("Closed %d API connections still open after %s", n, shutdownGrace)
 			}
-		}()
-		return cp.APIServer(ctx, func() {})
+		})
+		return cp.APIServer(ctx, ready)
 	}}
 	for _, c := range append([]component.Component{
 		apiserver,
-		component.Func{Label: "kube-controller-manager", Fn: cp.ControllerManager},
-		component.Func{Label: "kube-scheduler", Fn: cp.Scheduler},
+		component.Func{Label: "kube-controller-manager", Outlives: true, Fn: cp.ControllerManager},
+		component.Func{Label: "kube-scheduler", Outlives: true, Fn: cp.Scheduler},
 	}, s.bundled(cs)...) {
 		if err := m.Start(ctx, c); err != nil {
 			return err
@@ -228,35 +233,6 @@ func (s *Server) writeAdminKubeconfig() error {
 		Server: s.localURL(), CAFile: s.certs.serverCA.CertFile,
 		CertFile: s.certs.crt("client-admin"), KeyFile: s.certs.key("client-admin"), Embed: true,
 	})
-}
-
-// waitReadyz polls the apiserver's /readyz as admin until it answers ok.
-func (s *Server) waitReadyz(ctx context.Context) error {
-	pool := x509.NewCertPool()
-	pool.AddCert(s.certs.serverCA.Cert)
-	cert, err := tls.LoadX509KeyPair(s.certs.crt("client-admin"), s.certs.key("client-admin"))
-	if err != nil {
-		return err
-	}
-	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{
-		TLSClientConfig: &tls.Config{RootCAs: pool, Certificates: []tls.Certificate{cert}},
-	}}
-	defer client.CloseIdleConnections()
-	for {
-		resp, err := client.Get(s.localURL() + "/readyz")
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK && string(body) == "ok" {
-				return nil
-			}
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
-		}
-	}
 }
 
 // adminClient is this process's own admin connection to its apiserver.

@@ -7,6 +7,7 @@ package watch
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -36,8 +37,10 @@ var DefaultPause = Pause{AfterError: 2 * time.Second}
 // Loop starts the factory, waits until the informers have synced, calls
 // ready (when not nil), then runs pass once and again after every change,
 // until ctx ends. A failed pass is logged under name and retried after
-// p.AfterError.
+// p.AfterError. It returns once every goroutine it started has ended.
 func Loop(ctx context.Context, name string, factory Factory, infs []cache.SharedIndexInformer, p Pause, ready func(), pass func(context.Context) error) error {
+	var retries sync.WaitGroup
+	defer retries.Wait()
 	changed := make(chan struct{}, 1)
 	poke := func() {
 		select {
@@ -76,13 +79,13 @@ func Loop(ctx context.Context, name string, factory Factory, infs []cache.Shared
 		}
 		if err := pass(ctx); err != nil && ctx.Err() == nil {
 			logrus.Warnf("%s: %v (trying again)", name, err)
-			go func() {
+			retries.Go(func() {
 				select {
 				case <-ctx.Done():
 				case <-time.After(p.AfterError):
 					poke()
 				}
-			}()
+			})
 		}
 		if p.Between > 0 {
 			select {
@@ -94,13 +97,9 @@ func Loop(ctx context.Context, name string, factory Factory, infs []cache.Shared
 	}
 }
 
-// Recorder records Events as component until ctx ends.
-func Recorder(ctx context.Context, cs kubernetes.Interface, component string) record.EventRecorder {
+// Recorder records Events as component until stop is called.
+func Recorder(ctx context.Context, cs kubernetes.Interface, component string) (recorder record.EventRecorder, stop func()) {
 	broadcaster := record.NewBroadcaster(record.WithContext(ctx))
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")})
-	go func() {
-		<-ctx.Done()
-		broadcaster.Shutdown()
-	}()
-	return broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component})
+	return broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component}), broadcaster.Shutdown
 }

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -68,7 +69,12 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 		return err
 	}
 	ready()
-	go n.publishFree(ctx, nodeCS)
+	// cancel, then wait: what wg runs ends with ctx, also when Run fails
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wg.Go(func() { n.publishFree(ctx, nodeCS) })
 	return n.followVolumes(ctx, volCS)
 }
 

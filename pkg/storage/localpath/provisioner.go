@@ -104,7 +104,8 @@ func (p *Provisioner) Run(ctx context.Context, ready func()) error {
 	classes := factory.Storage().V1().StorageClasses()
 	nodes := factory.Core().V1().Nodes()
 	pvs := factory.Core().V1().PersistentVolumes()
-	recorder := watch.Recorder(ctx, p.cs, "edgeos-local-path")
+	recorder, stop := watch.Recorder(ctx, p.cs, "edgeos-local-path")
+	defer stop()
 	infs := []cache.SharedIndexInformer{pvcs.Informer(), classes.Informer(), nodes.Informer(), pvs.Informer()}
 	return watch.Loop(ctx, "local-path", factory, infs, watch.DefaultPause, ready, func(ctx context.Context) error {
 		claims, err := pvcs.Lister().List(labels.Everything())
