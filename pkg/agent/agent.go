@@ -71,7 +71,6 @@ func Components(cfg Config) ([]component.Component, error) {
 		SystemdCgroup:       systemd,
 		RestrictOOMScoreAdj: restrict,
 		Debug:               cfg.Debug,
-		PageOutAfter:        cfg.Node.PageOutAfter,
 	})
 	driver := "cgroupfs"
 	if systemd {
@@ -132,7 +131,7 @@ func Components(cfg Config) ([]component.Component, error) {
 	}
 	cs = append(cs, proxy)
 	if cfg.Node.PageOutAfter > 0 {
-		cs = append(cs, pageout.New(pageout.Config{After: cfg.Node.PageOutAfter, BinDir: binDir, Except: []string{programs.Containerd}}))
+		cs = append(cs, pageout.New(pageout.Config{After: cfg.Node.PageOutAfter, BinDir: binDir, SelfPaging: []string{programs.Containerd}}))
 	}
 	return cs, nil
 }

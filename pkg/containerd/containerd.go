@@ -19,7 +19,6 @@ import (
 	"time"
 
 	"github.com/edgeos/edgeos/pkg/containerd/programs"
-	"github.com/edgeos/edgeos/pkg/pageout"
 	"github.com/edgeos/edgeos/pkg/runc"
 	"github.com/sirupsen/logrus"
 )
@@ -43,9 +42,6 @@ type Config struct {
 	// below containerd's own; needed where edgeos lacks CAP_SYS_RESOURCE.
 	RestrictOOMScoreAdj bool
 	Debug               bool
-	// PageOutAfter is when containerd hands its start-up pages back to the
-	// kernel (pkg/pageout, cmd/containerd); 0: never.
-	PageOutAfter time.Duration
 }
 
 // Address is containerd's socket.
@@ -114,12 +110,9 @@ func (d *Containerd) Run(ctx context.Context, ready func()) error {
 }
 
 // env is containerd's environment, which its shims inherit: edgeos's, with
-// BinDir first in PATH, the GC target, and the page-out delay, always set:
-// it replaces whatever edgeos's environment held under that name (the
-// same as --pageout-after's, which a flag may have overridden).
+// BinDir first in PATH and the GC target.
 func (d *Containerd) env() []string {
-	return append(withPath(os.Environ(), d.cfg.BinDir), "GOGC=50",
-		pageout.AfterEnv+"="+d.cfg.PageOutAfter.String())
+	return append(withPath(os.Environ(), d.cfg.BinDir), "GOGC=50")
 }
 
 // prepare writes the config, containerd, its shim and runc.

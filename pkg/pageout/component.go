@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/signal"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -22,17 +23,16 @@ type Config struct {
 	After time.Duration
 	// BinDir holds the programs edgeos runs (containerd, its shims):
 	// running processes of a program in it are paged out too, except
-	// those of the programs named in Except, which page themselves out
-	// (told by AfterEnv).
-	BinDir string
-	Except []string
+	// those of the programs named in SelfPaging, which are sent Signal
+	// instead and page themselves out (see OnSignal).
+	BinDir     string
+	SelfPaging []string
 }
 
-// AfterEnv is the environment variable that tells a program edgeos runs
-// to page itself out (Self) after the delay it holds, a Go duration (0:
-// never). It is also the name of --pageout-after's variable, and means
-// the same.
-const AfterEnv = "EDGEOS_PAGEOUT_AFTER"
+// Signal asks a program that pages itself out (OnSignal) to do it now: its
+// page-out then comes at the same moment as edgeos's own, After after
+// edgeos's start-up, not after the program's own start.
+const Signal = unix.SIGUSR2
 
 // DefaultAfter is a minute: start → Ready takes seconds, the first
 // controller syncs and the node's first pods a little more.
@@ -61,7 +61,8 @@ func (t *Trim) Run(ctx context.Context, ready func()) error {
 	return nil
 }
 
-// pageOut pages out this process's program, then those of BinDir.
+// pageOut pages out this process's program, then those of BinDir, and
+// signals the programs that page themselves out.
 func (t *Trim) pageOut() {
 	before := rss("self")
 	if err := Self(); err != nil {
@@ -70,20 +71,29 @@ func (t *Trim) pageOut() {
 	}
 	after := rss("self")
 	n := 0
-	for _, pid := range t.programs() {
-		err := Process(pid)
+	var signalled []string
+	for _, p := range t.programs() {
+		var err error
+		if slices.Contains(t.cfg.SelfPaging, p.name) {
+			if err = unix.Kill(p.pid, Signal); err == nil {
+				signalled = append(signalled, p.name)
+			}
+		} else if err = Process(p.pid); err == nil {
+			n++
+		}
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, unix.ESRCH) {
 			continue // it has exited since (a CNI plugin, say)
 		}
 		if err != nil {
-			t.warn("process "+strconv.Itoa(pid), err)
-			continue
+			t.warn("process "+strconv.Itoa(p.pid), err)
 		}
-		n++
 	}
 	others := ""
 	if t.cfg.BinDir != "" {
 		others = ", and " + strconv.Itoa(n) + " processes of " + t.cfg.BinDir
+	}
+	if len(signalled) > 0 {
+		others += "; asked " + strings.Join(signalled, ", ") + " to do the same"
 	}
 	logrus.Infof("Paged out start-up pages: edgeos resident %d → %d MiB%s (what is still used comes back)", before>>20, after>>20, others)
 }
@@ -96,9 +106,14 @@ func (t *Trim) warn(what string, err error) {
 	logrus.Warnf("Paging out start-up pages of %s: %v", what, err)
 }
 
-// programs are the processes running a program file of BinDir, but not
-// one named in Except.
-func (t *Trim) programs() []int {
+// program is a running process of a program file of BinDir.
+type program struct {
+	pid  int
+	name string
+}
+
+// programs are the processes running a program file of BinDir.
+func (t *Trim) programs() []program {
 	if t.cfg.BinDir == "" {
 		return nil
 	}
@@ -107,14 +122,14 @@ func (t *Trim) programs() []int {
 	if err != nil {
 		return nil
 	}
-	var pids []int
+	var pids []program
 	for _, e := range entries {
 		pid, err := strconv.Atoi(e.Name())
 		if err != nil {
 			continue
 		}
-		if exe, err := os.Readlink("/proc/" + e.Name() + "/exe"); err == nil && strings.HasPrefix(exe, dir) && !slices.Contains(t.cfg.Except, filepath.Base(exe)) {
-			pids = append(pids, pid)
+		if exe, err := os.Readlink("/proc/" + e.Name() + "/exe"); err == nil && strings.HasPrefix(exe, dir) {
+			pids = append(pids, program{pid: pid, name: filepath.Base(exe)})
 		}
 	}
 	return pids
@@ -133,4 +148,19 @@ func rss(pid string) int64 {
 		}
 	}
 	return 0
+}
+
+// OnSignal makes this process page itself out (Self) whenever it is sent
+// Signal, and hands each result to report: for a program edgeos runs that
+// pages itself out when edgeos does (containerd). Only a process's own
+// mappings can be marked MADV_RANDOM, which keeps the pages read back to
+// those used.
+func OnSignal(report func(error)) {
+	c := make(chan os.Signal, 1)
+	signal.Notify(c, Signal)
+	go func() {
+		for range c {
+			report(Self())
+		}
+	}()
 }

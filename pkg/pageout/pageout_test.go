@@ -20,7 +20,15 @@ const helperEnv = "PAGEOUT_TEST_HELPER"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(helperEnv) != "" {
-		// read every page of the program's mappings in, and say so
+		// page out when signalled, saying so; read every page of the
+		// program's mappings in, and say so
+		OnSignal(func(err error) {
+			if err != nil {
+				os.Stdout.WriteString(err.Error() + "\n")
+				return
+			}
+			os.Stdout.WriteString("paged out\n")
+		})
 		if err := touchProgram(); err != nil {
 			os.Stdout.WriteString(err.Error() + "\n")
 			os.Exit(1)
@@ -148,15 +156,15 @@ func TestSelf(t *testing.T) {
 		t.Errorf("resident pages of the test's program: %d → %d kB", before>>10, after>>10)
 	}
 	// and what comes back comes without its neighbours
-	if n, rr := randomRead(t); rr != n || n == 0 {
+	if n, rr := randomRead(t, "self"); rr != n || n == 0 {
 		t.Errorf("%d of the program's %d mappings are marked for random reads (VmFlags rr)", rr, n)
 	}
 }
 
-// randomRead counts this process's mappings of its program and those of
+// randomRead counts process pid's mappings of its program and those of
 // them whose VmFlags in smaps carry rr (MADV_RANDOM).
-func randomRead(t *testing.T) (n, rr int) {
-	exeSmaps(t, "self", func(f []string) {
+func randomRead(t *testing.T, pid string) (n, rr int) {
+	exeSmaps(t, pid, func(f []string) {
 		if len(f) > 0 && f[0] == "VmFlags:" {
 			n++
 			if slices.Contains(f[1:], "rr") {
@@ -168,8 +176,8 @@ func randomRead(t *testing.T) (n, rr int) {
 }
 
 // helper runs a copy of the test binary in dir, sleeping, and returns it
-// once its pages are resident.
-func helper(t *testing.T, dir string) *exec.Cmd {
+// with its output once its pages are resident.
+func helper(t *testing.T, dir string) (*exec.Cmd, *bufio.Reader) {
 	t.Helper()
 	exe, err := os.Executable()
 	if err != nil {
@@ -194,16 +202,17 @@ func helper(t *testing.T, dir string) *exec.Cmd {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	line, err := bufio.NewReader(out).ReadString('\n')
+	r := bufio.NewReader(out)
+	line, err := r.ReadString('\n')
 	if line != "ready\n" {
 		t.Fatalf("helper: %q %v", line, err)
 	}
-	return cmd
+	return cmd, r
 }
 
 func TestProcess(t *testing.T) {
 	dir := t.TempDir()
-	cmd := helper(t, dir)
+	cmd, _ := helper(t, dir)
 	pid := strconv.Itoa(cmd.Process.Pid)
 	before := exeResident(t, pid)
 	err := Process(cmd.Process.Pid)
@@ -221,10 +230,10 @@ func TestProcess(t *testing.T) {
 
 func TestTrim(t *testing.T) {
 	dir := t.TempDir()
-	cmd := helper(t, dir)
+	cmd, _ := helper(t, dir)
 	skipUnlessReclaimable(t, filepath.Join(dir, "prog"), Self())
 	tr := New(Config{BinDir: dir})
-	if got := tr.programs(); len(got) != 1 || got[0] != cmd.Process.Pid {
+	if got := tr.programs(); len(got) != 1 || got[0] != (program{cmd.Process.Pid, "prog"}) {
 		t.Fatalf("programs of %s: %v, want [%d]", dir, got, cmd.Process.Pid)
 	}
 	pid := strconv.Itoa(cmd.Process.Pid)
@@ -232,5 +241,26 @@ func TestTrim(t *testing.T) {
 	tr.pageOut()
 	if after := exeResident(t, pid); after >= before/4 {
 		t.Errorf("resident pages of the program in BinDir: %d → %d kB", before>>10, after>>10)
+	}
+}
+
+// A program named in SelfPaging is not paged out from outside but sent
+// Signal, and pages itself out, its mappings marked for random reads.
+func TestTrimSignalsSelfPaging(t *testing.T) {
+	dir := t.TempDir()
+	cmd, out := helper(t, dir)
+	skipUnlessReclaimable(t, filepath.Join(dir, "prog"), Self())
+	pid := strconv.Itoa(cmd.Process.Pid)
+	before := exeResident(t, pid)
+	New(Config{BinDir: dir, SelfPaging: []string{"prog"}}).pageOut()
+	if line, err := out.ReadString('\n'); line != "paged out\n" {
+		t.Fatalf("the program in SelfPaging said %q %v, want that it paged itself out", line, err)
+	}
+	// it runs on after its page-out, as TestSelf does
+	if after := exeResident(t, pid); after >= before/2 {
+		t.Errorf("resident pages of the program in SelfPaging: %d → %d kB", before>>10, after>>10)
+	}
+	if n, rr := randomRead(t, pid); n == 0 || rr != n {
+		t.Errorf("%d of the program's %d mappings are marked for random reads: it was paged out from outside, not by itself", rr, n)
 	}
 }
