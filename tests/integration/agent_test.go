@@ -52,6 +52,7 @@ func TestAgent(t *testing.T) {
 	if code := ag.Stop(); code != 0 {
 		t.Errorf("agent exit code %d", code)
 	}
+	checkStopped(t, ag.Log())
 
 	// offline: the server is gone, the node still starts
 	if code := srv.Stop(); code != 0 {
@@ -71,7 +72,9 @@ func TestAgent(t *testing.T) {
 		l, err := cs.CoordinationV1().Leases("kube-node-lease").Get(ctx, ag.Name, metav1.GetOptions{})
 		return err == nil && l.Spec.RenewTime != nil && l.Spec.RenewTime.After(back), nil
 	})
-	nodeReady(t, cs, ag.Name, time.Time{})
+	// Ready by a heartbeat posted to the returned server, not the one
+	// stored before it went away
+	nodeReady(t, cs, ag.Name, back)
 	if code := ag.Stop(); code != 0 {
 		t.Errorf("agent exit code %d", code)
 	}

@@ -61,8 +61,10 @@ func TestJoin(t *testing.T) {
 	}
 	for _, f := range []string{join.ClientKeyFile, join.ServingKeyFile, join.NodePasswordFile} {
 		st, err := os.Stat(filepath.Join(first, f))
-		if err != nil || st.Mode().Perm() != 0o600 {
-			t.Errorf("%s: %v mode %v, want 0600", f, err, st.Mode().Perm())
+		if err != nil {
+			t.Errorf("%s: %v", f, err)
+		} else if st.Mode().Perm() != 0o600 {
+			t.Errorf("%s: mode %v, want 0600", f, st.Mode().Perm())
 		}
 	}
 

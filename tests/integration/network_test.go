@@ -190,7 +190,9 @@ func checkServiceLB(t *testing.T, cs kubernetes.Interface, nodes []*harness.Node
 		}
 		return false, fmt.Errorf("events: %v", evs.Items)
 	})
-	if s, _ := cs.CoreV1().Services("default").Get(ctx, "lb-second", metav1.GetOptions{}); s != nil && len(s.Status.LoadBalancer.Ingress) > 0 {
+	if s, err := cs.CoreV1().Services("default").Get(ctx, "lb-second", metav1.GetOptions{}); err != nil {
+		t.Errorf("the second Service: %v", err)
+	} else if len(s.Status.LoadBalancer.Ingress) > 0 {
 		t.Errorf("the second Service got %v while the port was taken", s.Status.LoadBalancer.Ingress)
 	}
 	if err := cs.CoreV1().Services("default").Delete(ctx, "lb-first", metav1.DeleteOptions{}); err != nil {

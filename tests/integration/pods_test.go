@@ -43,10 +43,11 @@ func TestPods(t *testing.T) {
 	write(t, filepath.Join(dir, "echo.tar"), images.Build(t, "echo"))
 	// the start-up pages go early, so that all below runs after
 	n.Start(n.ServerArgs("--pageout-after=20s")...)
+	pagedOut := checkPageOut(t, n)
 	cs := n.WaitReady()
 
 	node := nodeReady(t, cs, n.Name, time.Time{})
-	checkPageOut(t, n)
+	pagedOut()
 	_, podNet, err := net.ParseCIDR(node.Spec.PodCIDR)
 	if err != nil {
 		t.Fatalf("node podCIDR %q: %v", node.Spec.PodCIDR, err)
@@ -135,6 +136,7 @@ func TestPods(t *testing.T) {
 	// same pod, not restarted, on a Ready node.
 	restarts := pod.Status.ContainerStatuses[0].RestartCount
 	url := "http://" + pod.Status.PodIP + ":8080/while-down"
+	killed := time.Now()
 	n.Kill()
 	if r := n.Shell("curl -s --max-time 5 " + url); !strings.Contains(r.Stdout, "/while-down hello") {
 		t.Errorf("the pod stopped serving when edgeos was killed: %q %q", r.Stdout, r.Stderr)
@@ -142,7 +144,7 @@ func TestPods(t *testing.T) {
 	n.Start(append([]string{"server", "--data-dir", n.DataDir, "--write-kubeconfig", n.Kubeconfig}, n.NodeFlags()...)...)
 	cs = n.WaitReady()
 	// Ready again, by a heartbeat from after the kill
-	nodeReady(t, cs, n.Name, readyCondition(node).LastHeartbeatTime.Time)
+	nodeReady(t, cs, n.Name, killed)
 	after, err := cs.CoreV1().Pods("default").Get(context.Background(), pod.Name, metav1.GetOptions{})
 	if err != nil {
 		t.Fatalf("the pod is gone after the restart: %v", err)
@@ -211,11 +213,17 @@ func marshal(v any) string {
 	return string(b)
 }
 
-// checkPageOut sees the start-up pages of edgeos's and containerd's
-// programs go back to the kernel (pkg/pageout; containerd pages itself
-// out, cmd/containerd); all of TestPods after it runs on what came back.
-func checkPageOut(t *testing.T, n *harness.Node) {
+// checkPageOut reads how much of edgeos's and containerd's programs is
+// resident once the server is ready; the function it returns waits for
+// the page-out (pkg/pageout; containerd pages itself out, cmd/containerd)
+// and checks that both at least halved. All of TestPods after that runs
+// on what came back.
+func checkPageOut(t *testing.T, n *harness.Node) (after func()) {
 	t.Helper()
+	// The delay counts from the end of edgeos's start-up, for containerd
+	// too (edgeos signals it), and the ready line follows that moment at
+	// once: "before" is read then, however long the start took.
+	n.WaitLog("edgeos server is ready")
 	containerd := filepath.Join(n.DataDir, "agent", "bin", "containerd")
 	var ctrd int
 	for _, p := range n.PIDs() {
@@ -231,11 +239,14 @@ func checkPageOut(t *testing.T, n *harness.Node) {
 	if strings.Contains(n.Log(), "aged out start-up pages") {
 		t.Fatal("the page-out came before its \"before\" could be measured")
 	}
-	n.WaitLog("Paged out start-up pages")
-	n.WaitLog("containerd: paged out start-up pages")
-	for pid, b := range before {
-		if after := fileResident(t, pid); after > b/2 {
-			t.Errorf("process %d: file-backed resident memory %d → %d MiB, not even halved", pid, b>>20, after>>20)
+	return func() {
+		t.Helper()
+		n.WaitLog("Paged out start-up pages")
+		n.WaitLog("containerd: paged out start-up pages")
+		for pid, b := range before {
+			if after := fileResident(t, pid); after > b/2 {
+				t.Errorf("process %d: file-backed resident memory %d → %d MiB, not even halved", pid, b>>20, after>>20)
+			}
 		}
 	}
 }

@@ -24,6 +24,7 @@ import (
 	"github.com/edgeos/edgeos/tests/harness"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
@@ -99,8 +100,8 @@ func TestServerLifecycle(t *testing.T) {
 	nodeRegisters(t, cs, n.Name, n.IP)
 	// One server on SQLite: the controller-manager and scheduler run without leader election.
 	for _, lease := range []string{"kube-controller-manager", "kube-scheduler"} {
-		if _, err := cs.CoordinationV1().Leases("kube-system").Get(context.Background(), lease, metav1.GetOptions{}); err == nil {
-			t.Errorf("lease %s exists: leader election should be off on embedded SQLite", lease)
+		if _, err := cs.CoordinationV1().Leases("kube-system").Get(context.Background(), lease, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+			t.Errorf("lease %s: %v, want NotFound: leader election should be off on embedded SQLite", lease, err)
 		}
 	}
 
@@ -135,6 +136,7 @@ func TestServerLifecycle(t *testing.T) {
 	if code := n.Stop(); code != 0 {
 		t.Errorf("server exit code after SIGTERM: %d, want 0", code)
 	}
+	checkStopped(t, n.Log())
 
 	checkBadInput(t, n, args)
 
@@ -148,6 +150,31 @@ func TestServerLifecycle(t *testing.T) {
 	}
 	if code := n.Stop(); code != 0 {
 		t.Errorf("server exit code after SIGTERM: %d, want 0", code)
+	}
+}
+
+// checkStopped reads the log of a server or agent stopped by SIGTERM: every
+// component of edgeos's own ended every goroutine it started (else the
+// component manager warns, pkg/component), and the report of what upstream
+// loops outlive their stop names the kubelet's and kube-proxy's, which run
+// on wait.NeverStop: the count sees the goroutines of the real binary.
+// edgeos's components of a server: the datastore, cluster-dns,
+// local-storage, local-path, servicelb, the overlay, containerd, the image
+// loader, the page-out and the one-off API setups; an agent has the node's.
+func checkStopped(t *testing.T, log string) {
+	t.Helper()
+	var report string
+	for _, line := range strings.Split(log, "\n") {
+		if strings.Contains(line, "goroutines running after its stop") {
+			t.Errorf("a component left goroutines behind: %s", line)
+		}
+		if strings.Contains(line, "goroutines of upstream loops that run until the process ends") {
+			report = line
+		}
+	}
+	t.Log(report)
+	if !strings.Contains(report, "kubelet (") || !strings.Contains(report, "kube-proxy (") {
+		t.Errorf("the stop reported %q, want the kubelet's and kube-proxy's goroutines counted", report)
 	}
 }
 
