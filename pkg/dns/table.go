@@ -185,7 +185,15 @@ func (t *table) inZone(name string) bool {
 	return dns.IsSubDomain(t.zone, strings.ToLower(name))
 }
 
-func (t *table) lookup(q dns.Question) answer {
+// maxCNAMEs bounds a chain of in-zone CNAMEs (ExternalName Services that
+// name one another): Services may point at each other in a loop, and the
+// answer to such a chain is SERVFAIL, not a lookup without end.
+const maxCNAMEs = 8
+
+func (t *table) lookup(q dns.Question) answer { return t.follow(q, 0) }
+
+// follow answers q, the target of hops in-zone CNAMEs before it.
+func (t *table) follow(q dns.Question, hops int) answer {
 	name := strings.ToLower(q.Name)
 	if rev := t.ptr[name]; rev != nil {
 		if q.Qtype != dns.TypePTR {
@@ -218,14 +226,20 @@ func (t *table) lookup(q dns.Question) answer {
 	}
 	var a answer
 	if e.cname != "" {
+		if hops >= maxCNAMEs {
+			return answer{rcode: dns.RcodeServerFailure}
+		}
 		a.answer = append(a.answer, &dns.CNAME{Hdr: t.hdr(q.Name, dns.TypeCNAME), Target: e.cname})
 		if q.Qtype == dns.TypeCNAME {
 			return a
 		}
 		if t.inZone(e.cname) {
-			sub := t.lookup(dns.Question{Name: e.cname, Qtype: q.Qtype, Qclass: q.Qclass})
+			sub := t.follow(dns.Question{Name: e.cname, Qtype: q.Qtype, Qclass: q.Qclass}, hops+1)
 			a.answer = append(a.answer, sub.answer...)
 			a.extra = sub.extra
+			if sub.rcode == dns.RcodeServerFailure {
+				a.rcode = sub.rcode
+			}
 		} else {
 			a.external = e.cname
 		}

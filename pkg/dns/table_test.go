@@ -1,6 +1,8 @@
 package dns
 
 import (
+	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -89,5 +91,49 @@ func TestLookup(t *testing.T) {
 	}
 	if !tb.inZone("x.cluster.local.") || tb.inZone("example.org.") {
 		t.Error("zone membership")
+	}
+}
+
+// ExternalName Services that name each other, or themselves, in a loop,
+// and chains longer than maxCNAMEs: SERVFAIL, with the CNAMEs up to the
+// bound, and no lookup without end.
+func TestCNAMELoops(t *testing.T) {
+	ext := func(name, target string) *corev1.Service {
+		return &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: "loop"},
+			Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeExternalName, ExternalName: target + ".loop.svc.cluster.local"}}
+	}
+	svcs := []*corev1.Service{ext("self", "self"), ext("ping", "pong"), ext("pong", "ping")}
+	// a chain of 8 CNAMEs ends at c8, a ClusterIP; one of 9 is too long
+	for i := 0; i < 9; i++ {
+		svcs = append(svcs, ext(fmt.Sprintf("c%d", i), fmt.Sprintf("c%d", i+1)))
+	}
+	svcs[len(svcs)-1] = &corev1.Service{ObjectMeta: metav1.ObjectMeta{Name: "c8", Namespace: "loop"}, Spec: corev1.ServiceSpec{ClusterIP: "10.43.0.8", ClusterIPs: []string{"10.43.0.8"}}}
+	svcs = append(svcs, ext("c-1", "c0"))
+	tb := build("cluster.local", svcs, nil)
+	for _, c := range []struct {
+		name   string
+		rcode  string
+		cnames int
+	}{
+		{"self", "SERVFAIL", maxCNAMEs},
+		{"ping", "SERVFAIL", maxCNAMEs},
+		{"c0", "NOERROR", maxCNAMEs},
+		{"c-1", "SERVFAIL", maxCNAMEs},
+	} {
+		for _, qtype := range []uint16{dns.TypeA, dns.TypeAAAA, dns.TypeSRV} {
+			rcode, got := ask(tb, c.name+".loop.svc.cluster.local.", qtype)
+			n := 0
+			for _, rr := range got {
+				if strings.Contains(rr, " CNAME ") {
+					n++
+				}
+			}
+			if rcode != c.rcode || n != c.cnames {
+				t.Errorf("%s %s: %s with %d CNAMEs, want %s with %d: %q", c.name, dns.TypeToString[qtype], rcode, n, c.rcode, c.cnames, got)
+			}
+		}
+	}
+	if _, got := ask(tb, "c0.loop.svc.cluster.local.", dns.TypeA); !slices.Contains(got, "c8.loop.svc.cluster.local. A 10.43.0.8") {
+		t.Errorf("a chain of %d CNAMEs does not reach its address: %q", maxCNAMEs, got)
 	}
 }
