@@ -81,6 +81,9 @@ func randomString(n int) (string, error) {
 
 // Create stores a new join token that expires after ttl (0: never).
 func Create(ctx context.Context, secrets corev1client.SecretsGetter, caHash string, ttl time.Duration, description string) (Token, error) {
+	if ttl < 0 {
+		return Token{}, fmt.Errorf("--ttl %s: want 0 (the token never expires) or more", ttl)
+	}
 	id, err := randomString(6)
 	if err != nil {
 		return Token{}, err

@@ -1,8 +1,10 @@
 package token
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParse(t *testing.T) {
@@ -61,5 +63,14 @@ func TestRandomStringAlphabet(t *testing.T) {
 	}
 	if !bootstrapPattern.MatchString(s[:6] + "." + s[6:22]) {
 		t.Fatal("generated id.secret does not match the bootstrap token pattern")
+	}
+}
+
+// A negative --ttl is refused before anything is stored (0 is "never
+// expires", not a negative one).
+func TestCreateRefusesNegativeTTL(t *testing.T) {
+	_, err := Create(context.Background(), nil, "", -time.Hour, "")
+	if err == nil || !strings.Contains(err.Error(), "--ttl -1h0m0s") {
+		t.Errorf("Create with a negative TTL: %v, want an error naming --ttl", err)
 	}
 }
