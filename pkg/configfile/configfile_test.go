@@ -15,6 +15,7 @@ type settings struct {
 	SANs    []string
 	Args    []string
 	Debug   bool
+	Mode    string
 }
 
 // run parses args with a config file holding yaml, the way edgeos server does.
@@ -36,6 +37,7 @@ func run(t *testing.T, yaml string, args ...string) (settings, error) {
 			&cli.GenericFlag{Name: "tls-san", Value: List{Dst: &s.SANs}},
 			&cli.GenericFlag{Name: "kubelet-arg", Value: Args{Dst: &s.Args}},
 			&cli.BoolFlag{Name: "debug", Destination: &s.Debug},
+			&cli.StringFlag{Name: "write-kubeconfig-mode", Destination: &s.Mode},
 		},
 		Before: Apply,
 		Action: func(*cli.Context) error { return nil },
@@ -103,12 +105,42 @@ func TestPrecedenceFlagsThenEnvThenFile(t *testing.T) {
 	}
 }
 
+// A value is the text written, as on the command line: YAML would read
+// an unquoted 0640 as the number 416 (and 1e3 as 1000).
+func TestValuesAsWritten(t *testing.T) {
+	for _, c := range []struct{ yaml, mode string }{
+		{"write-kubeconfig-mode: 0640\n", "0640"},
+		{"write-kubeconfig-mode: '0640'\n", "0640"},
+		{"write-kubeconfig-mode: 1e3\n", "1e3"},
+		{"# nothing but a comment\n", ""},
+		{"", ""},
+	} {
+		s, err := run(t, c.yaml)
+		if err != nil || s.Mode != c.mode {
+			t.Errorf("%q: mode %q, %v; want %q", c.yaml, s.Mode, err, c.mode)
+		}
+	}
+	// YAML 1.1's yes and off, for a boolean flag only
+	s, err := run(t, "debug: yes\ndata-dir: off\n")
+	if err != nil || !s.Debug || s.DataDir != "off" {
+		t.Errorf("debug: yes, data-dir: off: %+v %v", s, err)
+	}
+	if s, err = run(t, "debug: Off\n"); err != nil || s.Debug {
+		t.Errorf("debug: Off: %+v %v", s, err)
+	}
+}
+
 func TestBadFiles(t *testing.T) {
 	for name, c := range map[string]struct{ yaml, want string }{
-		"malformed":   {"data-dir: [unclosed\n", "not valid YAML"},
-		"unknown key": {"no-such-flag: 1\n", `unknown key "no-such-flag"`},
-		"nested":      {"data-dir: {a: b}\n", "plain value"},
-		"bad value":   {"https-listen-port: many\n", "https-listen-port"},
+		"malformed":     {"data-dir: [unclosed\n", "not valid YAML"},
+		"not a map":     {"- data-dir\n", "line 1: not valid YAML: want a map"},
+		"unknown key":   {"debug: true\nno-such-flag: 1\n", `line 2: unknown key "no-such-flag"`},
+		"nested":        {"data-dir: {a: b}\n", "plain value"},
+		"nested list":   {"tls-san: [[a]]\n", "plain value"},
+		"null":          {"data-dir:\n", `line 1: key "data-dir" wants a plain value`},
+		"twice":         {"debug: true\ndebug: false\n", `line 2: key "debug" given twice`},
+		"bad value":     {"https-listen-port: many\n", "line 1: https-listen-port"},
+		"not a boolean": {"debug: maybe\n", "debug"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := run(t, c.yaml)
