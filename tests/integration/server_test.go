@@ -81,7 +81,8 @@ func TestServerLifecycle(t *testing.T) {
 
 	// Settings arrive through all three sources: config file, environment, flags.
 	cfgFile := filepath.Join(n.Dir, "config.yaml")
-	cfg := "service-cidr: 10.45.0.0/16\ncluster-dns: 10.45.0.10\ntls-san: [lifecycle.example, 198.18.255.77]\n"
+	// an unquoted 0640 is the mode 0640 (YAML alone would read 416)
+	cfg := "service-cidr: 10.45.0.0/16\ncluster-dns: 10.45.0.10\ntls-san: [lifecycle.example, 198.18.255.77]\nwrite-kubeconfig-mode: 0640\n"
 	if err := os.WriteFile(cfgFile, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +98,11 @@ func TestServerLifecycle(t *testing.T) {
 		t.Fatalf("edgeos kubectl get --raw /readyz: %+v", r)
 	}
 	checkDataDirPrivate(t, n.DataDir)
+	if st, err := os.Stat(n.Kubeconfig); err != nil {
+		t.Error(err)
+	} else if st.Mode().Perm() != 0o640 {
+		t.Errorf("admin kubeconfig mode %v, want 0640 from the config file", st.Mode().Perm())
+	}
 	nodeRegisters(t, cs, n.Name, n.IP)
 	// One server on SQLite: the controller-manager and scheduler run without leader election.
 	for _, lease := range []string{"kube-controller-manager", "kube-scheduler"} {
