@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/atomicfile"
 	"github.com/edgeos/edgeos/pkg/containerd/programs"
 	"github.com/edgeos/edgeos/pkg/runc"
 	"github.com/sirupsen/logrus"
@@ -126,7 +127,7 @@ func (d *Containerd) prepare() error {
 	if err != nil {
 		return err
 	}
-	if err := os.WriteFile(d.cfg.ConfigFile, b, 0o600); err != nil {
+	if err := atomicfile.Write(d.cfg.ConfigFile, b, 0o600); err != nil {
 		return err
 	}
 	if err := programs.Install(d.cfg.BinDir); err != nil {

@@ -12,6 +12,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/edgeos/edgeos/pkg/atomicfile"
 )
 
 // Install writes the program gz holds to path, mode 0755, unless a file
@@ -39,30 +41,15 @@ func Install(path string, gz []byte) error {
 	if err != nil {
 		return fmt.Errorf("embedded %s: %w", name, err)
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+name+"-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	// io.Copy reads to EOF, where gzip checks the trailer's CRC and length
-	if _, err := io.Copy(tmp, zr); err != nil {
-		tmp.Close()
-		return fmt.Errorf("embedded %s: %w", name, err)
-	}
-	if err := tmp.Chmod(0o755); err != nil {
-		tmp.Close()
-		return err
-	}
 	// on disk before the rename: a power cut must not leave an empty
 	// program under the name (and clean pages are what the page-out drops)
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return atomicfile.WriteFrom(path, 0o755, func(w io.Writer) error {
+		// io.Copy reads to EOF, where gzip checks the trailer's CRC and length
+		if _, err := io.Copy(w, zr); err != nil {
+			return fmt.Errorf("embedded %s: %w", name, err)
+		}
+		return nil
+	})
 }
 
 // sameContent reports whether path is a regular file of the given length

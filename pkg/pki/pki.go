@@ -20,6 +20,8 @@ import (
 	"path/filepath"
 	"slices"
 	"time"
+
+	"github.com/edgeos/edgeos/pkg/atomicfile"
 )
 
 const (
@@ -277,17 +279,7 @@ func pemKey(key crypto.Signer) []byte {
 
 // writeFile replaces path atomically with data at the given mode.
 func writeFile(path string, data []byte, mode os.FileMode) error {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, mode); err != nil {
-		return err
-	}
-	if err := os.Chmod(tmp, mode); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return atomicfile.Write(path, data, mode)
 }
 
 // WriteFile is writeFile for other packages that keep secrets under the data dir.
