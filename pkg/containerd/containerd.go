@@ -64,11 +64,53 @@ func New(cfg Config) *Containerd { return &Containerd{cfg: cfg} }
 func (d *Containerd) Name() string { return "containerd" }
 
 // Run starts containerd, reports ready once its socket answers, and stops
-// it when ctx ends.
+// it when ctx ends. If containerd exits on its own after its first start,
+// it is started again, after a pause that doubles with each exit in a row
+// (restartPause up to maxRestartPause): the shims, and so the pods, keep
+// running meanwhile, and the kubelet reconnects. A first start that fails
+// is the component's error.
 func (d *Containerd) Run(ctx context.Context, ready func()) error {
 	if err := d.prepare(); err != nil {
 		return fmt.Errorf("containerd: %w", err)
 	}
+	pause := restartPause
+	for started := false; ; {
+		since := time.Now()
+		err := d.runOnce(ctx, func() {
+			started = true
+			ready()
+		})
+		if ctx.Err() != nil {
+			return nil
+		}
+		if !started {
+			return err
+		}
+		if time.Since(since) > stableFor {
+			pause = restartPause
+		}
+		logrus.Errorf("%v; starting it again in %s (pods keep running)", err, pause)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(pause):
+		}
+		pause = min(2*pause, maxRestartPause)
+	}
+}
+
+// The pause before containerd is started again after it exited: it
+// doubles with each exit in a row, up to maxRestartPause, and starts over
+// once containerd has run for stableFor.
+const (
+	restartPause    = time.Second
+	maxRestartPause = time.Minute
+	stableFor       = 10 * time.Minute
+)
+
+// runOnce runs one containerd process until it exits or ctx ends, calling
+// ready once its socket answers.
+func (d *Containerd) runOnce(ctx context.Context, ready func()) error {
 	cmd := &exec.Cmd{
 		Path:   filepath.Join(d.cfg.BinDir, programs.Containerd),
 		Args:   []string{programs.Containerd, "--config", d.cfg.ConfigFile},
@@ -85,19 +127,24 @@ func (d *Containerd) Run(ctx context.Context, ready func()) error {
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("starting containerd: %w", err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	var waitErr error
+	exited := make(chan struct{}) // closed once waitErr is set
+	go func() {
+		waitErr = cmd.Wait()
+		close(exited)
+	}()
 
 	if err := d.waitSocket(ctx, exited); err != nil {
 		_ = cmd.Process.Kill()
+		<-exited
 		return err
 	}
 	logrus.Infof("containerd is running (pid %d, socket %s)", cmd.Process.Pid, d.cfg.Address())
 	ready()
 
 	select {
-	case err := <-exited:
-		return fmt.Errorf("containerd exited: %v", err)
+	case <-exited:
+		return fmt.Errorf("containerd (pid %d) exited: %v", cmd.Process.Pid, waitErr)
 	case <-ctx.Done():
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -140,7 +187,7 @@ func (d *Containerd) prepare() error {
 // under a second on a Raspberry Pi.
 const socketTimeout = 2 * time.Minute
 
-func (d *Containerd) waitSocket(ctx context.Context, exited <-chan error) error {
+func (d *Containerd) waitSocket(ctx context.Context, exited <-chan struct{}) error {
 	deadline := time.After(socketTimeout)
 	for {
 		if conn, err := net.DialTimeout("unix", d.cfg.Address(), time.Second); err == nil {
@@ -148,8 +195,8 @@ func (d *Containerd) waitSocket(ctx context.Context, exited <-chan error) error 
 			return nil
 		}
 		select {
-		case err := <-exited:
-			return fmt.Errorf("containerd exited while starting: %v", err)
+		case <-exited:
+			return errors.New("containerd exited while starting")
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-deadline:

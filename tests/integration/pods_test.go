@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -167,9 +168,58 @@ func TestPods(t *testing.T) {
 	if names := nodeImages(t, n); !slices.Equal(names, []string{"edgeos.local/pause:1", "edgeos.test/echo:1"}) {
 		t.Errorf("images on the node: %v; anything beyond the built-in and test images was pulled", names)
 	}
+	checkContainerdRestarts(t, cs, n, url)
 	if code := n.Stop(); code != 0 {
 		t.Errorf("exit code %d", code)
 	}
+}
+
+// checkContainerdRestarts kills containerd with SIGKILL: the pod at url
+// keeps serving, edgeos starts containerd again without restarting itself,
+// and a new pod starts through the new containerd.
+func checkContainerdRestarts(t *testing.T, cs kubernetes.Interface, n *harness.Node, url string) {
+	t.Helper()
+	edgeos, killed := n.PID(), containerdPID(t, n)
+	if err := syscall.Kill(killed, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if r := n.Shell("curl -s --max-time 5 " + url); !strings.Contains(r.Stdout, "/while-down hello") {
+		t.Errorf("the pod stopped serving when containerd was killed: %q %q", r.Stdout, r.Stderr)
+	}
+	n.WaitLog(fmt.Sprintf("containerd (pid %d) exited", killed))
+	eventually(t, "containerd runs again", func(context.Context) (bool, error) {
+		return strings.Count(n.Log(), "containerd is running (pid") == 2, nil
+	})
+	if again := containerdPID(t, n); again == killed || n.PID() != edgeos || syscall.Kill(edgeos, 0) != nil {
+		t.Fatalf("after the kill: containerd pid %d (was %d), edgeos pid %d (was %d)", again, killed, n.PID(), edgeos)
+	}
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: "after-containerd"},
+		Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: "echo", Image: images.Name("echo"), ImagePullPolicy: corev1.PullNever,
+		}}},
+	}
+	if _, err := cs.CoreV1().Pods("default").Create(context.Background(), pod, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "a pod starts through the new containerd", func(ctx context.Context) (bool, error) {
+		p, err := cs.CoreV1().Pods("default").Get(ctx, pod.Name, metav1.GetOptions{})
+		return err == nil && p.Status.Phase == corev1.PodRunning, err
+	})
+}
+
+// containerdPID is the pid of the node's containerd.
+func containerdPID(t *testing.T, n *harness.Node) int {
+	t.Helper()
+	containerd := filepath.Join(n.DataDir, "agent", "bin", "containerd")
+	for _, p := range n.PIDs() {
+		if exe, _ := os.Readlink("/proc/" + p + "/exe"); exe == containerd {
+			pid, _ := strconv.Atoi(p)
+			return pid
+		}
+	}
+	t.Fatalf("no process of %s among the node's %v", containerd, n.PIDs())
+	return 0
 }
 
 // checkStats reads the kubelet's stats summary, what metrics-server and
@@ -224,16 +274,7 @@ func checkPageOut(t *testing.T, n *harness.Node) (after func()) {
 	// too (edgeos signals it), and the ready line follows that moment at
 	// once: "before" is read then, however long the start took.
 	n.WaitLog("edgeos server is ready")
-	containerd := filepath.Join(n.DataDir, "agent", "bin", "containerd")
-	var ctrd int
-	for _, p := range n.PIDs() {
-		if exe, _ := os.Readlink("/proc/" + p + "/exe"); exe == containerd {
-			ctrd, _ = strconv.Atoi(p)
-		}
-	}
-	if ctrd == 0 {
-		t.Fatalf("no process of %s among the node's %v", containerd, n.PIDs())
-	}
+	ctrd := containerdPID(t, n)
 	edgeos := n.PID()
 	before := map[int]int64{edgeos: fileResident(t, edgeos), ctrd: fileResident(t, ctrd)}
 	if strings.Contains(n.Log(), "aged out start-up pages") {
