@@ -34,7 +34,7 @@ PROGRAMS := pkg/containerd/programs/containerd.bin.gz pkg/containerd/programs/sh
 RUNC     := pkg/runc/runc.bin.gz
 GENERATED := $(PAUSE) $(PROGRAMS) $(RUNC)
 
-.PHONY: build run run-deps test deps unit integration vet lint bench release release-test clean
+.PHONY: build run run-deps test deps unit fuzz fuzz-short integration vet lint bench release release-test clean
 
 build: $(GENERATED)
 	$(GO) build -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/edgeos
@@ -51,7 +51,7 @@ $(RUNC): packaging/runc/go.mod
 run: run-deps build
 	./$(BIN) server $(ARGS)
 
-test: deps build vet lint unit integration
+test: deps build vet lint unit fuzz-short integration
 
 deps:
 	./scripts/test-deps.sh
@@ -69,6 +69,19 @@ lint:
 
 unit: $(GENERATED)
 	$(GO) test -count=1 $(UNIT_PKGS)
+
+# Go fuzz targets of what reads hostile input, each for FUZZTIME: a short
+# run in `make test`, a longer one by `make fuzz FUZZTIME=10m`.
+FUZZ     := ./pkg/dns:FuzzReply ./pkg/configfile:FuzzParse ./pkg/token:FuzzParse
+FUZZTIME ?= 1m
+fuzz: $(GENERATED)
+	@for t in $(FUZZ); do \
+	  echo "fuzz $$t for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \
+	done
+
+fuzz-short:
+	$(MAKE) fuzz FUZZTIME=10s
 
 integration: build
 	EDGEOS_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 30m -v ./tests/integration/
