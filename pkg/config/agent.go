@@ -57,11 +57,11 @@ func (a *Agent) Complete() (CompletedAgent, error) {
 	}
 	out := &completedAgent{Agent: *a}
 	out.Node = a.Node.clone()
-	id, err := identity(a.NodeName, a.NodeIPs)
+	name, ips, err := identity(a.NodeName, a.NodeIPs)
 	if err != nil {
 		return CompletedAgent{}, err
 	}
-	out.NodeName, out.NodeIPs = id.Name, id.IPs
+	out.NodeName, out.NodeIPs = name, ips
 	out.Token = strings.TrimSpace(a.Token)
 	if a.TokenFile != "" {
 		if out.Token, err = readSecret("--token-file", a.TokenFile); err != nil {

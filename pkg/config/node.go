@@ -81,13 +81,6 @@ func (o Node) clone() Node {
 	return o
 }
 
-// Identity is who a node is: its name and its addresses, the first of
-// which other nodes and the API reach it at.
-type Identity struct {
-	Name string
-	IPs  []string
-}
-
 // checkNodeIPs checks --node-ip's values.
 func checkNodeIPs(ips []string) error {
 	var errs []error
@@ -101,11 +94,11 @@ func checkNodeIPs(ips []string) error {
 
 // identity fills a node's name (the hostname, lower case) and IPs (the
 // host's primary address) where the flags left them empty.
-func identity(name string, ips []string) (Identity, error) {
+func identity(name string, ips []string) (string, []string, error) {
 	if name == "" {
 		h, err := os.Hostname()
 		if err != nil {
-			return Identity{}, fmt.Errorf("--node-name not given and hostname unknown: %w", err)
+			return "", nil, fmt.Errorf("--node-name not given and hostname unknown: %w", err)
 		}
 		name = strings.ToLower(h)
 	}
@@ -113,11 +106,11 @@ func identity(name string, ips []string) (Identity, error) {
 	if len(ips) == 0 {
 		ip := HostIP()
 		if ip == nil {
-			return Identity{}, errors.New("this host has no non-loopback IPv4 address to use as node IP; pass --node-ip")
+			return "", nil, errors.New("this host has no non-loopback IPv4 address to use as node IP; pass --node-ip")
 		}
 		ips = []string{ip.String()}
 	}
-	return Identity{Name: name, IPs: ips}, nil
+	return name, ips, nil
 }
 
 // readSecret is the content of a token file, trimmed; empty is an error.

@@ -145,11 +145,11 @@ func (c *Server) Complete() (CompletedServer, error) {
 		return CompletedServer{}, err
 	}
 	out := &completedServer{Server: c.clone()}
-	id, err := identity(c.NodeName, c.NodeIPs)
+	name, ips, err := identity(c.NodeName, c.NodeIPs)
 	if err != nil {
 		return CompletedServer{}, err
 	}
-	out.NodeName, out.NodeIPs = id.Name, id.IPs
+	out.NodeName, out.NodeIPs = name, ips
 	if out.AdvertiseAddress == "" {
 		out.AdvertiseAddress = out.NodeIPs[0]
 	}
