@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -35,10 +36,11 @@ func Shared(fn func()) {
 }
 
 // Lingering lists, by component, the goroutines running now that a
-// component started, each by the function it started in. Goroutines of pooled connections (net/http's and
-// HTTP/2's connection loops) are not counted: client-go shares its
-// transports between the clients of a process, so a connection belongs to
-// the pool, not to the component whose request happened to dial it.
+// component started, each by the function it started in. Goroutines of
+// pooled connections (net/http's and HTTP/2's connection loops) are not
+// counted: client-go shares its transports between the clients of a
+// process, so a connection belongs to the pool, not to the component whose
+// request happened to dial it.
 func Lingering() map[string][]string {
 	var buf bytes.Buffer
 	if err := pprof.Lookup("goroutine").WriteTo(&buf, 1); err != nil {
@@ -86,7 +88,7 @@ func lingering(profile []byte) map[string][]string {
 		default:
 			if n, _, ok := strings.Cut(line, " @ "); ok {
 				flush()
-				count = atoi(n)
+				count, _ = strconv.Atoi(n)
 			}
 		}
 	}
@@ -103,17 +105,6 @@ func connectionLoop(fn string) bool {
 		}
 	}
 	return false
-}
-
-func atoi(s string) int {
-	n := 0
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return 0
-		}
-		n = n*10 + int(c-'0')
-	}
-	return n
 }
 
 // summary names the functions goroutines started in, most frequent first,

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sort"
 	"strings"
 
 	"github.com/urfave/cli/v2"
@@ -69,8 +68,8 @@ type value struct {
 	items []string
 }
 
-// parse reads a YAML map of flag name → plain value or list of them,
-// keeping each value's text as written.
+// parse reads a YAML map of flag name → plain value or list of them, in
+// the file's order, keeping each value's text as written.
 func parse(b []byte) ([]value, error) {
 	var doc yaml.Node
 	if err := yaml.Unmarshal(b, &doc); err != nil {
@@ -110,7 +109,6 @@ func parse(b []byte) ([]value, error) {
 		}
 		out = append(out, val)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
 	return out, nil
 }
 
