@@ -10,6 +10,8 @@ import (
 	"github.com/edgeos/edgeos/pkg/config"
 	"github.com/edgeos/edgeos/pkg/datadir"
 	"github.com/edgeos/edgeos/pkg/join"
+	"github.com/edgeos/edgeos/pkg/pki"
+	"github.com/edgeos/edgeos/pkg/renewal"
 	"github.com/edgeos/edgeos/pkg/sdnotify"
 	"github.com/sirupsen/logrus"
 )
@@ -25,7 +27,7 @@ func RunAgent(ctx context.Context, a config.CompletedAgent) error {
 	if err := datadir.Prepare(cfg.DataDir); err != nil {
 		return err
 	}
-	if joined(cfg.TLSDir()) {
+	if join.Joined(cfg.TLSDir()) {
 		logrus.Infof("Node credentials found in %s; starting without contacting the server", cfg.TLSDir())
 	} else {
 		j := join.Config{Server: a.Server, Token: a.Token, NodeName: a.NodeName, NodeIPs: a.NodeIPs, Dir: cfg.TLSDir()}
@@ -43,9 +45,19 @@ func RunAgent(ctx context.Context, a config.CompletedAgent) error {
 	if err != nil {
 		return err
 	}
+	tuneClients(cfg.TLSDir())
 	m := component.NewManager()
 	defer m.Stop()
-	for _, c := range node {
+	// first: the node's other parts may wait for the API, which an expired
+	// certificate keeps them from reaching
+	renewer := renewal.New(renewal.Config{
+		Files: join.CertFiles(cfg.TLSDir()),
+		Renew: func(ctx context.Context) error {
+			_, err := join.Renew(ctx, join.RenewConfig{Server: a.Server, NodeName: a.NodeName, NodeIPs: a.NodeIPs, Dir: cfg.TLSDir(), Token: a.Token})
+			return err
+		},
+	})
+	for _, c := range append([]component.Component{renewer}, node...) {
 		if err := m.Start(ctx, c); err != nil {
 			return err
 		}
@@ -62,12 +74,14 @@ func RunAgent(ctx context.Context, a config.CompletedAgent) error {
 	}
 }
 
-// joined reports whether a complete set of credentials is on disk.
-func joined(dir string) bool {
-	for _, f := range []string{join.ServerCAFile, join.ClientCertFile, join.ClientKeyFile, join.ServingCertFile, join.ServingKeyFile, join.NodePasswordFile} {
-		if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
-			return false
-		}
+// tuneClients has the node's clients look for renewed certificates as
+// often as the lifetime the server gives them needs (renewal.TuneClients).
+func tuneClients(dir string) {
+	b, err := os.ReadFile(filepath.Join(dir, join.ClientCertFile))
+	if err != nil {
+		return
 	}
-	return true
+	if cert, err := pki.ParseCert(b); err == nil {
+		renewal.TuneClients(pki.RenewalWindow(cert))
+	}
 }

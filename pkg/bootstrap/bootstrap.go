@@ -7,11 +7,13 @@
 //	POST /edgeos/v1/certs/kubelet-serving     sign a kubelet serving CSR
 //	GET  /edgeos/v1/config                    cluster settings a node needs
 //
-// Every endpoint but cacerts needs "Authorization: Bearer <credential>" with
-// the credential part of a join token, the node's name in Edgeos-Node-Name
-// and the node's own secret in Edgeos-Node-Password. A wrong token gets 401;
-// a node name owned by another machine (another password) gets 403. Either
-// way nothing is signed.
+// Every endpoint but cacerts needs the node's name in Edgeos-Node-Name, the
+// node's own secret in Edgeos-Node-Password, and proof that the node may
+// join: either "Authorization: Bearer <credential>" with the credential part
+// of a join token, or (to renew certificates after the token expired) the
+// node's current kubelet client certificate presented on the TLS
+// connection. A wrong token gets 401; a node name owned by another machine
+// (another password) gets 403. Either way nothing is signed.
 package bootstrap
 
 import (
@@ -24,6 +26,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -90,6 +93,8 @@ type Config struct {
 	Auth      Authenticator
 	Passwords NodePasswords
 	Node      NodeConfig
+	// Lifetime is how long the certificates it signs are valid.
+	Lifetime time.Duration
 }
 
 // Handler serves the bootstrap API.
@@ -135,22 +140,12 @@ type nodeHandler func(w http.ResponseWriter, r *http.Request, node string)
 
 func (h *Handler) authed(next nodeHandler) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		cred, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || cred == "" {
-			http.Error(w, "missing bearer token", http.StatusUnauthorized)
-			return
-		}
-		if err := h.cfg.Auth.Authenticate(r.Context(), cred); err != nil {
-			if errors.Is(err, ErrUnauthorized) {
-				logrus.Warnf("bootstrap: rejected token from %s", r.RemoteAddr)
-				http.Error(w, "invalid token", http.StatusUnauthorized)
+		node := r.Header.Get(NodeNameHeader)
+		if certified := h.certifiedNode(r); certified == "" || certified != node {
+			if !h.tokenOK(w, r) {
 				return
 			}
-			logrus.Errorf("bootstrap: checking token: %v", err)
-			http.Error(w, "cannot check token now", http.StatusServiceUnavailable)
-			return
 		}
-		node := r.Header.Get(NodeNameHeader)
 		if len(node) > 253 || !nodeNamePattern.MatchString(node) {
 			http.Error(w, fmt.Sprintf("%s header must be a valid node name", NodeNameHeader), http.StatusBadRequest)
 			return
@@ -172,6 +167,49 @@ func (h *Handler) authed(next nodeHandler) http.HandlerFunc {
 		}
 		next(w, r, node)
 	}
+}
+
+// tokenOK checks the request's join token and answers it when it fails.
+func (h *Handler) tokenOK(w http.ResponseWriter, r *http.Request) bool {
+	cred, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok || cred == "" {
+		http.Error(w, "missing bearer token (or a current node client certificate)", http.StatusUnauthorized)
+		return false
+	}
+	if err := h.cfg.Auth.Authenticate(r.Context(), cred); err != nil {
+		if errors.Is(err, ErrUnauthorized) {
+			logrus.Warnf("bootstrap: rejected token from %s", r.RemoteAddr)
+			http.Error(w, "invalid token", http.StatusUnauthorized)
+			return false
+		}
+		logrus.Errorf("bootstrap: checking token: %v", err)
+		http.Error(w, "cannot check token now", http.StatusServiceUnavailable)
+		return false
+	}
+	return true
+}
+
+// certifiedNode is the node whose current kubelet client certificate the
+// client presented on the connection, or "".
+func (h *Handler) certifiedNode(r *http.Request) string {
+	if r.TLS == nil || len(r.TLS.PeerCertificates) == 0 {
+		return ""
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(h.cfg.ClientCA.Cert)
+	inter := x509.NewCertPool()
+	for _, c := range r.TLS.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	cert := r.TLS.PeerCertificates[0]
+	if _, err := cert.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+		return ""
+	}
+	node, ok := strings.CutPrefix(cert.Subject.CommonName, "system:node:")
+	if !ok || !slices.Equal(cert.Subject.Organization, []string{"system:nodes"}) {
+		return ""
+	}
+	return node
 }
 
 func (h *Handler) nodeConfig(w http.ResponseWriter, _ *http.Request, _ string) {
@@ -229,7 +267,11 @@ func (h *Handler) kubeletServing(w http.ResponseWriter, r *http.Request, node st
 const maxCSR = 16 << 10
 
 func (h *Handler) sign(w http.ResponseWriter, r *http.Request, ca *pki.CA, leaf func(*x509.CertificateRequest) pki.Leaf, node string) {
-	body, err := io.ReadAll(io.LimitReader(r.Body, maxCSR))
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxCSR))
+	if tooLarge := (*http.MaxBytesError)(nil); errors.As(err, &tooLarge) {
+		http.Error(w, fmt.Sprintf("certificate request larger than %d bytes", maxCSR), http.StatusRequestEntityTooLarge)
+		return
+	}
 	if err != nil {
 		http.Error(w, "reading request: "+err.Error(), http.StatusBadRequest)
 		return
@@ -239,7 +281,7 @@ func (h *Handler) sign(w http.ResponseWriter, r *http.Request, ca *pki.CA, leaf 
 		http.Error(w, "bad certificate request: "+err.Error(), http.StatusBadRequest)
 		return
 	}
-	cert, err := ca.Issue(leaf(csr), csr.PublicKey, pki.LeafValidity)
+	cert, err := ca.Issue(leaf(csr), csr.PublicKey, h.cfg.Lifetime)
 	if err != nil {
 		logrus.Errorf("bootstrap: signing for node %s: %v", node, err)
 		http.Error(w, "signing failed", http.StatusInternalServerError)

@@ -3,6 +3,7 @@ package bootstrap_test
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/json"
@@ -11,7 +12,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/edgeos/edgeos/pkg/bootstrap"
 	"github.com/edgeos/edgeos/pkg/nodepassword"
@@ -45,11 +48,27 @@ func newFixture(t *testing.T) *fixture {
 		Auth:      token.Authenticator{Server: "server:right"},
 		Passwords: nodepassword.Store{Secrets: fake.NewClientset().CoreV1()},
 		Node:      bootstrap.NodeConfig{ClusterDNS: "10.43.0.10", ClientCA: string(f.clientCA.PEM())},
+		Lifetime:  pki.LeafValidity,
 	})
 	apiserver := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusTeapot) })
-	f.srv = httptest.NewServer(h.Wrap(apiserver))
+	// as the apiserver's port does: client certificates are asked for,
+	// and checked by the handler
+	f.srv = httptest.NewUnstartedServer(h.Wrap(apiserver))
+	f.srv.TLS = &tls.Config{ClientAuth: tls.RequestClientCert}
+	f.srv.StartTLS()
 	t.Cleanup(f.srv.Close)
 	return f
+}
+
+// client is an HTTPS client of the fixture presenting cert, if any.
+func (f *fixture) client(cert *tls.Certificate) *http.Client {
+	c := f.srv.Client()
+	tr := c.Transport.(*http.Transport).Clone()
+	if cert != nil {
+		tr.TLSClientConfig.Certificates = []tls.Certificate{*cert}
+	}
+	c.Transport = tr
+	return c
 }
 
 func csr(t *testing.T, ips ...net.IP) []byte {
@@ -78,13 +97,18 @@ func (f *fixture) post(t *testing.T, path, cred, node string, body []byte) (int,
 
 func (f *fixture) postAs(t *testing.T, path, cred, node, password string, body []byte) (int, []byte) {
 	t.Helper()
+	return f.postWith(t, f.client(nil), path, cred, node, password, body)
+}
+
+func (f *fixture) postWith(t *testing.T, client *http.Client, path, cred, node, password string, body []byte) (int, []byte) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, f.srv.URL+path, bytes.NewReader(body))
 	if cred != "" {
 		req.Header.Set("Authorization", "Bearer "+cred)
 	}
 	req.Header.Set(bootstrap.NodeNameHeader, node)
 	req.Header.Set(bootstrap.NodePasswordHeader, password)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +119,7 @@ func (f *fixture) postAs(t *testing.T, path, cred, node, password string, body [
 
 func TestCACertsNeedNoAuth(t *testing.T) {
 	f := newFixture(t)
-	resp, err := http.Get(f.srv.URL + "/edgeos/v1/cacerts")
+	resp, err := f.client(nil).Get(f.srv.URL + "/edgeos/v1/cacerts")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,6 +211,69 @@ func TestBadRequests(t *testing.T) {
 	if code, _ := f.post(t, "/edgeos/v1/certs/kubelet-client", "server:right", "node1", []byte("not a csr")); code != http.StatusBadRequest {
 		t.Errorf("garbage CSR: status %d", code)
 	}
+	big := append(csr(t), bytes.Repeat([]byte("A"), 1<<20)...)
+	if code, body := f.post(t, "/edgeos/v1/certs/kubelet-client", "server:right", "node1", big); code != http.StatusRequestEntityTooLarge {
+		t.Errorf("a body of a MiB: status %d %s, want 413", code, body)
+	}
+	if code, body := f.post(t, "/edgeos/v1/certs/kubelet-client", "server:right", strings.Repeat("a", 254), csr(t)); code != http.StatusBadRequest {
+		t.Errorf("a node name of 254 characters: status %d %s, want 400", code, body)
+	}
+}
+
+// nodeCert gets a kubelet client certificate for node through the API,
+// as a join does, and returns it ready to present.
+func (f *fixture) nodeCert(t *testing.T, node string, validity time.Duration) tls.Certificate {
+	t.Helper()
+	key, err := pki.NewKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, err := f.clientCA.Issue(pki.Leaf{CommonName: "system:node:" + node, Organization: []string{"system:nodes"}}, key.Public(), validity)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tls.Certificate{Certificate: [][]byte{cert.Raw}, PrivateKey: key}
+}
+
+// TestRenewWithNodeCertificate: a node renews with its current kubelet
+// client certificate instead of a join token, for its own name only, and
+// not with an expired certificate or one from another CA.
+func TestRenewWithNodeCertificate(t *testing.T) {
+	f := newFixture(t)
+	path := "/edgeos/v1/certs/kubelet-client"
+	if code, body := f.postAs(t, path, "server:right", "node1", machineA, csr(t)); code != 200 {
+		t.Fatalf("join: %d %s", code, body)
+	}
+	current := f.nodeCert(t, "node1", time.Hour)
+	if code, body := f.postWith(t, f.client(&current), path, "", "node1", machineA, csr(t)); code != 200 {
+		t.Fatalf("renewal with the node's certificate: %d %s", code, body)
+	}
+	if code, _ := f.postWith(t, f.client(&current), path, "", "node2", machineA, csr(t)); code != http.StatusUnauthorized {
+		t.Errorf("node1's certificate renewing node2: status %d, want 401", code)
+	}
+	if code, _ := f.postWith(t, f.client(&current), path, "", "node1", machineB, csr(t)); code != http.StatusForbidden {
+		t.Errorf("node1's certificate with another machine's password: status %d, want 403", code)
+	}
+	expired := f.nodeCert(t, "node1", -2*time.Hour)
+	if code, _ := f.postWith(t, f.client(&expired), path, "", "node1", machineA, csr(t)); code != http.StatusUnauthorized {
+		t.Errorf("an expired certificate: status %d, want 401", code)
+	}
+	if code, _ := f.postWith(t, f.client(&expired), path, "server:right", "node1", machineA, csr(t)); code != 200 {
+		t.Errorf("an expired certificate and a valid token: status %d, want 200", code)
+	}
+	other, err := pki.EnsureCA(t.TempDir(), "other", "other")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := pki.NewKey()
+	forged, err := other.Issue(pki.Leaf{CommonName: "system:node:node1", Organization: []string{"system:nodes"}}, key.Public(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := tls.Certificate{Certificate: [][]byte{forged.Raw}, PrivateKey: key}
+	if code, _ := f.postWith(t, f.client(&fc), path, "", "node1", machineA, csr(t)); code != http.StatusUnauthorized {
+		t.Errorf("a certificate from another CA: status %d, want 401", code)
+	}
 }
 
 func TestNodeConfigAndPassThrough(t *testing.T) {
@@ -195,7 +282,7 @@ func TestNodeConfigAndPassThrough(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer server:right")
 	req.Header.Set(bootstrap.NodeNameHeader, "node1")
 	req.Header.Set(bootstrap.NodePasswordHeader, machineA)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := f.client(nil).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,7 +294,7 @@ func TestNodeConfigAndPassThrough(t *testing.T) {
 	if nc.ClusterDNS != "10.43.0.10" || nc.ClientCA == "" {
 		t.Fatalf("node config %+v", nc)
 	}
-	resp, err = http.Get(f.srv.URL + "/api/v1/namespaces")
+	resp, err = f.client(nil).Get(f.srv.URL + "/api/v1/namespaces")
 	if err != nil {
 		t.Fatal(err)
 	}

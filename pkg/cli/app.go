@@ -47,6 +47,7 @@ func New() *cli.App {
 			agentCommand(),
 			kubectlCommand(),
 			tokenCommand(),
+			certificateCommand(),
 			checkConfigCommand(),
 			imagesCommand(),
 		},

@@ -7,6 +7,7 @@ import (
 
 	"github.com/edgeos/edgeos/pkg/config"
 	"github.com/edgeos/edgeos/pkg/configfile"
+	"github.com/edgeos/edgeos/pkg/pki"
 	"github.com/edgeos/edgeos/pkg/server"
 	"github.com/urfave/cli/v2"
 )
@@ -35,6 +36,7 @@ func serverFlags(cfg *config.Server) []cli.Flag {
 		stringFlag("datastore-certfile", "", "client certificate for the datastore", &cfg.Datastore.CertFile),
 		stringFlag("datastore-keyfile", "", "client key for the datastore", &cfg.Datastore.KeyFile),
 		&cli.DurationFlag{Name: "datastore-connect-timeout", Value: 30 * time.Second, Usage: "how long to wait for an external datastore to answer", EnvVars: envVar("datastore-connect-timeout"), Destination: &cfg.Datastore.ConnectTimeout},
+		&cli.DurationFlag{Name: "certificate-lifetime", Value: pki.LeafValidity, Usage: "how long the certificates the server signs are valid; each is renewed when a quarter of it (at most 90 days) is left", EnvVars: envVar("certificate-lifetime"), Destination: &cfg.CertificateLifetime},
 		boolFlag("disable-agent", "run the control plane only, no node", &cfg.DisableAgent),
 		listFlag("disable", "bundled part to turn off: dns, servicelb, local-storage (repeatable)", &cfg.Disable),
 		argsFlag("kube-apiserver-arg", "flag for kube-apiserver, key=value (repeatable); it wins over edgeos's own", &cfg.APIServerArgs),

@@ -16,7 +16,8 @@ func validServer() *Server {
 		DataDir: "/var/lib/edgeos", WriteKubeconfigMode: "0600", HTTPSListenPort: 6443, BindAddress: "0.0.0.0",
 		NodeName: "edge-1", NodeIPs: []string{"192.0.2.10"},
 		ClusterCIDR: "10.42.0.0/16", ServiceCIDR: "10.43.0.0/16", ClusterDNS: "10.43.0.10", ClusterDomain: "cluster.local",
-		Node: Node{CNI: CNIEdgeos, PageOutAfter: time.Minute, Labels: []string{"a=b"}},
+		Node:                Node{CNI: CNIEdgeos, PageOutAfter: time.Minute, Labels: []string{"a=b"}},
+		CertificateLifetime: 365 * 24 * time.Hour,
 	}
 }
 
@@ -46,6 +47,8 @@ func TestServerValidate(t *testing.T) {
 		{"disable", func(c *Server) { c.Disable = []string{"dns", "traefik"} }, "--disable \"traefik\""},
 		{"token and file", func(c *Server) { c.Token, c.TokenFile = "a", "/b" }, "mutually exclusive"},
 		{"datastore timeout", func(c *Server) { c.Datastore.ConnectTimeout = 0 }, "--datastore-connect-timeout"},
+		{"certificate lifetime", func(c *Server) { c.CertificateLifetime = 30 * time.Second }, "--certificate-lifetime 30s"},
+		{"certificate outlives CA", func(c *Server) { c.CertificateLifetime = 20 * 365 * 24 * time.Hour }, "--certificate-lifetime 175200h"},
 		{"apiserver arg", func(c *Server) { c.APIServerArgs = []string{"v"} }, "--kube-apiserver-arg"},
 		{"node option", func(c *Server) { c.Node.CNI = "flannel" }, "--cni \"flannel\""},
 		{"storage path", func(c *Server) { c.Node.LocalStoragePath = "rel" }, "--local-storage-path"},

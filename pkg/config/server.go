@@ -8,9 +8,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/edgeos/edgeos/pkg/datastore"
 	"github.com/edgeos/edgeos/pkg/multicall"
+	"github.com/edgeos/edgeos/pkg/pki"
 )
 
 // Server is everything `edgeos server` is told, from flags, environment or
@@ -33,14 +35,22 @@ type Server struct {
 	TokenFile           string
 	// Datastore is handed to the datastore component as is; the server
 	// fills in only the directory it owns.
-	Datastore    datastore.Config
-	Node         Node
-	DisableAgent bool
-	Disable      []string
-	Debug        bool
+	Datastore datastore.Config
+	// CertificateLifetime is how long the leaf certificates the server
+	// signs (its own and its nodes') are valid.
+	CertificateLifetime time.Duration
+	Node                Node
+	DisableAgent        bool
+	Disable             []string
+	Debug               bool
 	// key=value flags for the upstream components; they win over edgeos's
 	APIServerArgs, ControllerManagerArgs, SchedulerArgs []string
 }
+
+// MinCertificateLifetime is the shortest --certificate-lifetime: a
+// certificate is renewed when a quarter of its life is left, and every
+// client must move to the renewed one before the old one expires.
+const MinCertificateLifetime = time.Minute
 
 // Parts that --disable can turn off.
 var Parts = []string{"dns", "servicelb", "local-storage"}
@@ -94,6 +104,9 @@ func (c *Server) Validate() error {
 	errs = append(errs, c.Node.Validate())
 	if c.Token != "" && c.TokenFile != "" {
 		errs = append(errs, errors.New("--token and --token-file are mutually exclusive"))
+	}
+	if c.CertificateLifetime < MinCertificateLifetime || c.CertificateLifetime > pki.CAValidity {
+		errs = append(errs, fmt.Errorf("--certificate-lifetime %s is outside %s to %s", c.CertificateLifetime, MinCertificateLifetime, pki.CAValidity))
 	}
 	if c.Datastore.ConnectTimeout <= 0 {
 		errs = append(errs, errors.New("--datastore-connect-timeout must be positive"))

@@ -2,7 +2,9 @@
 // server says until the server's CA bundle matches the hash in the join
 // token, then obtains the kubelet's client and serving certificates through
 // the bootstrap API, proving the node's name with a per-machine password.
-// Nothing is written unless every step succeeds.
+// A join is complete or absent: its last write is the node config, and a
+// node without one has not joined. Renew later renews the certificates
+// through the same API.
 package join
 
 import (
@@ -85,7 +87,10 @@ func Join(ctx context.Context, cfg Config) (*bootstrap.NodeConfig, error) {
 	if !pool.AppendCertsFromPEM(caBundle) {
 		return nil, errors.New("server's CA bundle holds no certificate")
 	}
-	password, err := NodePassword(cfg.Dir)
+	// The server keeps the password at the first request that carries a
+	// valid token, so it is stored before that: a join cut short and tried
+	// again must bring the same one.
+	password, created, err := ensureNodePassword(cfg.Dir)
 	if err != nil {
 		return nil, err
 	}
@@ -100,6 +105,11 @@ func Join(ctx context.Context, cfg Config) (*bootstrap.NodeConfig, error) {
 
 	var nc bootstrap.NodeConfig
 	body, err := c.do(ctx, http.MethodGet, "/edgeos/v1/config", nil)
+	if created && (errors.Is(err, errRefused) || errors.Is(err, errTaken)) {
+		// refused before the password was kept: the server kept
+		// nothing, nor do we
+		_ = os.Remove(filepath.Join(cfg.Dir, NodePasswordFile))
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -107,45 +117,81 @@ func Join(ctx context.Context, cfg Config) (*bootstrap.NodeConfig, error) {
 		return nil, fmt.Errorf("server's node config: %w", err)
 	}
 
-	files := map[string][]byte{ServerCAFile: caBundle, ClientCAFile: []byte(nc.ClientCA), NodePasswordFile: []byte(password + "\n")}
-	ips := make([]net.IP, 0, len(cfg.NodeIPs))
-	for _, s := range cfg.NodeIPs {
-		ip := net.ParseIP(s)
-		if ip == nil {
-			return nil, fmt.Errorf("node IP %q is not an IP address", s)
-		}
-		ips = append(ips, ip)
+	files := map[string][]byte{ServerCAFile: caBundle, ClientCAFile: []byte(nc.ClientCA)}
+	ips, err := parseIPs(cfg.NodeIPs)
+	if err != nil {
+		return nil, err
 	}
-	for _, cert := range []struct{ path, certFile, keyFile string }{
-		{"/edgeos/v1/certs/kubelet-client", ClientCertFile, ClientKeyFile},
-		{"/edgeos/v1/certs/kubelet-serving", ServingCertFile, ServingKeyFile},
-		{"/edgeos/v1/certs/kube-proxy", ProxyCertFile, ProxyKeyFile},
-		{"/edgeos/v1/certs/edgeos-agent", AgentCertFile, AgentKeyFile},
-	} {
-		crt, key, err := c.certificate(ctx, cert.path, ips)
+	for _, cert := range nodeCerts {
+		key, err := pki.NewKey()
 		if err != nil {
 			return nil, err
 		}
-		files[cert.certFile], files[cert.keyFile] = crt, key
+		crt, err := c.certificate(ctx, cert.path, key, ips)
+		if err != nil {
+			return nil, err
+		}
+		files[cert.certFile], files[cert.keyFile] = crt, pki.PEMKey(key)
 	}
 	if nc.ClientCA != "" {
 		if err := verifyChain(files[ClientCertFile], []byte(nc.ClientCA)); err != nil {
 			return nil, fmt.Errorf("kubelet client certificate: %w", err)
 		}
 	}
-	if files[NodeConfigFile], err = json.MarshalIndent(nc, "", "  "); err != nil {
-		return nil, err
-	}
 	for name, data := range files {
 		mode := os.FileMode(0o600)
-		if strings.HasSuffix(name, ".crt") || name == NodeConfigFile {
+		if strings.HasSuffix(name, ".crt") {
 			mode = 0o644
 		}
 		if err := pki.WriteFile(filepath.Join(cfg.Dir, name), data, mode); err != nil {
 			return nil, err
 		}
 	}
+	// last: its presence says the join is complete
+	b, err := json.MarshalIndent(nc, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	if err := pki.WriteFile(filepath.Join(cfg.Dir, NodeConfigFile), b, 0o644); err != nil {
+		return nil, err
+	}
 	return &nc, nil
+}
+
+// nodeCerts are the certificates a node holds: where the bootstrap API
+// signs each, and its files.
+var nodeCerts = []struct{ path, certFile, keyFile string }{
+	{"/edgeos/v1/certs/kubelet-client", ClientCertFile, ClientKeyFile},
+	{"/edgeos/v1/certs/kubelet-serving", ServingCertFile, ServingKeyFile},
+	{"/edgeos/v1/certs/kube-proxy", ProxyCertFile, ProxyKeyFile},
+	{"/edgeos/v1/certs/edgeos-agent", AgentCertFile, AgentKeyFile},
+}
+
+// CertFiles are the node's certificate files under its tls dir.
+func CertFiles(dir string) []string {
+	out := make([]string, len(nodeCerts))
+	for i, c := range nodeCerts {
+		out[i] = filepath.Join(dir, c.certFile)
+	}
+	return out
+}
+
+// Joined reports whether dir holds a complete join.
+func Joined(dir string) bool {
+	_, err := os.Stat(filepath.Join(dir, NodeConfigFile))
+	return err == nil
+}
+
+func parseIPs(in []string) ([]net.IP, error) {
+	ips := make([]net.IP, 0, len(in))
+	for _, s := range in {
+		ip := net.ParseIP(s)
+		if ip == nil {
+			return nil, fmt.Errorf("node IP %q is not an IP address", s)
+		}
+		ips = append(ips, ip)
+	}
+	return ips, nil
 }
 
 // fetchCA gets the CA bundle before anything is trusted; the caller checks
@@ -171,6 +217,22 @@ func fetchCA(ctx context.Context, server string) ([]byte, error) {
 	return body, nil
 }
 
+// ensureNodePassword is NodePassword, stored in dir when it is new
+// (created).
+func ensureNodePassword(dir string) (p string, created bool, err error) {
+	if p, err = NodePassword(dir); err != nil {
+		return "", false, err
+	}
+	path := filepath.Join(dir, NodePasswordFile)
+	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+		return p, false, err
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", false, err
+	}
+	return p, true, pki.WriteFile(path, []byte(p+"\n"), 0o600)
+}
+
 // NodePassword is this machine's proof of its node name: the one kept in
 // dir from an earlier join, or a new one (which the caller keeps).
 func NodePassword(dir string) (string, error) {
@@ -187,6 +249,13 @@ func NodePassword(dir string) (string, error) {
 	return token.RandomHex(passwordByteCount)
 }
 
+var (
+	// errRefused is the server's 401: neither credential was accepted.
+	errRefused = errors.New("the server refused the join token (wrong, or expired) and the node's client certificate (absent, or expired)")
+	// errTaken is the server's 403: another machine owns the node name.
+	errTaken = errors.New("node name taken")
+)
+
 type client struct {
 	http                         *http.Client
 	server, cred, node, password string
@@ -197,7 +266,9 @@ func (c *client) do(ctx context.Context, method, path string, body []byte) ([]by
 	if err != nil {
 		return nil, err
 	}
-	req.Header.Set("Authorization", "Bearer "+c.cred)
+	if c.cred != "" {
+		req.Header.Set("Authorization", "Bearer "+c.cred)
+	}
 	req.Header.Set(bootstrap.NodeNameHeader, c.node)
 	req.Header.Set(bootstrap.NodePasswordHeader, c.password)
 	resp, err := c.http.Do(req)
@@ -214,36 +285,34 @@ func (c *client) do(ctx context.Context, method, path string, body []byte) ([]by
 	case http.StatusOK:
 		return out, nil
 	case http.StatusUnauthorized:
-		return nil, errors.New("the server refused the join token (wrong, or expired)")
+		return nil, errRefused
+	case http.StatusForbidden:
+		return nil, fmt.Errorf("%w: %s", errTaken, msg)
 	default:
 		return nil, fmt.Errorf("server refused %s (status %d): %s", path, resp.StatusCode, msg)
 	}
 }
 
-// certificate makes a key, sends its CSR, and returns certificate and key PEM.
-func (c *client) certificate(ctx context.Context, path string, ips []net.IP) ([]byte, []byte, error) {
-	key, err := pki.NewKey()
-	if err != nil {
-		return nil, nil, err
-	}
+// certificate sends a CSR for key and returns the certificate PEM.
+func (c *client) certificate(ctx context.Context, path string, key crypto.Signer, ips []net.IP) ([]byte, error) {
 	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{
 		Subject: pkix.Name{CommonName: "system:node:" + c.node}, IPAddresses: ips,
 	}, key)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	crt, err := c.do(ctx, http.MethodPost, path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}))
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	cert, err := pki.ParseCert(crt)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	if !cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool }).Equal(key.Public()) {
-		return nil, nil, fmt.Errorf("%s: the server signed a different key", path)
+	if err := pki.Matches(cert, key); err != nil {
+		return nil, fmt.Errorf("%s: the server signed a different key", path)
 	}
-	return crt, pki.PEMKey(key), nil
+	return crt, nil
 }
 
 func verifyChain(certPEM, caPEM []byte) error {

@@ -3,6 +3,7 @@
 package kubeconfig
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 
@@ -24,7 +25,8 @@ type Spec struct {
 	Embed bool
 }
 
-// Write renders spec to path with the given mode.
+// Write renders spec to path with the given mode. A file that already
+// holds exactly that is left alone (no write to flash).
 func Write(path string, mode os.FileMode, spec Spec) error {
 	cluster := &clientcmdapi.Cluster{Server: spec.Server, CertificateAuthority: spec.CAFile}
 	user := &clientcmdapi.AuthInfo{ClientCertificate: spec.CertFile, ClientKey: spec.KeyFile}
@@ -52,6 +54,11 @@ func Write(path string, mode os.FileMode, spec Spec) error {
 	b, err := clientcmd.Write(*cfg)
 	if err != nil {
 		return fmt.Errorf("kubeconfig %s: %w", path, err)
+	}
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, b) {
+		if st, err := os.Stat(path); err == nil && st.Mode().Perm() == mode.Perm() {
+			return nil
+		}
 	}
 	return pki.WriteFile(path, b, mode)
 }

@@ -27,10 +27,17 @@ import (
 const (
 	// CAValidity is how long a generated CA lives.
 	CAValidity = 10 * 365 * 24 * time.Hour
-	// LeafValidity is how long a generated leaf certificate lives.
+	// LeafValidity is how long a leaf certificate lives unless the server
+	// is told otherwise (--certificate-lifetime).
 	LeafValidity = 365 * 24 * time.Hour
-	// RenewBefore is how close to expiry a leaf is renewed at start.
+	// RenewBefore is the longest renewal window: a leaf is renewed once it
+	// is this close to expiry, or within a quarter of its lifetime if that
+	// is shorter (see Due).
 	RenewBefore = 90 * 24 * time.Hour
+	// backdate is how far before its issue a certificate becomes valid, so
+	// that a node whose clock runs behind (a board without a battery-backed
+	// clock) still accepts it.
+	backdate = time.Hour
 )
 
 // CA is a certificate authority with its key.
@@ -58,7 +65,7 @@ func EnsureCA(dir, name, commonName string) (*CA, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(),
 		Subject:               pkix.Name{CommonName: fmt.Sprintf("%s@%d", commonName, now.Unix())},
-		NotBefore:             now.Add(-time.Hour),
+		NotBefore:             now.Add(-backdate),
 		NotAfter:              now.Add(CAValidity),
 		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign | x509.KeyUsageDigitalSignature,
 		BasicConstraintsValid: true,
@@ -102,7 +109,7 @@ func (ca *CA) Issue(l Leaf, pub crypto.PublicKey, validity time.Duration) (*x509
 		Subject:      pkix.Name{CommonName: l.CommonName, Organization: l.Organization},
 		DNSNames:     l.DNSNames,
 		IPAddresses:  l.IPs,
-		NotBefore:    now.Add(-time.Hour),
+		NotBefore:    now.Add(-backdate),
 		NotAfter:     now.Add(validity),
 		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
 		ExtKeyUsage:  []x509.ExtKeyUsage{usage},
@@ -118,14 +125,15 @@ func (ca *CA) Issue(l Leaf, pub crypto.PublicKey, validity time.Duration) (*x509
 }
 
 // EnsureLeaf makes sure certFile/keyFile hold a certificate from this CA that
-// matches l and is not within RenewBefore of expiry; otherwise it issues a
-// new one, keeping the existing key when there is one.
+// matches l, fits its key and is not due for renewal; otherwise it issues a
+// new one valid for validity, keeping the existing key when there is one
+// (so that the pair on disk never disagrees: only the certificate changes).
 // It reports whether it wrote a new certificate.
-func (ca *CA) EnsureLeaf(certFile, keyFile string, l Leaf) (bool, error) {
+func (ca *CA) EnsureLeaf(certFile, keyFile string, l Leaf, validity time.Duration) (bool, error) {
 	cert, key, err := load(certFile, keyFile)
 	switch {
 	case err == nil:
-		if ca.current(cert, l) {
+		if ca.current(cert, key, l) {
 			return false, nil
 		}
 	case errors.Is(err, os.ErrNotExist):
@@ -133,28 +141,53 @@ func (ca *CA) EnsureLeaf(certFile, keyFile string, l Leaf) (bool, error) {
 	default:
 		return false, fmt.Errorf("%s: %w", certFile, err)
 	}
-	if key == nil {
+	newKey := key == nil
+	if newKey {
 		if key, err = NewKey(); err != nil {
 			return false, err
 		}
 	}
-	cert, err = ca.Issue(l, key.Public(), LeafValidity)
+	cert, err = ca.Issue(l, key.Public(), validity)
 	if err != nil {
 		return false, err
 	}
-	chain := append(pemCert(cert.Raw), ca.PEM()...)
-	if err := writeFile(keyFile, pemKey(key), 0o600); err != nil {
-		return false, err
+	if newKey {
+		if err := writeFile(keyFile, pemKey(key), 0o600); err != nil {
+			return false, err
+		}
 	}
-	return true, writeFile(certFile, chain, 0o644)
+	return true, ca.writeLeaf(certFile, cert)
 }
 
-// current reports whether cert is signed by ca, matches l and is not due for renewal.
-func (ca *CA) current(cert *x509.Certificate, l Leaf) bool {
-	if cert.CheckSignatureFrom(ca.Cert) != nil {
+// Renew issues certFile again, for the key in keyFile, with the same names,
+// usage and lifetime, whether or not it is due: `edgeos certificate rotate`.
+func (ca *CA) Renew(certFile, keyFile string) (*x509.Certificate, error) {
+	cert, key, err := load(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	if err := matches(cert, key); err != nil {
+		return nil, fmt.Errorf("%s: %w", certFile, err)
+	}
+	renewed, err := ca.Issue(LeafOf(cert), key.Public(), Lifetime(cert))
+	if err != nil {
+		return nil, err
+	}
+	return renewed, ca.writeLeaf(certFile, renewed)
+}
+
+// writeLeaf stores a leaf with the CA after it, the chain clients expect.
+func (ca *CA) writeLeaf(certFile string, cert *x509.Certificate) error {
+	return writeFile(certFile, append(pemCert(cert.Raw), ca.PEM()...), 0o644)
+}
+
+// current reports whether cert is signed by ca, fits key, matches l and
+// needs no renewal.
+func (ca *CA) current(cert *x509.Certificate, key crypto.Signer, l Leaf) bool {
+	if cert.CheckSignatureFrom(ca.Cert) != nil || matches(cert, key) != nil {
 		return false
 	}
-	if time.Until(cert.NotAfter) < RenewBefore {
+	if Due(cert, time.Now()) && !ca.capped(cert) {
 		return false
 	}
 	if cert.Subject.CommonName != l.CommonName || !slices.Equal(cert.Subject.Organization, l.Organization) {
@@ -172,6 +205,57 @@ func (ca *CA) current(cert *x509.Certificate, l Leaf) bool {
 	}
 	return sameSet(ips(cert.IPAddresses), ips(l.IPs))
 }
+
+// capped reports whether cert already expires with its CA, so that a new
+// one would expire no later: renewing would change nothing but the file
+// (the CA needs rotating; see the README).
+func (ca *CA) capped(cert *x509.Certificate) bool {
+	return !ca.Cert.NotAfter.After(cert.NotAfter)
+}
+
+// Lifetime is how long cert was issued for.
+func Lifetime(cert *x509.Certificate) time.Duration {
+	return max(cert.NotAfter.Sub(cert.NotBefore)-backdate, 0)
+}
+
+// RenewalWindow is how long before its expiry cert is renewed: a quarter
+// of its lifetime, at most RenewBefore.
+func RenewalWindow(cert *x509.Certificate) time.Duration {
+	return WindowFor(Lifetime(cert))
+}
+
+// WindowFor is the renewal window of a certificate issued for lifetime.
+func WindowFor(lifetime time.Duration) time.Duration {
+	return min(RenewBefore, lifetime/4)
+}
+
+// Due reports whether cert is within its renewal window (or expired) at now.
+func Due(cert *x509.Certificate, now time.Time) bool {
+	return !now.Before(cert.NotAfter.Add(-RenewalWindow(cert)))
+}
+
+// LeafOf describes cert as the Leaf it was issued from.
+func LeafOf(cert *x509.Certificate) Leaf {
+	return Leaf{
+		CommonName:   cert.Subject.CommonName,
+		Organization: cert.Subject.Organization,
+		DNSNames:     cert.DNSNames,
+		IPs:          cert.IPAddresses,
+		Server:       slices.Contains(cert.ExtKeyUsage, x509.ExtKeyUsageServerAuth),
+	}
+}
+
+// matches reports an error unless cert is key's certificate.
+func matches(cert *x509.Certificate, key crypto.Signer) error {
+	pub, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
+	if !ok || !pub.Equal(key.Public()) {
+		return errors.New("certificate and key do not belong together")
+	}
+	return nil
+}
+
+// Matches reports an error unless cert is key's certificate.
+func Matches(cert *x509.Certificate, key crypto.Signer) error { return matches(cert, key) }
 
 // NewKey makes a new ECDSA P-256 private key.
 func NewKey() (*ecdsa.PrivateKey, error) {
@@ -224,6 +308,11 @@ func ParseCert(b []byte) (*x509.Certificate, error) {
 		return nil, errors.New("no PEM certificate")
 	}
 	return x509.ParseCertificate(block.Bytes)
+}
+
+// Load reads a certificate (the first of its file) and its key.
+func Load(certFile, keyFile string) (*x509.Certificate, crypto.Signer, error) {
+	return load(certFile, keyFile)
 }
 
 func load(certFile, keyFile string) (*x509.Certificate, crypto.Signer, error) {

@@ -5,6 +5,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/edgeos/edgeos/pkg/config"
 	"github.com/edgeos/edgeos/pkg/pki"
@@ -18,6 +19,43 @@ type certs struct {
 	clientCA, serverCA, requestHeaderCA *pki.CA
 	// kubeletCA signs node serving certificates only; see pkg/bootstrap.
 	kubeletCA *pki.CA
+	// lifetime is --certificate-lifetime.
+	lifetime time.Duration
+	// leaves are the server's own leaf certificates.
+	leaves []leafFile
+}
+
+// leafFile is a leaf certificate the server issues itself and keeps current.
+type leafFile struct {
+	ca       *pki.CA
+	crt, key string
+	leaf     pki.Leaf
+}
+
+// ensureLeaves issues every leaf that is missing, due for renewal, or no
+// longer what the configuration asks for, and returns those it wrote.
+func ensureLeaves(leaves []leafFile, lifetime time.Duration) ([]string, error) {
+	var wrote []string
+	for _, l := range leaves {
+		w, err := l.ca.EnsureLeaf(l.crt, l.key, l.leaf, lifetime)
+		if err != nil {
+			return wrote, err
+		}
+		if w {
+			logrus.Infof("Wrote certificate %s", l.crt)
+			wrote = append(wrote, l.crt)
+		}
+	}
+	return wrote, nil
+}
+
+// files lists the certificate files of leaves.
+func files(leaves []leafFile) []string {
+	out := make([]string, len(leaves))
+	for i, l := range leaves {
+		out[i] = l.crt
+	}
+	return out
 }
 
 func (c *certs) path(name string) string { return filepath.Join(c.dir, name) }
@@ -29,24 +67,19 @@ func (c *certs) key(name string) string { return c.path(name + ".key") }
 // serviceAccountKey signs and verifies service-account tokens.
 func (c *certs) serviceAccountKey() string { return c.path("service-account.key") }
 
+// caNames name the server's CAs' files, <name>.crt and <name>.key.
+var caNames = []string{"client-ca", "server-ca", "request-header-ca", "kubelet-ca"}
+
 // ensureCerts creates what is missing and renews leaves that are close to
 // expiry or no longer match the configuration.
 func ensureCerts(cfg config.CompletedServer, dir string) (*certs, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	c := &certs{dir: dir}
+	c := &certs{dir: dir, lifetime: cfg.CertificateLifetime}
 	var err error
-	for _, ca := range []struct {
-		dst        **pki.CA
-		name, what string
-	}{
-		{&c.clientCA, "client-ca", "edgeos-client-ca"},
-		{&c.serverCA, "server-ca", "edgeos-server-ca"},
-		{&c.requestHeaderCA, "request-header-ca", "edgeos-request-header-ca"},
-		{&c.kubeletCA, "kubelet-ca", "edgeos-kubelet-ca"},
-	} {
-		if *ca.dst, err = pki.EnsureCA(dir, ca.name, ca.what); err != nil {
+	for i, dst := range []**pki.CA{&c.clientCA, &c.serverCA, &c.requestHeaderCA, &c.kubeletCA} {
+		if *dst, err = pki.EnsureCA(dir, caNames[i], "edgeos-"+caNames[i]); err != nil {
 			return nil, err
 		}
 	}
@@ -57,7 +90,7 @@ func ensureCerts(cfg config.CompletedServer, dir string) (*certs, error) {
 	if err != nil {
 		return nil, err
 	}
-	leaves := []struct {
+	for _, l := range []struct {
 		ca   *pki.CA
 		name string
 		leaf pki.Leaf
@@ -68,15 +101,11 @@ func ensureCerts(cfg config.CompletedServer, dir string) (*certs, error) {
 		{c.clientCA, "client-scheduler", pki.Leaf{CommonName: "system:kube-scheduler"}},
 		{c.clientCA, "client-kube-apiserver", pki.Leaf{CommonName: "system:kube-apiserver-kubelet-client", Organization: []string{"system:masters"}}},
 		{c.requestHeaderCA, "client-auth-proxy", pki.Leaf{CommonName: "system:auth-proxy"}},
+	} {
+		c.leaves = append(c.leaves, leafFile{ca: l.ca, crt: c.crt(l.name), key: c.key(l.name), leaf: l.leaf})
 	}
-	for _, l := range leaves {
-		wrote, err := l.ca.EnsureLeaf(c.crt(l.name), c.key(l.name), l.leaf)
-		if err != nil {
-			return nil, err
-		}
-		if wrote {
-			logrus.Infof("Wrote certificate %s", c.crt(l.name))
-		}
+	if _, err := ensureLeaves(c.leaves, c.lifetime); err != nil {
+		return nil, err
 	}
 	return c, nil
 }

@@ -30,23 +30,7 @@ func (s *Server) nodeConfig(ctx context.Context, cs kubernetes.Interface) (agent
 	}
 	dir := cfg.TLSDir()
 	c := s.certs
-	node := pki.Leaf{CommonName: "system:node:" + s.cfg.NodeName, Organization: []string{"system:nodes"}}
-	if _, err := c.clientCA.EnsureLeaf(filepath.Join(dir, join.ClientCertFile), filepath.Join(dir, join.ClientKeyFile), node); err != nil {
-		return cfg, err
-	}
-	if _, err := c.clientCA.EnsureLeaf(filepath.Join(dir, join.ProxyCertFile), filepath.Join(dir, join.ProxyKeyFile), bootstrap.KubeProxyLeaf); err != nil {
-		return cfg, err
-	}
-	if _, err := c.clientCA.EnsureLeaf(filepath.Join(dir, join.AgentCertFile), filepath.Join(dir, join.AgentKeyFile), bootstrap.AgentLeaf(s.cfg.NodeName)); err != nil {
-		return cfg, err
-	}
-	serving := node
-	serving.Server = true
-	serving.DNSNames = []string{s.cfg.NodeName, "localhost"}
-	for _, ip := range s.cfg.NodeIPs {
-		serving.IPs = append(serving.IPs, net.ParseIP(ip))
-	}
-	if _, err := c.kubeletCA.EnsureLeaf(filepath.Join(dir, join.ServingCertFile), filepath.Join(dir, join.ServingKeyFile), serving); err != nil {
+	if _, err := ensureLeaves(s.nodeLeaves(dir), c.lifetime); err != nil {
 		return cfg, err
 	}
 	serverCA, err := os.ReadFile(c.serverCA.CertFile)
@@ -71,6 +55,26 @@ func (s *Server) nodeConfig(ctx context.Context, cs kubernetes.Interface) (agent
 		return cfg, err
 	}
 	return cfg, nil
+}
+
+// nodeLeaves are the certificates of the server's own node, signed here
+// as the bootstrap API signs them for a joining node.
+func (s *Server) nodeLeaves(dir string) []leafFile {
+	c := s.certs
+	node := pki.Leaf{CommonName: "system:node:" + s.cfg.NodeName, Organization: []string{"system:nodes"}}
+	serving := node
+	serving.Server = true
+	serving.DNSNames = []string{s.cfg.NodeName, "localhost"}
+	for _, ip := range s.cfg.NodeIPs {
+		serving.IPs = append(serving.IPs, net.ParseIP(ip))
+	}
+	path := func(f string) string { return filepath.Join(dir, f) }
+	return []leafFile{
+		{c.clientCA, path(join.ClientCertFile), path(join.ClientKeyFile), node},
+		{c.clientCA, path(join.ProxyCertFile), path(join.ProxyKeyFile), bootstrap.KubeProxyLeaf},
+		{c.clientCA, path(join.AgentCertFile), path(join.AgentKeyFile), bootstrap.AgentLeaf(s.cfg.NodeName)},
+		{c.kubeletCA, path(join.ServingCertFile), path(join.ServingKeyFile), serving},
+	}
 }
 
 func (s *Server) nodePassword(dir string) (string, error) {

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -23,6 +24,8 @@ import (
 	"github.com/edgeos/edgeos/pkg/multicall"
 	"github.com/edgeos/edgeos/pkg/nodepassword"
 	"github.com/edgeos/edgeos/pkg/pageout"
+	"github.com/edgeos/edgeos/pkg/pki"
+	"github.com/edgeos/edgeos/pkg/renewal"
 	"github.com/edgeos/edgeos/pkg/sdnotify"
 	"github.com/edgeos/edgeos/pkg/token"
 	"github.com/sirupsen/logrus"
@@ -72,6 +75,7 @@ func Run(ctx context.Context, cfg config.CompletedServer) error {
 	if s.certs, err = ensureCerts(cfg, s.paths.tls()); err != nil {
 		return fmt.Errorf("certificates: %w", err)
 	}
+	renewal.TuneClients(pki.WindowFor(cfg.CertificateLifetime))
 	tok, err := s.ensureToken()
 	if err != nil {
 		return err
@@ -150,6 +154,7 @@ func Run(ctx context.Context, cfg config.CompletedServer) error {
 			return err
 		}
 	}
+	var nodeLeaves []leafFile
 	if !cfg.DisableAgent {
 		nodeCfg, err := s.nodeConfig(ctx, cs)
 		if err != nil {
@@ -159,6 +164,7 @@ func Run(ctx context.Context, cfg config.CompletedServer) error {
 		if err != nil {
 			return err
 		}
+		nodeLeaves = s.nodeLeaves(nodeCfg.TLSDir())
 		for _, c := range node {
 			if err := m.Start(ctx, c); err != nil {
 				return err
@@ -166,6 +172,9 @@ func Run(ctx context.Context, cfg config.CompletedServer) error {
 		}
 	}
 	if err := s.writeAdminKubeconfig(); err != nil {
+		return err
+	}
+	if err := m.Start(ctx, s.renewal(nodeLeaves)); err != nil {
 		return err
 	}
 	logrus.Infof("edgeos server is ready: Kubernetes API at https://%s, kubeconfig at %s, join token in %s",
@@ -181,6 +190,21 @@ func Run(ctx context.Context, cfg config.CompletedServer) error {
 	case err := <-m.Failed():
 		return err
 	}
+}
+
+// renewal keeps the server's certificates, and its node's, current while it
+// runs; the admin kubeconfig embeds one of them.
+func (s *Server) renewal(nodeLeaves []leafFile) *renewal.Renewer {
+	leaves := append(slices.Clone(s.certs.leaves), nodeLeaves...)
+	return renewal.New(renewal.Config{
+		Files: files(leaves),
+		Renew: func(context.Context) error {
+			if _, err := ensureLeaves(leaves, s.certs.lifetime); err != nil {
+				return err
+			}
+			return s.writeAdminKubeconfig()
+		},
+	})
 }
 
 // listen binds the apiserver's port up front, so that a port in use stops
@@ -253,5 +277,6 @@ func (s *Server) bootstrapAPI(tok token.Token, cs kubernetes.Interface) (*bootst
 		Auth:      token.Authenticator{Server: tok.Credential, Secrets: cs.CoreV1()},
 		Passwords: nodepassword.Store{Secrets: cs.CoreV1()},
 		Node:      s.clusterInfo(),
+		Lifetime:  s.certs.lifetime,
 	}), nil
 }
