@@ -48,6 +48,7 @@ func New() *cli.App {
 			kubectlCommand(),
 			tokenCommand(),
 			certificateCommand(),
+			secretsEncryptCommand(),
 			checkConfigCommand(),
 			imagesCommand(),
 		},

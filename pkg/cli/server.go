@@ -37,6 +37,7 @@ func serverFlags(cfg *config.Server) []cli.Flag {
 		stringFlag("datastore-keyfile", "", "client key for the datastore", &cfg.Datastore.KeyFile),
 		&cli.DurationFlag{Name: "datastore-connect-timeout", Value: 30 * time.Second, Usage: "how long to wait for an external datastore to answer", EnvVars: envVar("datastore-connect-timeout"), Destination: &cfg.Datastore.ConnectTimeout},
 		&cli.DurationFlag{Name: "certificate-lifetime", Value: pki.LeafValidity, Usage: "how long the certificates the server signs are valid; each is renewed when a quarter of it (at most 90 days) is left", EnvVars: envVar("certificate-lifetime"), Destination: &cfg.CertificateLifetime},
+		&cli.BoolFlag{Name: "secrets-encryption", Value: true, Usage: "encrypt Secrets at rest from the first start (afterwards: 'edgeos secrets-encrypt')", EnvVars: envVar("secrets-encryption"), Destination: &cfg.SecretsEncryption},
 		boolFlag("disable-agent", "run the control plane only, no node", &cfg.DisableAgent),
 		listFlag("disable", "bundled part to turn off: dns, servicelb, local-storage (repeatable)", &cfg.Disable),
 		argsFlag("kube-apiserver-arg", "flag for kube-apiserver, key=value (repeatable); it wins over edgeos's own", &cfg.APIServerArgs),

@@ -39,10 +39,13 @@ type Server struct {
 	// CertificateLifetime is how long the leaf certificates the server
 	// signs (its own and its nodes') are valid.
 	CertificateLifetime time.Duration
-	Node                Node
-	DisableAgent        bool
-	Disable             []string
-	Debug               bool
+	// SecretsEncryption sets up a new cluster (or one that has no
+	// encryption configuration yet) to encrypt Secrets at rest.
+	SecretsEncryption bool
+	Node              Node
+	DisableAgent      bool
+	Disable           []string
+	Debug             bool
 	// key=value flags for the upstream components; they win over edgeos's
 	APIServerArgs, ControllerManagerArgs, SchedulerArgs []string
 }

@@ -63,14 +63,22 @@ func Write(path string, mode os.FileMode, spec Spec) error {
 	return pki.WriteFile(path, b, mode)
 }
 
-// Client connects to the API with the kubeconfig at path. The transport
+// Client connects to the API with the kubeconfig at path, with client-go's
+// default request rate limit (5/s, bursts of 10). The transport
 // client-go builds for it, and keeps for every client with the same
 // credentials, is the process's (component.Shared).
 func Client(path string) (kubernetes.Interface, error) {
+	return ClientWithRate(path, 0, 0)
+}
+
+// ClientWithRate is Client with the given request rate limit (0: client-go's
+// default), for a command that goes through many objects.
+func ClientWithRate(path string, qps float32, burst int) (kubernetes.Interface, error) {
 	rc, err := clientcmd.BuildConfigFromFlags("", path)
 	if err != nil {
 		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
 	}
+	rc.QPS, rc.Burst = qps, burst
 	var cs kubernetes.Interface
 	component.Shared(func() { cs, err = kubernetes.NewForConfig(rc) })
 	return cs, err

@@ -45,6 +45,9 @@ func (s *Server) apiserverArgs(ds *datastore.Datastore) map[string]string {
 		"etcd-servers":                       strings.Join(ds.Endpoints().Endpoints, ","),
 		"storage-backend":                    "etcd3",
 		"profiling":                          "false",
+		"encryption-provider-config":         s.paths.encryption(),
+		// the file changes while the server runs: edgeos secrets-encrypt
+		"encryption-provider-config-automatic-reload": "true",
 	}
 	if ds.Embedded() {
 		// One server on its own SQLite. The lease reconciler would rewrite

@@ -5,15 +5,21 @@ import (
 
 	"github.com/edgeos/edgeos/pkg/component"
 	"github.com/edgeos/edgeos/pkg/dns"
+	"github.com/edgeos/edgeos/pkg/kubeconfig"
 	"github.com/edgeos/edgeos/pkg/lb"
+	"github.com/edgeos/edgeos/pkg/secretsencrypt"
 	"github.com/edgeos/edgeos/pkg/storage/localpath"
+	"github.com/sirupsen/logrus"
 	"k8s.io/client-go/kubernetes"
 )
 
 // bundled are the cluster-wide parts the server runs beside the control
 // plane, each unless --disable names it.
-func (s *Server) bundled(cs kubernetes.Interface) []component.Component {
+func (s *Server) bundled(cs kubernetes.Interface, newEncryption bool) []component.Component {
 	out := []component.Component{component.Once("agent-rbac", func(ctx context.Context) error { return ensureAgentRBAC(ctx, cs) })}
+	if newEncryption && s.cfg.SecretsEncryption {
+		out = append(out, encryptExisting(s.paths.kubeconfig("admin")))
+	}
 	if !s.cfg.Disabled("dns") {
 		out = append(out, component.Once("kube-dns-service", func(ctx context.Context) error {
 			return dns.EnsureService(ctx, cs, s.cfg.ClusterDNS)
@@ -28,4 +34,29 @@ func (s *Server) bundled(cs kubernetes.Interface) []component.Component {
 		out = append(out, lb.New(cs))
 	}
 	return out
+}
+
+// encryptExisting writes every Secret again once, in the background, when
+// encryption was just set up on a cluster that may hold Secrets written
+// before (one upgraded from an edgeos without it).
+func encryptExisting(kubeconfigPath string) component.Component {
+	return component.Func{Label: "secrets-encryption", Fn: func(ctx context.Context, ready func()) error {
+		ready()
+		// faster than the process's shared client allows, gentler than
+		// the command
+		cs, err := kubeconfig.ClientWithRate(kubeconfigPath, 100, 200)
+		if err != nil {
+			return err
+		}
+		n, err := secretsencrypt.Reencrypt(ctx, cs, func(string, ...any) {})
+		switch {
+		case ctx.Err() != nil:
+		case err != nil:
+			logrus.Warnf("Encrypting the Secrets written before encryption was on (run 'edgeos secrets-encrypt reencrypt' to finish): %v", err)
+		case n > 0:
+			logrus.Infof("Encrypted %d Secrets written before encryption was on", n)
+		}
+		<-ctx.Done()
+		return nil
+	}}
 }

@@ -27,10 +27,16 @@ import (
 	"github.com/edgeos/edgeos/pkg/pki"
 	"github.com/edgeos/edgeos/pkg/renewal"
 	"github.com/edgeos/edgeos/pkg/sdnotify"
+	"github.com/edgeos/edgeos/pkg/secretsencrypt"
 	"github.com/edgeos/edgeos/pkg/token"
 	"github.com/sirupsen/logrus"
+	encryptionconfig "k8s.io/apiserver/pkg/server/options/encryptionconfig/controller"
 	"k8s.io/client-go/kubernetes"
 )
+
+// encryptionPoll is how often the apiserver rereads its encryption
+// configuration.
+const encryptionPoll = 5 * time.Second
 
 // shutdownGrace is how long a stopping apiserver lets requests finish
 // before it closes the connections still open.
@@ -43,6 +49,13 @@ func (p paths) server() string { return filepath.Join(p.root, "server") }
 func (p paths) tls() string    { return filepath.Join(p.server(), "tls") }
 func (p paths) db() string     { return filepath.Join(p.server(), "db") }
 func (p paths) token() string  { return filepath.Join(p.server(), "token") }
+func (p paths) encryption() string {
+	return filepath.Join(p.server(), "cred", secretsencrypt.FileName)
+}
+
+// EncryptionConfig is where a server keeps its Secrets encryption
+// configuration.
+func EncryptionConfig(dataDir string) string { return paths{dataDir}.encryption() }
 func (p paths) kubeconfig(name string) string {
 	return filepath.Join(p.server(), "cred", name+".kubeconfig")
 }
@@ -76,12 +89,20 @@ func Run(ctx context.Context, cfg config.CompletedServer) error {
 		return fmt.Errorf("certificates: %w", err)
 	}
 	renewal.TuneClients(pki.WindowFor(cfg.CertificateLifetime))
+	// The apiserver looks for a changed encryption configuration this
+	// often (upstream: every minute); each step of 'edgeos secrets-encrypt'
+	// waits for it. A look is a read and hash of a small file.
+	encryptionconfig.EncryptionConfigFileChangePollDuration = encryptionPoll
 	tok, err := s.ensureToken()
 	if err != nil {
 		return err
 	}
 	if err := s.writeKubeconfigs(); err != nil {
 		return err
+	}
+	newEncryption, err := secretsencrypt.Ensure(s.paths.encryption(), cfg.SecretsEncryption)
+	if err != nil {
+		return fmt.Errorf("secrets encryption: %w", err)
 	}
 
 	m := component.NewManager()
@@ -143,7 +164,7 @@ func Run(ctx context.Context, cfg config.CompletedServer) error {
 		apiserver,
 		component.Func{Label: "kube-controller-manager", Outlives: true, Fn: cp.ControllerManager},
 		component.Func{Label: "kube-scheduler", Outlives: true, Fn: cp.Scheduler},
-	}, s.bundled(cs)...) {
+	}, s.bundled(cs, newEncryption)...) {
 		if err := m.Start(ctx, c); err != nil {
 			return err
 		}
