@@ -28,7 +28,7 @@ type fixture struct {
 	serverCA, clientCA, kubeletCA *pki.CA
 }
 
-func newFixture(t *testing.T) *fixture {
+func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	dir := t.TempDir()
 	f := &fixture{}
@@ -71,7 +71,7 @@ func (f *fixture) client(cert *tls.Certificate) *http.Client {
 	return c
 }
 
-func csr(t *testing.T, ips ...net.IP) []byte {
+func csr(t testing.TB, ips ...net.IP) []byte {
 	t.Helper()
 	key, err := pki.NewKey()
 	if err != nil {

@@ -43,18 +43,64 @@ func Archive(name string) bool {
 }
 
 // Open returns the archive in path, decompressed by its content (gzip or
-// zstd) rather than trusting its name.
+// zstd) rather than trusting its name, and refused as it is read once it
+// grows past MaxExpansion times its size (and past minLimit).
 func Open(path string) (io.ReadCloser, error) {
+	return open(path, minLimit)
+}
+
+// Bounds of a compressed archive's content: image layers are compressed
+// already, so an archive of them barely shrinks; one that grows a
+// hundredfold is a decompression bomb, which would fill the disk.
+const (
+	MaxExpansion = 100
+	minLimit     = 1 << 30
+)
+
+func open(path string, floor int64) (io.ReadCloser, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	r, err := decompress(f)
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	r, compressed, err := decompress(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	if compressed {
+		r = &bounded{r: r, limit: max(floor, st.Size()*MaxExpansion), path: path}
+	}
 	return readCloser{r, f}, nil
+}
+
+// bounded fails a read past limit bytes.
+type bounded struct {
+	r     io.Reader
+	n     int64
+	limit int64
+	path  string
+}
+
+func (b *bounded) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	b.n += int64(n)
+	if b.n > b.limit {
+		return 0, fmt.Errorf("%s decompresses to more than %d bytes (%d times its size, or 1 GiB): not an image archive", b.path, b.limit, MaxExpansion)
+	}
+	return n, err
+}
+
+// Close closes what it reads from.
+func (b *bounded) Close() error {
+	if c, ok := b.r.(io.Closer); ok {
+		return c.Close()
+	}
+	return nil
 }
 
 // readCloser closes the decompressor, then the file.
@@ -75,20 +121,23 @@ var (
 	zstdMagic = []byte{0x28, 0xb5, 0x2f, 0xfd}
 )
 
-func decompress(r io.Reader) (io.Reader, error) {
+// decompress reads r through gzip or zstd if its first bytes say so, and
+// reports whether it does.
+func decompress(r io.Reader) (io.Reader, bool, error) {
 	br := bufio.NewReader(r)
 	head, _ := br.Peek(4)
 	switch {
 	case bytes.HasPrefix(head, gzipMagic):
-		return gzip.NewReader(br)
+		z, err := gzip.NewReader(br)
+		return z, true, err
 	case bytes.HasPrefix(head, zstdMagic):
 		d, err := zstd.NewReader(br, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(true))
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		return d.IOReadCloser(), nil
+		return d.IOReadCloser(), true, nil
 	default:
-		return br, nil
+		return br, false, nil
 	}
 }
 

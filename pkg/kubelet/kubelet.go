@@ -8,6 +8,7 @@ package kubelet
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -65,9 +66,20 @@ func (k *Kubelet) Run(ctx context.Context, ready func()) error {
 	if err := cmd.ExecuteContext(ctx); err != nil {
 		return fmt.Errorf("kubelet: %w", err)
 	}
-	// The kubelet ends cleanly only on the stop signal, which it watches
-	// itself and may see before edgeos does: wait for edgeos's own stop, so
-	// that the shutdown is not taken for a failure.
-	<-ctx.Done()
-	return nil
+	// The kubelet ends cleanly on the stop signal, which it watches itself
+	// and may see before edgeos does: a moment for edgeos's own stop, so
+	// that the shutdown is not taken for a failure. Otherwise upstream
+	// decided to stop (its lock file contended, say), and the node would go
+	// on without a kubelet: edgeos ends, for its service manager to
+	// restart it.
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-time.After(stopGrace):
+		return errors.New("kubelet stopped on its own")
+	}
 }
+
+// stopGrace is how long after the kubelet's clean end edgeos's own stop
+// may come.
+const stopGrace = 10 * time.Second

@@ -141,6 +141,23 @@ func (n *Node) Stop() int {
 	return code
 }
 
+// Wait waits for the process to end by itself and returns its exit code.
+func (n *Node) Wait() int {
+	n.c.t.Helper()
+	if n.cmd == nil {
+		n.c.t.Fatalf("node %s is not running", n.Name)
+	}
+	select {
+	case <-n.exited:
+	case <-time.After(5 * time.Minute):
+		n.kill()
+		n.c.t.Fatalf("node %s did not end by itself within 5 minutes", n.Name)
+	}
+	code := n.cmd.ProcessState.ExitCode()
+	n.cmd = nil
+	return code
+}
+
 // Kill sends SIGKILL to edgeos alone, as a crash or the OOM killer would;
 // what it started in process groups of their own is not signalled.
 func (n *Node) Kill() {
