@@ -49,6 +49,7 @@ func New() *cli.App {
 			tokenCommand(),
 			certificateCommand(),
 			secretsEncryptCommand(),
+			snapshotCommand(),
 			checkConfigCommand(),
 			imagesCommand(),
 		},

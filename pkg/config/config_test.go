@@ -18,6 +18,7 @@ func validServer() *Server {
 		ClusterCIDR: "10.42.0.0/16", ServiceCIDR: "10.43.0.0/16", ClusterDNS: "10.43.0.10", ClusterDomain: "cluster.local",
 		Node:                Node{CNI: CNIEdgeos, PageOutAfter: time.Minute, Labels: []string{"a=b"}},
 		CertificateLifetime: 365 * 24 * time.Hour,
+		SnapshotSchedule:    "0 */12 * * *", SnapshotRetention: 5,
 	}
 }
 
@@ -49,6 +50,13 @@ func TestServerValidate(t *testing.T) {
 		{"datastore timeout", func(c *Server) { c.Datastore.ConnectTimeout = 0 }, "--datastore-connect-timeout"},
 		{"certificate lifetime", func(c *Server) { c.CertificateLifetime = 30 * time.Second }, "--certificate-lifetime 30s"},
 		{"certificate outlives CA", func(c *Server) { c.CertificateLifetime = 20 * 365 * 24 * time.Hour }, "--certificate-lifetime 175200h"},
+		{"snapshot schedule", func(c *Server) { c.SnapshotSchedule = "twice a day" }, "--snapshot-schedule"},
+		{"snapshot retention", func(c *Server) { c.SnapshotRetention = 0 }, "--snapshot-retention 0"},
+		{"snapshots off", func(c *Server) { c.DisableSnapshots, c.SnapshotSchedule = true, "" }, ""},
+		{"reset without a snapshot", func(c *Server) { c.ClusterReset = true }, "--cluster-reset and --restore-path"},
+		{"reset of an external datastore", func(c *Server) {
+			c.ClusterReset, c.RestorePath, c.Datastore.Endpoint = true, "/s", "postgres://db"
+		}, "external one"},
 		{"apiserver arg", func(c *Server) { c.APIServerArgs = []string{"v"} }, "--kube-apiserver-arg"},
 		{"node option", func(c *Server) { c.Node.CNI = "flannel" }, "--cni \"flannel\""},
 		{"storage path", func(c *Server) { c.Node.LocalStoragePath = "rel" }, "--local-storage-path"},

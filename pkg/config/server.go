@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/datastore"
 	"github.com/edgeos/edgeos/pkg/multicall"
 	"github.com/edgeos/edgeos/pkg/pki"
+	"github.com/robfig/cron/v3"
 )
 
 // Server is everything `edgeos server` is told, from flags, environment or
@@ -42,10 +44,19 @@ type Server struct {
 	// SecretsEncryption sets up a new cluster (or one that has no
 	// encryption configuration yet) to encrypt Secrets at rest.
 	SecretsEncryption bool
-	Node              Node
-	DisableAgent      bool
-	Disable           []string
-	Debug             bool
+	// Snapshots of the embedded datastore: a cron schedule, how many
+	// scheduled ones to keep, where (empty: <data-dir>/server/db/snapshots).
+	SnapshotSchedule  string
+	SnapshotRetention int
+	SnapshotDir       string
+	DisableSnapshots  bool
+	// ClusterReset with RestorePath restores a snapshot and ends.
+	ClusterReset bool
+	RestorePath  string
+	Node         Node
+	DisableAgent bool
+	Disable      []string
+	Debug        bool
 	// key=value flags for the upstream components; they win over edgeos's
 	APIServerArgs, ControllerManagerArgs, SchedulerArgs []string
 }
@@ -110,6 +121,23 @@ func (c *Server) Validate() error {
 	}
 	if c.CertificateLifetime < MinCertificateLifetime || c.CertificateLifetime > pki.CAValidity {
 		errs = append(errs, fmt.Errorf("--certificate-lifetime %s is outside %s to %s", c.CertificateLifetime, MinCertificateLifetime, pki.CAValidity))
+	}
+	if !c.DisableSnapshots {
+		if _, err := cron.ParseStandard(c.SnapshotSchedule); err != nil {
+			errs = append(errs, fmt.Errorf("--snapshot-schedule %q is not a cron schedule: %v", c.SnapshotSchedule, err))
+		}
+		if c.SnapshotRetention < 1 {
+			errs = append(errs, fmt.Errorf("--snapshot-retention %d: keep at least one", c.SnapshotRetention))
+		}
+	}
+	if c.SnapshotDir != "" && !filepath.IsAbs(c.SnapshotDir) {
+		errs = append(errs, fmt.Errorf("--snapshot-dir %q is not an absolute path", c.SnapshotDir))
+	}
+	if c.ClusterReset != (c.RestorePath != "") {
+		errs = append(errs, errors.New("--cluster-reset and --restore-path go together: with the embedded datastore, a reset is a restore"))
+	}
+	if c.ClusterReset && c.Datastore.Endpoint != "" {
+		errs = append(errs, errors.New("--cluster-reset restores the embedded datastore; an external one is restored with its own tools"))
 	}
 	if c.Datastore.ConnectTimeout <= 0 {
 		errs = append(errs, errors.New("--datastore-connect-timeout must be positive"))

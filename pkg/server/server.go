@@ -28,6 +28,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/renewal"
 	"github.com/edgeos/edgeos/pkg/sdnotify"
 	"github.com/edgeos/edgeos/pkg/secretsencrypt"
+	"github.com/edgeos/edgeos/pkg/snapshot"
 	"github.com/edgeos/edgeos/pkg/token"
 	"github.com/sirupsen/logrus"
 	encryptionconfig "k8s.io/apiserver/pkg/server/options/encryptionconfig/controller"
@@ -85,6 +86,9 @@ func Run(ctx context.Context, cfg config.CompletedServer) error {
 	}
 	ln := newTrackingListener(bound)
 	defer ln.Close()
+	if cfg.ClusterReset {
+		return clusterReset(cfg)
+	}
 	if s.certs, err = ensureCerts(cfg, s.paths.tls()); err != nil {
 		return fmt.Errorf("certificates: %w", err)
 	}
@@ -113,6 +117,20 @@ func Run(ctx context.Context, cfg config.CompletedServer) error {
 	ds := datastore.New(dsCfg)
 	if err := m.Start(ctx, ds); err != nil {
 		return err
+	}
+
+	if ds.Embedded() && !cfg.DisableSnapshots {
+		// validated already
+		schedule, err := snapshot.ParseSchedule(cfg.SnapshotSchedule)
+		if err != nil {
+			return err
+		}
+		if err := m.Start(ctx, &snapshot.Scheduler{
+			Server:   SnapshotServer(cfg.DataDir, cfg.NodeName, cfg.SnapshotDir),
+			Schedule: schedule, Retention: cfg.SnapshotRetention, Credential: tok.Credential,
+		}); err != nil {
+			return err
+		}
 	}
 
 	cs, err := s.adminClient()
