@@ -72,7 +72,7 @@ func runVanilla(b *testing.B, p params) run {
 	must(pki.EnsureKey(saKey))
 	leaf := func(name string, l pki.Leaf) (string, string) {
 		crt, key := filepath.Join(pkiDir, name+".crt"), filepath.Join(pkiDir, name+".key")
-		_, err := ca.EnsureLeaf(crt, key, l)
+		_, err := ca.EnsureLeaf(crt, key, l, pki.LeafValidity)
 		must(err)
 		return crt, key
 	}

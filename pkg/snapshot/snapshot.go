@@ -123,7 +123,10 @@ func Save(s Server, kind, credential string, now time.Time) (string, error) {
 // copyDB copies the database at src to dst as of one moment, while other
 // connections write: VACUUM INTO reads in one transaction.
 func copyDB(src, dst string) error {
-	db, err := sql.Open("sqlite3", "file:"+src+"?_busy_timeout=30000&mode=ro")
+	if _, err := os.Stat(src); err != nil {
+		return fmt.Errorf("no embedded datastore (an external one is backed up with its own tools): %w", err)
+	}
+	db, err := sql.Open("sqlite3", "file:"+src+"?_busy_timeout=30000")
 	if err != nil {
 		return err
 	}

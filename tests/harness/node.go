@@ -130,15 +130,7 @@ func (n *Node) Stop() int {
 		n.c.t.Fatalf("node %s is not running", n.Name)
 	}
 	_ = n.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-n.exited:
-	case <-time.After(2 * time.Minute):
-		n.kill()
-		n.c.t.Fatalf("node %s did not stop within 2 minutes of SIGTERM", n.Name)
-	}
-	code := n.cmd.ProcessState.ExitCode()
-	n.cmd = nil
-	return code
+	return n.wait(2*time.Minute, "stop within 2 minutes of SIGTERM")
 }
 
 // Wait waits for the process to end by itself and returns its exit code.
@@ -147,11 +139,18 @@ func (n *Node) Wait() int {
 	if n.cmd == nil {
 		n.c.t.Fatalf("node %s is not running", n.Name)
 	}
+	return n.wait(5*time.Minute, "end by itself within 5 minutes")
+}
+
+// wait waits up to bound for the process to end, kills it after that,
+// and returns its exit code.
+func (n *Node) wait(bound time.Duration, what string) int {
+	n.c.t.Helper()
 	select {
 	case <-n.exited:
-	case <-time.After(5 * time.Minute):
+	case <-time.After(bound):
 		n.kill()
-		n.c.t.Fatalf("node %s did not end by itself within 5 minutes", n.Name)
+		n.c.t.Fatalf("node %s did not %s", n.Name, what)
 	}
 	code := n.cmd.ProcessState.ExitCode()
 	n.cmd = nil
