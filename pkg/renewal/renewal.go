@@ -49,8 +49,8 @@ func New(cfg Config) *Renewer { return &Renewer{cfg: cfg} }
 func (*Renewer) Name() string { return "certificates" }
 
 // Run implements component.Component. It is ready at once: the
-// certificates were made (or renewed) before the components that use them
-// started.
+// certificates exist (made at start, or by the join), and keeping them
+// current is all it does.
 func (r *Renewer) Run(ctx context.Context, ready func()) error {
 	ready()
 	// retry is the wait after a failed renewal; after, when set, replaces
