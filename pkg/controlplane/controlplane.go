@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/liveness"
 	"github.com/edgeos/edgeos/pkg/multicall"
 	"github.com/spf13/pflag"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -153,13 +154,37 @@ func (cp *ControlPlane) APIServer(ctx context.Context, ready func()) error {
 	defer wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	dead := make(chan error, 1)
 	wg.Go(func() {
-		if waitReadyz(ctx, readyz.Discovery().RESTClient()) == nil {
-			ready()
+		c := readyz.Discovery().RESTClient()
+		if waitReadyz(ctx, c) != nil {
+			return
+		}
+		ready()
+		// the datastore is left out: its outage is not cured by a restart
+		err := liveness.Watch(ctx, livezPeriod, livezFailures, func(ctx context.Context) error {
+			_, err := c.Get().AbsPath("/livez").Param("exclude", "etcd").DoRaw(ctx)
+			return err
+		})
+		if err != nil {
+			dead <- fmt.Errorf("kube-apiserver /livez: %w", err)
+			cancel()
 		}
 	})
-	return prepared.Run(ctx)
+	err = prepared.Run(ctx)
+	select {
+	case d := <-dead:
+		return d
+	default:
+		return err
+	}
 }
+
+// The apiserver's liveness: a failed /livez for 5 minutes ends it.
+const (
+	livezPeriod   = time.Minute
+	livezFailures = 5
+)
 
 // waitReadyz asks the apiserver's /readyz, as its own loopback client,
 // until it answers ok or ctx ends.
