@@ -53,16 +53,16 @@ func (p paths) token() string  { return filepath.Join(p.server(), "token") }
 func (p paths) encryption() string {
 	return filepath.Join(p.server(), "cred", secretsencrypt.FileName)
 }
-
-// EncryptionConfig is where a server keeps its Secrets encryption
-// configuration.
-func EncryptionConfig(dataDir string) string { return paths{dataDir}.encryption() }
 func (p paths) kubeconfig(name string) string {
 	return filepath.Join(p.server(), "cred", name+".kubeconfig")
 }
 
 // AdminKubeconfig is where a server keeps its admin kubeconfig.
 func AdminKubeconfig(dataDir string) string { return paths{dataDir}.kubeconfig("admin") }
+
+// EncryptionConfig is where a server keeps its Secrets encryption
+// configuration.
+func EncryptionConfig(dataDir string) string { return paths{dataDir}.encryption() }
 
 // TokenFile is where a server keeps its full join token.
 func TokenFile(dataDir string) string { return paths{dataDir}.token() }
