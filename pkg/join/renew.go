@@ -2,6 +2,7 @@ package join
 
 import (
 	"context"
+	"crypto"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -39,16 +40,20 @@ type RenewConfig struct {
 // does not contact the server.
 func Renew(ctx context.Context, cfg RenewConfig) ([]string, error) {
 	path := func(f string) string { return filepath.Join(cfg.Dir, f) }
+	type pair struct {
+		i    int
+		cert *x509.Certificate // nil: missing, from an older join
+		key  crypto.Signer
+	}
 	now := time.Now()
-	var due []int
+	var due []pair
 	for i, c := range nodeCerts {
-		cert, _, err := pki.Load(path(c.certFile), path(c.keyFile))
+		cert, key, err := pki.Load(path(c.certFile), path(c.keyFile))
 		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			return nil, err
 		}
-		// a certificate missing from an older join is due too
 		if cfg.Force || err != nil || pki.Due(cert, now) {
-			due = append(due, i)
+			due = append(due, pair{i, cert, key})
 		}
 	}
 	if len(due) == 0 {
@@ -64,16 +69,15 @@ func Renew(ctx context.Context, cfg RenewConfig) ([]string, error) {
 		return nil, err
 	}
 	var wrote []string
-	for _, i := range due {
-		nc := nodeCerts[i]
-		old, key, err := pki.Load(path(nc.certFile), path(nc.keyFile))
-		if errors.Is(err, os.ErrNotExist) {
-			if key, err = pki.NewKey(); err == nil {
-				err = pki.WriteFile(path(nc.keyFile), pki.PEMKey(key), 0o600)
+	for _, d := range due {
+		nc, old, key := nodeCerts[d.i], d.cert, d.key
+		if old == nil {
+			if key, err = pki.NewKey(); err != nil {
+				return wrote, err
 			}
-		}
-		if err != nil {
-			return wrote, err
+			if err := pki.WriteFile(path(nc.keyFile), pki.PEMKey(key), 0o600); err != nil {
+				return wrote, err
+			}
 		}
 		crt, err := c.certificate(ctx, nc.path, key, ips)
 		if err != nil {

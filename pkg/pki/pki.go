@@ -52,7 +52,7 @@ type CA struct {
 func EnsureCA(dir, name, commonName string) (*CA, error) {
 	certFile := filepath.Join(dir, name+".crt")
 	keyFile := filepath.Join(dir, name+".key")
-	if cert, key, err := load(certFile, keyFile); err == nil {
+	if cert, key, err := Load(certFile, keyFile); err == nil {
 		return &CA{Cert: cert, Key: key, CertFile: certFile, KeyFile: keyFile}, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("CA %s: %w", name, err)
@@ -130,7 +130,7 @@ func (ca *CA) Issue(l Leaf, pub crypto.PublicKey, validity time.Duration) (*x509
 // (so that the pair on disk never disagrees: only the certificate changes).
 // It reports whether it wrote a new certificate.
 func (ca *CA) EnsureLeaf(certFile, keyFile string, l Leaf, validity time.Duration) (bool, error) {
-	cert, key, err := load(certFile, keyFile)
+	cert, key, err := Load(certFile, keyFile)
 	switch {
 	case err == nil:
 		if ca.current(cert, key, l) {
@@ -162,11 +162,11 @@ func (ca *CA) EnsureLeaf(certFile, keyFile string, l Leaf, validity time.Duratio
 // Renew issues certFile again, for the key in keyFile, with the same names,
 // usage and lifetime, whether or not it is due: `edgeos certificate rotate`.
 func (ca *CA) Renew(certFile, keyFile string) (*x509.Certificate, error) {
-	cert, key, err := load(certFile, keyFile)
+	cert, key, err := Load(certFile, keyFile)
 	if err != nil {
 		return nil, err
 	}
-	if err := matches(cert, key); err != nil {
+	if err := Matches(cert, key); err != nil {
 		return nil, fmt.Errorf("%s: %w", certFile, err)
 	}
 	renewed, err := ca.Issue(LeafOf(cert), key.Public(), Lifetime(cert))
@@ -184,7 +184,7 @@ func (ca *CA) writeLeaf(certFile string, cert *x509.Certificate) error {
 // current reports whether cert is signed by ca, fits key, matches l and
 // needs no renewal.
 func (ca *CA) current(cert *x509.Certificate, key crypto.Signer, l Leaf) bool {
-	if cert.CheckSignatureFrom(ca.Cert) != nil || matches(cert, key) != nil {
+	if cert.CheckSignatureFrom(ca.Cert) != nil || Matches(cert, key) != nil {
 		return false
 	}
 	if Due(cert, time.Now()) && !ca.capped(cert) {
@@ -245,17 +245,14 @@ func LeafOf(cert *x509.Certificate) Leaf {
 	}
 }
 
-// matches reports an error unless cert is key's certificate.
-func matches(cert *x509.Certificate, key crypto.Signer) error {
+// Matches reports an error unless cert is key's certificate.
+func Matches(cert *x509.Certificate, key crypto.Signer) error {
 	pub, ok := cert.PublicKey.(interface{ Equal(crypto.PublicKey) bool })
 	if !ok || !pub.Equal(key.Public()) {
 		return errors.New("certificate and key do not belong together")
 	}
 	return nil
 }
-
-// Matches reports an error unless cert is key's certificate.
-func Matches(cert *x509.Certificate, key crypto.Signer) error { return matches(cert, key) }
 
 // NewKey makes a new ECDSA P-256 private key.
 func NewKey() (*ecdsa.PrivateKey, error) {
@@ -312,10 +309,6 @@ func ParseCert(b []byte) (*x509.Certificate, error) {
 
 // Load reads a certificate (the first of its file) and its key.
 func Load(certFile, keyFile string) (*x509.Certificate, crypto.Signer, error) {
-	return load(certFile, keyFile)
-}
-
-func load(certFile, keyFile string) (*x509.Certificate, crypto.Signer, error) {
 	cb, err := os.ReadFile(certFile)
 	if err != nil {
 		return nil, nil, err
