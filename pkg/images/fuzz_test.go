@@ -17,6 +17,7 @@ import (
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/images/archive"
 	"github.com/containerd/containerd/v2/plugins/content/local"
+	"github.com/edgeos/edgeos/pkg/expansion"
 )
 
 type entry struct {
@@ -151,14 +152,14 @@ func outside(t testing.TB, dir string) []string {
 }
 
 func TestImportValidAndHostileArchives(t *testing.T) {
-	if _, err := importArchive(t, ociArchive(t), minLimit); err != nil {
+	if _, err := importArchive(t, ociArchive(t), expansion.Floor); err != nil {
 		t.Fatalf("a valid OCI archive: %v", err)
 	}
-	if _, err := importArchive(t, gz(t, ociArchive(t)), minLimit); err != nil {
+	if _, err := importArchive(t, gz(t, ociArchive(t)), expansion.Floor); err != nil {
 		t.Fatalf("a valid OCI archive, gzipped: %v", err)
 	}
 	for name, data := range hostile(t) {
-		dir, _ := importArchive(t, data, minLimit)
+		dir, _ := importArchive(t, data, expansion.Floor)
 		if left := outside(t, dir); len(left) > 0 {
 			t.Errorf("%s: the import wrote outside its store: %v", name, left)
 		}

@@ -17,6 +17,7 @@ import (
 
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
+	"github.com/edgeos/edgeos/pkg/expansion"
 	"github.com/klauspost/compress/zstd"
 )
 
@@ -43,19 +44,10 @@ func Archive(name string) bool {
 }
 
 // Open returns the archive in path, decompressed by its content (gzip or
-// zstd) rather than trusting its name, and refused as it is read once it
-// grows past MaxExpansion times its size (and past minLimit).
+// zstd) rather than trusting its name, within the bounds of pkg/expansion.
 func Open(path string) (io.ReadCloser, error) {
-	return open(path, minLimit)
+	return open(path, expansion.Floor)
 }
-
-// Bounds of a compressed archive's content: image layers are compressed
-// already, so an archive of them barely shrinks; one that grows a
-// hundredfold is a decompression bomb, which would fill the disk.
-const (
-	MaxExpansion = 100
-	minLimit     = 1 << 30
-)
 
 func open(path string, floor int64) (io.ReadCloser, error) {
 	f, err := os.Open(path)
@@ -73,34 +65,9 @@ func open(path string, floor int64) (io.ReadCloser, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	if compressed {
-		r = &bounded{r: r, limit: max(floor, st.Size()*MaxExpansion), path: path}
+		r = expansion.Limit(r, st.Size(), floor, path)
 	}
 	return readCloser{r, f}, nil
-}
-
-// bounded fails a read past limit bytes.
-type bounded struct {
-	r     io.Reader
-	n     int64
-	limit int64
-	path  string
-}
-
-func (b *bounded) Read(p []byte) (int, error) {
-	n, err := b.r.Read(p)
-	b.n += int64(n)
-	if b.n > b.limit {
-		return 0, fmt.Errorf("%s decompresses to more than %d bytes (%d times its size, or 1 GiB): not an image archive", b.path, b.limit, MaxExpansion)
-	}
-	return n, err
-}
-
-// Close closes what it reads from.
-func (b *bounded) Close() error {
-	if c, ok := b.r.(io.Closer); ok {
-		return c.Close()
-	}
-	return nil
 }
 
 // readCloser closes the decompressor, then the file.

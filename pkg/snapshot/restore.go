@@ -14,14 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/expansion"
 	"github.com/klauspost/compress/zstd"
-)
-
-// Bounds of what a snapshot may decompress to: a hundred times its size,
-// at least 1 GiB (a database of 0s compresses very well).
-const (
-	maxExpansion = 100
-	minLimit     = 1 << 30
 )
 
 // Restore replaces s's database and credentials with those of the
@@ -102,9 +96,7 @@ func extract(s Server, file, credential, staging string) error {
 		return err
 	}
 	defer zr.Close()
-	limit := max(int64(minLimit), st.Size()*maxExpansion)
-	tr := tar.NewReader(io.LimitReader(zr, limit))
-	var total int64
+	tr := tar.NewReader(expansion.Limit(zr, st.Size(), expansion.Floor, file))
 	for i := 0; ; i++ {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
@@ -130,9 +122,6 @@ func extract(s Server, file, credential, staging string) error {
 		}
 		if !allowed(s, hdr.Name) {
 			return fmt.Errorf("entry %q is not part of a snapshot", hdr.Name)
-		}
-		if total += hdr.Size; total > limit {
-			return errors.New("decompresses to more than a snapshot can hold")
 		}
 		dst := filepath.Join(staging, filepath.FromSlash(hdr.Name))
 		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
