@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/edgeos/edgeos/pkg/config"
@@ -34,15 +33,8 @@ func SnapshotServer(dataDir, node, snapshotDir string) snapshot.Server {
 
 // StoredCredential is the credential of the token a server keeps.
 func StoredCredential(dataDir string) (string, error) {
-	b, err := os.ReadFile(TokenFile(dataDir))
-	if err != nil {
-		return "", err
-	}
-	t, err := token.Parse(strings.TrimSpace(string(b)))
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", TokenFile(dataDir), err)
-	}
-	return t.Credential, nil
+	t, err := storedToken(TokenFile(dataDir))
+	return t.Credential, err
 }
 
 // RestoreCredential is the credential a restore checks the snapshot

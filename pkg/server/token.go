@@ -21,12 +21,8 @@ func (s *Server) ensureToken() (token.Token, error) {
 	}
 	want := token.Token{CAHash: token.CAHash(caBundle)}
 
-	var stored token.Token
-	if b, err := os.ReadFile(s.paths.token()); err == nil {
-		if stored, err = token.Parse(string(b)); err != nil {
-			return token.Token{}, fmt.Errorf("stored token %s: %w", s.paths.token(), err)
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
+	stored, err := storedToken(s.paths.token())
+	if err != nil && !errors.Is(err, os.ErrNotExist) {
 		return token.Token{}, err
 	}
 
@@ -60,4 +56,17 @@ func (s *Server) ensureToken() (token.Token, error) {
 		}
 	}
 	return want, nil
+}
+
+// storedToken reads the token a server keeps at path.
+func storedToken(path string) (token.Token, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return token.Token{}, err
+	}
+	t, err := token.Parse(string(b))
+	if err != nil {
+		return token.Token{}, fmt.Errorf("stored token %s: %w", path, err)
+	}
+	return t, nil
 }
