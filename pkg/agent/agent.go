@@ -18,6 +18,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/containerd/programs"
 	"github.com/edgeos/edgeos/pkg/dns"
 	"github.com/edgeos/edgeos/pkg/images"
+	"github.com/edgeos/edgeos/pkg/ingress"
 	"github.com/edgeos/edgeos/pkg/join"
 	"github.com/edgeos/edgeos/pkg/pageout"
 	"github.com/edgeos/edgeos/pkg/pause"
@@ -129,7 +130,13 @@ func Components(cfg Config) ([]component.Component, error) {
 	} else {
 		logrus.Infof("--cni %s: the node stays NotReady until a CNI config appears in %s", cfg.Node.CNI, cniConfDir)
 	}
-	cs = append(cs, proxy)
+	cs = append(cs, proxy, ingress.NewNode(ingress.NodeConfig{
+		NodeName:       cfg.NodeName,
+		Addresses:      cfg.NodeIPs,
+		Kubeconfig:     cfg.agentKubeconfig(),
+		NodeKubeconfig: cfg.kubeletKubeconfig(),
+		Off:            cfg.Node.DisableIngressProxy,
+	}))
 	if cfg.Node.PageOutAfter > 0 {
 		cs = append(cs, pageout.New(pageout.Config{After: cfg.Node.PageOutAfter, BinDir: binDir, SelfPaging: []string{programs.Containerd}}))
 	}

@@ -63,5 +63,6 @@ func nodeOptionFlags(o *config.Node) []cli.Flag {
 		&cli.DurationFlag{Name: "pageout-after", Value: pageout.DefaultAfter, EnvVars: envVar("pageout-after"), Destination: &o.PageOutAfter,
 			Usage: "when after start-up edgeos hands the pages only its start-up used back to the kernel (0: never)"},
 		stringFlag("node-external-ip", "", "address other nodes reach this node at, for nodes behind NAT (default: the node IP)", &o.ExternalIP),
+		boolFlag("disable-ingress-proxy", "keep this node out of the ingress: its proxy does not listen", &o.DisableIngressProxy),
 	}
 }

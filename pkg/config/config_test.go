@@ -19,6 +19,7 @@ func validServer() *Server {
 		Node:                Node{CNI: CNIEdgeos, PageOutAfter: time.Minute, Labels: []string{"a=b"}},
 		CertificateLifetime: 365 * 24 * time.Hour,
 		SnapshotSchedule:    "0 */12 * * *", SnapshotRetention: 5,
+		IngressHTTPPort: 80, IngressHTTPSPort: 443,
 	}
 }
 
@@ -61,6 +62,9 @@ func TestServerValidate(t *testing.T) {
 		{"node option", func(c *Server) { c.Node.CNI = "flannel" }, "--cni \"flannel\""},
 		{"storage path", func(c *Server) { c.Node.LocalStoragePath = "rel" }, "--local-storage-path"},
 		{"pageout", func(c *Server) { c.Node.PageOutAfter = -time.Second }, "--pageout-after"},
+		{"ingress port", func(c *Server) { c.IngressHTTPPort = 0 }, "--ingress-http-port 0 is not a port"},
+		{"ingress on the API port", func(c *Server) { c.IngressHTTPSPort = 6443 }, "--ingress-https-port 6443 is the API's"},
+		{"ingress ports the same", func(c *Server) { c.IngressHTTPPort = 443 }, "are both 443"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := withDatastoreTimeout(validServer())

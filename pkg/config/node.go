@@ -43,6 +43,8 @@ type Node struct {
 	// PageOutAfter is when, after start-up, the process's start-up-only
 	// pages go back to the kernel (pkg/pageout); 0 keeps them.
 	PageOutAfter time.Duration
+	// DisableIngressProxy keeps this node out of the ingress.
+	DisableIngressProxy bool
 }
 
 // Pod network choices.

@@ -56,7 +56,10 @@ type Server struct {
 	Node         Node
 	DisableAgent bool
 	Disable      []string
-	Debug        bool
+	// IngressHTTPPort and IngressHTTPSPort are where every node's ingress
+	// proxy listens.
+	IngressHTTPPort, IngressHTTPSPort int
+	Debug                             bool
 	// key=value flags for the upstream components; they win over edgeos's
 	APIServerArgs, ControllerManagerArgs, SchedulerArgs []string
 }
@@ -67,7 +70,7 @@ type Server struct {
 const MinCertificateLifetime = time.Minute
 
 // Parts that --disable can turn off.
-var Parts = []string{"dns", "servicelb", "local-storage"}
+var Parts = []string{"dns", "servicelb", "local-storage", "ingress"}
 
 // Disabled reports whether --disable names part.
 func (c *Server) Disabled(part string) bool { return slices.Contains(c.Disable, part) }
@@ -115,6 +118,7 @@ func (c *Server) Validate() error {
 			errs = append(errs, fmt.Errorf("--disable %q is not a bundled part (known: %s)", d, strings.Join(Parts, ", ")))
 		}
 	}
+	errs = append(errs, c.checkIngressPorts())
 	errs = append(errs, c.Node.Validate())
 	if c.Token != "" && c.TokenFile != "" {
 		errs = append(errs, errors.New("--token and --token-file are mutually exclusive"))
@@ -141,6 +145,25 @@ func (c *Server) Validate() error {
 	}
 	if c.Datastore.ConnectTimeout <= 0 {
 		errs = append(errs, errors.New("--datastore-connect-timeout must be positive"))
+	}
+	return errors.Join(errs...)
+}
+
+func (c *Server) checkIngressPorts() error {
+	var errs []error
+	for _, p := range []struct {
+		flag string
+		port int
+	}{{"--ingress-http-port", c.IngressHTTPPort}, {"--ingress-https-port", c.IngressHTTPSPort}} {
+		switch {
+		case p.port < 1 || p.port > 65535:
+			errs = append(errs, fmt.Errorf("%s %d is not a port number", p.flag, p.port))
+		case p.port == c.HTTPSListenPort:
+			errs = append(errs, fmt.Errorf("%s %d is the API's --https-listen-port", p.flag, p.port))
+		}
+	}
+	if c.IngressHTTPPort == c.IngressHTTPSPort {
+		errs = append(errs, fmt.Errorf("--ingress-http-port and --ingress-https-port are both %d", c.IngressHTTPPort))
 	}
 	return errors.Join(errs...)
 }

@@ -8,7 +8,9 @@
 // externalTrafficPolicy Local gets only the eligible nodes that hold one of
 // its ready endpoints. A node's port serves one Service: a Service asking
 // for a port (and protocol) that an older Service holds on one of its nodes
-// waits, with an Event, until the port is free.
+// waits, with an Event, until the port is free. Other users of node ports
+// (the ingress proxy) take part as Claims, by the same rule: the older one
+// keeps the port.
 package lb
 
 import (
@@ -19,6 +21,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // EnableLabel restricts load balancing to the nodes that carry it with the
@@ -31,6 +34,25 @@ type plan struct {
 	ingress map[string][]string
 	// waiting by Service key: why.
 	waiting map[string]string
+	// lost by Claim holder: the nodes where an older Service holds one of
+	// its ports, and which.
+	lost map[string]map[string]string
+}
+
+// Claim is a user of TCP ports on nodes other than a LoadBalancer Service.
+type Claim struct {
+	// Holder names it in messages ("the ingress proxy (Ingress a/b)").
+	Holder string
+	// Since is when it started to need the ports.
+	Since metav1.Time
+	Nodes []string
+	Ports []int32
+}
+
+// Lost are the nodes where an older LoadBalancer Service holds one of the
+// claim's ports, with a message naming it, by node.
+func Lost(services []*corev1.Service, nodes []*corev1.Node, slices []*discoveryv1.EndpointSlice, c Claim) map[string]string {
+	return assign(services, nodes, slices, []Claim{c}).lost[c.Holder]
 }
 
 // managed reports whether the Service is ours to balance.
@@ -40,27 +62,44 @@ func managed(s *corev1.Service) bool {
 
 func key(s *corev1.Service) string { return s.Namespace + "/" + s.Name }
 
-// assign plans the addresses of every managed Service, oldest first.
-func assign(services []*corev1.Service, nodes []*corev1.Node, slices []*discoveryv1.EndpointSlice) plan {
-	p := plan{ingress: map[string][]string{}, waiting: map[string]string{}}
-	var lbs []*corev1.Service
+// claimant is a Service or a Claim, in the order of age.
+type claimant struct {
+	since   metav1.Time
+	name    string
+	service *corev1.Service
+	claim   *Claim
+}
+
+// assign plans the addresses of every managed Service and the nodes each
+// claim loses, oldest first.
+func assign(services []*corev1.Service, nodes []*corev1.Node, slices []*discoveryv1.EndpointSlice, claims []Claim) plan {
+	p := plan{ingress: map[string][]string{}, waiting: map[string]string{}, lost: map[string]map[string]string{}}
+	var all []claimant
 	for _, s := range services {
 		if managed(s) {
-			lbs = append(lbs, s)
+			all = append(all, claimant{since: s.CreationTimestamp, name: key(s), service: s})
 		}
 	}
-	sort.Slice(lbs, func(i, j int) bool {
-		a, b := lbs[i], lbs[j]
-		if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
-			return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	for i := range claims {
+		all = append(all, claimant{since: claims[i].Since, name: claims[i].Holder, claim: &claims[i]})
+	}
+	sort.Slice(all, func(i, j int) bool {
+		a, b := all[i], all[j]
+		if !a.since.Equal(&b.since) {
+			return a.since.Before(&b.since)
 		}
-		return key(a) < key(b)
+		return a.name < b.name
 	})
 	eligible := eligibleNodes(nodes)
 	local := localEndpointNodes(slices)
-	// port holders: node/port/protocol → Service key
+	// port holders: node/port/protocol → who, as messages name it
 	held := map[string]string{}
-	for _, s := range lbs {
+	for _, c := range all {
+		if c.claim != nil {
+			hold(p, held, *c.claim)
+			continue
+		}
+		s := c.service
 		candidates := eligible
 		if s.Spec.ExternalTrafficPolicy == corev1.ServiceExternalTrafficPolicyLocal {
 			candidates = nil
@@ -81,7 +120,7 @@ func assign(services []*corev1.Service, nodes []*corev1.Node, slices []*discover
 		for _, n := range candidates {
 			for _, port := range s.Spec.Ports {
 				if holder, ok := held[portKey(n.Name, port)]; ok && conflict == "" {
-					conflict = fmt.Sprintf("port %d/%s on node %s is in use by LoadBalancer Service %s", port.Port, protocol(port), n.Name, holder)
+					conflict = fmt.Sprintf("port %d/%s on node %s is in use by %s", port.Port, protocol(port), n.Name, holder)
 				}
 			}
 		}
@@ -92,9 +131,9 @@ func assign(services []*corev1.Service, nodes []*corev1.Node, slices []*discover
 		var ips []string
 		for _, n := range candidates {
 			for _, port := range s.Spec.Ports {
-				held[portKey(n.Name, port)] = key(s)
+				held[portKey(n.Name, port)] = "LoadBalancer Service " + key(s)
 			}
-			if ip := nodeAddress(n); ip != "" {
+			if ip := NodeAddress(n); ip != "" {
 				ips = append(ips, ip)
 			}
 		}
@@ -102,6 +141,29 @@ func assign(services []*corev1.Service, nodes []*corev1.Node, slices []*discover
 		p.ingress[key(s)] = ips
 	}
 	return p
+}
+
+// hold gives a claim its ports on its nodes where no older Service holds
+// one of them.
+func hold(p plan, held map[string]string, c Claim) {
+	for _, n := range c.Nodes {
+		var lost string
+		for _, port := range c.Ports {
+			if holder, ok := held[portKey(n, corev1.ServicePort{Port: port})]; ok && lost == "" {
+				lost = fmt.Sprintf("port %d/TCP on node %s is in use by %s, which is older", port, n, holder)
+			}
+		}
+		if lost != "" {
+			if p.lost[c.Holder] == nil {
+				p.lost[c.Holder] = map[string]string{}
+			}
+			p.lost[c.Holder][n] = lost
+			continue
+		}
+		for _, port := range c.Ports {
+			held[portKey(n, corev1.ServicePort{Port: port})] = c.Holder
+		}
+	}
 }
 
 func protocol(p corev1.ServicePort) corev1.Protocol {
@@ -122,7 +184,7 @@ func eligibleNodes(nodes []*corev1.Node) []*corev1.Node {
 	}
 	var out []*corev1.Node
 	for _, n := range nodes {
-		if !ready(n) || (labelled && n.Labels[EnableLabel] != "true") {
+		if !Ready(n) || (labelled && n.Labels[EnableLabel] != "true") {
 			continue
 		}
 		out = append(out, n)
@@ -131,7 +193,8 @@ func eligibleNodes(nodes []*corev1.Node) []*corev1.Node {
 	return out
 }
 
-func ready(n *corev1.Node) bool {
+// Ready reports whether the node's Ready condition is true.
+func Ready(n *corev1.Node) bool {
 	for _, c := range n.Status.Conditions {
 		if c.Type == corev1.NodeReady {
 			return c.Status == corev1.ConditionTrue
@@ -140,9 +203,9 @@ func ready(n *corev1.Node) bool {
 	return false
 }
 
-// nodeAddress is the address clients reach a node at: its ExternalIP if it
+// NodeAddress is the address clients reach a node at: its ExternalIP if it
 // has one, else its InternalIP.
-func nodeAddress(n *corev1.Node) string {
+func NodeAddress(n *corev1.Node) string {
 	var internal string
 	for _, a := range n.Status.Addresses {
 		if net.ParseIP(a.Address) == nil {

@@ -48,7 +48,7 @@ func TestAssign(t *testing.T) {
 		Endpoints:  []discoveryv1.Endpoint{{Addresses: []string{"10.42.1.2"}, NodeName: &nodeB}},
 	}}
 
-	p := assign([]*corev1.Service{second, other, first, classed, local}, nodes, slices)
+	p := assign([]*corev1.Service{second, other, first, classed, local}, nodes, slices, nil)
 	want := map[string][]string{
 		"default/first": {"198.18.0.2", "198.18.0.3"}, // c is not Ready
 		"default/other": {"198.18.0.2", "198.18.0.3"},
@@ -65,15 +65,40 @@ func TestAssign(t *testing.T) {
 	}
 
 	// the first goes: the second gets the port
-	p = assign([]*corev1.Service{second, other}, nodes, nil)
+	p = assign([]*corev1.Service{second, other}, nodes, nil, nil)
 	if got := p.ingress["default/second"]; !reflect.DeepEqual(got, []string{"198.18.0.2", "198.18.0.3"}) {
 		t.Errorf("second after first left: %v (%s)", got, p.waiting["default/second"])
 	}
 
 	// once a node carries the label, only labelled nodes serve
 	nodes[1].Labels = map[string]string{EnableLabel: "true"}
-	p = assign([]*corev1.Service{other}, nodes, nil)
+	p = assign([]*corev1.Service{other}, nodes, nil, nil)
 	if got := p.ingress["default/other"]; !reflect.DeepEqual(got, []string{"198.18.0.3"}) {
 		t.Errorf("with the label on b: %v", got)
+	}
+}
+
+func TestClaimsByAge(t *testing.T) {
+	nodes := []*corev1.Node{testNode("a", "198.18.0.2", true, nil), testNode("b", "198.18.0.3", true, nil)}
+	claim := Claim{Holder: "the proxy", Since: metav1.NewTime(time.Unix(1000-5, 0)), Nodes: []string{"a"}, Ports: []int32{80, 443}}
+	older, newer := lbService("older", 10, 443, false), lbService("newer", 1, 80, false)
+
+	p := assign([]*corev1.Service{older, newer}, nodes, nil, []Claim{claim})
+	if got := p.lost["the proxy"]; !reflect.DeepEqual(got, map[string]string{"a": "port 443/TCP on node a is in use by LoadBalancer Service default/older, which is older"}) {
+		t.Errorf("the claim lost %v", got)
+	}
+	// where the claim holds nothing, the newer Service is free to go
+	if got := p.ingress["default/newer"]; !reflect.DeepEqual(got, []string{"198.18.0.2", "198.18.0.3"}) {
+		t.Errorf("newer: %v (%s)", got, p.waiting["default/newer"])
+	}
+
+	// without the older Service the claim holds port 80 on a: the newer
+	// Service waits
+	p = assign([]*corev1.Service{newer}, nodes, nil, []Claim{claim})
+	if why := p.waiting["default/newer"]; why != "port 80/TCP on node a is in use by the proxy" {
+		t.Errorf("newer waits because %q", why)
+	}
+	if len(p.lost) != 0 {
+		t.Errorf("lost %v", p.lost)
 	}
 }

@@ -19,16 +19,28 @@ import (
 // Component is the name events carry.
 const Component = "edgeos-servicelb"
 
+// Claimer is another user of node ports, whose claims take part in the
+// plan.
+type Claimer interface {
+	// Informers are what the claims are read from, made in f.
+	Informers(f informers.SharedInformerFactory) []cache.SharedIndexInformer
+	// Claims are the current claims, read from those informers.
+	Claims() ([]Claim, error)
+}
+
 // Controller keeps LoadBalancer Services' status in step with the plan.
 type Controller struct {
-	cs kubernetes.Interface
+	cs      kubernetes.Interface
+	claimer Claimer
 	// told remembers the last waiting reason evented per Service, so an
 	// Event is recorded when the reason changes, not on every pass.
 	told map[string]string
 }
 
-// New makes the controller.
-func New(cs kubernetes.Interface) *Controller { return &Controller{cs: cs, told: map[string]string{}} }
+// New makes the controller; claimer may be nil.
+func New(cs kubernetes.Interface, claimer Claimer) *Controller {
+	return &Controller{cs: cs, claimer: claimer, told: map[string]string{}}
+}
 
 func (c *Controller) Name() string { return "servicelb" }
 
@@ -39,17 +51,26 @@ func (c *Controller) Run(ctx context.Context, ready func()) error {
 	svcs := factory.Core().V1().Services()
 	nodes := factory.Core().V1().Nodes()
 	eps := factory.Discovery().V1().EndpointSlices()
+	infs := []cache.SharedIndexInformer{svcs.Informer(), nodes.Informer(), eps.Informer()}
+	if c.claimer != nil {
+		infs = append(infs, c.claimer.Informers(factory)...)
+	}
 	recorder, stop := watch.Recorder(ctx, c.cs, Component)
 	defer stop()
-	return watch.Loop(ctx, "servicelb", factory, []cache.SharedIndexInformer{svcs.Informer(), nodes.Informer(), eps.Informer()},
+	return watch.Loop(ctx, "servicelb", factory, infs,
 		watch.DefaultPause, ready, func(ctx context.Context) error {
 			s, err1 := svcs.Lister().List(labels.Everything())
 			n, err2 := nodes.Lister().List(labels.Everything())
 			e, err3 := eps.Lister().List(labels.Everything())
-			if err := errors.Join(err1, err2, err3); err != nil {
+			var claims []Claim
+			var err4 error
+			if c.claimer != nil {
+				claims, err4 = c.claimer.Claims()
+			}
+			if err := errors.Join(err1, err2, err3, err4); err != nil {
 				return err
 			}
-			return c.apply(ctx, assign(s, n, e), s, recorder)
+			return c.apply(ctx, assign(s, n, e, claims), s, recorder)
 		})
 }
 

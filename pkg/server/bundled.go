@@ -5,6 +5,7 @@ import (
 
 	"github.com/edgeos/edgeos/pkg/component"
 	"github.com/edgeos/edgeos/pkg/dns"
+	"github.com/edgeos/edgeos/pkg/ingress"
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
 	"github.com/edgeos/edgeos/pkg/lb"
 	"github.com/edgeos/edgeos/pkg/secretsencrypt"
@@ -30,8 +31,17 @@ func (s *Server) bundled(cs kubernetes.Interface, newEncryption bool) []componen
 			component.Once("local-path-class", func(ctx context.Context) error { return localpath.EnsureStorageClass(ctx, cs) }),
 			localpath.NewProvisioner(cs))
 	}
+	ports := ingress.Ports{HTTP: s.cfg.IngressHTTPPort, HTTPS: s.cfg.IngressHTTPSPort}
+	var claimer lb.Claimer
+	if s.cfg.Disabled("ingress") {
+		// nodes follow the class: without it their proxies stop
+		out = append(out, component.Once("ingress-class-removal", func(ctx context.Context) error { return ingress.RemoveClass(ctx, cs) }))
+	} else {
+		out = append(out, ingress.NewController(cs, ports))
+		claimer = ingress.NewClaimer(ports)
+	}
 	if !s.cfg.Disabled("servicelb") {
-		out = append(out, lb.New(cs))
+		out = append(out, lb.New(cs, claimer))
 	}
 	return out
 }

@@ -7,6 +7,7 @@ package watch
 
 import (
 	"context"
+	"errors"
 	"sync"
 	"time"
 
@@ -78,7 +79,11 @@ func Loop(ctx context.Context, name string, factory Factory, infs []cache.Shared
 		case <-changed:
 		}
 		if err := pass(ctx); err != nil && ctx.Err() == nil {
-			logrus.Warnf("%s: %v (trying again)", name, err)
+			if errors.As(err, new(quiet)) {
+				logrus.Debugf("%s: %v (trying again)", name, err)
+			} else {
+				logrus.Warnf("%s: %v (trying again)", name, err)
+			}
 			retries.Go(func() {
 				select {
 				case <-ctx.Done():
@@ -96,6 +101,15 @@ func Loop(ctx context.Context, name string, factory Factory, infs []cache.Shared
 		}
 	}
 }
+
+// Quietly marks an error a pass has already reported: it is retried like
+// any other, and logged at the debug level only, so that a condition that
+// lasts (a port another program holds) is told once, not every few seconds.
+func Quietly(err error) error { return quiet{err} }
+
+type quiet struct{ error }
+
+func (q quiet) Unwrap() error { return q.error }
 
 // Recorder records Events as component until stop is called.
 func Recorder(ctx context.Context, cs kubernetes.Interface, component string) (recorder record.EventRecorder, stop func()) {

@@ -64,3 +64,11 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 	}
 	t.Fatalf("%s never happened", what)
 }
+
+func TestQuietlyKeepsTheError(t *testing.T) {
+	base := errors.New("port in use")
+	err := Quietly(base)
+	if !errors.Is(err, base) || err.Error() != "port in use" || !errors.As(err, new(quiet)) {
+		t.Errorf("Quietly(%v) = %v", base, err)
+	}
+}

@@ -7,11 +7,15 @@
 // through the search list of /etc/resolv.conf as a stub resolver applies it
 // (or straight to SERVER). `echo write FILE TEXT` writes a file.
 // The server also answers UDP datagrams on the same port number with its
-// hostname and the sender's address. It is built statically and packed by tests/images into an OCI
-// archive.
+// hostname and the sender's address. /headers answers with the request's
+// X-Forwarded headers, /ws echoes WebSocket messages. On SIGTERM it stops
+// as a well-behaved server does: it stops accepting, finishes the requests
+// under way, then exits. It is built statically and packed by tests/images
+// into an OCI archive.
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -80,18 +84,28 @@ func main() {
 	http.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintf(w, "echo from %s: %s %s\n", host, r.URL.Path, os.Getenv("MESSAGE"))
 	})
+	http.HandleFunc("/headers", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "echo from %s: host=%s for=%s proto=%s forwarded-host=%s\n", host, r.Host,
+			r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-Host"))
+	})
+	http.HandleFunc("/ws", func(w http.ResponseWriter, r *http.Request) { wsEcho(w, r, host) })
+	srv := &http.Server{Addr: ":" + port}
 	go func() {
 		stop := make(chan os.Signal, 1)
 		signal.Notify(stop, syscall.SIGTERM, os.Interrupt)
 		<-stop
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(ctx)
 		os.Exit(0)
 	}()
 	go udpServe(":"+port, host)
 	fmt.Printf("echo listening on :%s\n", port)
-	if err := http.ListenAndServe(":"+port, nil); err != nil {
+	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+	select {} // Shutdown is under way; it exits
 }
 
 // udpServe answers each datagram with the hostname and the sender.

@@ -1,0 +1,186 @@
+package ingress
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/edgeos/edgeos/pkg/kubeconfig"
+	"github.com/edgeos/edgeos/pkg/watch"
+	"github.com/sirupsen/logrus"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	listerscorev1 "k8s.io/client-go/listers/core/v1"
+)
+
+// NodeConfig places a node's proxy.
+type NodeConfig struct {
+	NodeName string
+	// Addresses the proxy listens on: the node's IPs.
+	Addresses []string
+	// Kubeconfig watches Ingresses, Services, EndpointSlices and the
+	// certificates' copy (the edgeos-agent identity, which may).
+	Kubeconfig string
+	// NodeKubeconfig labels the node (the kubelet's identity, which may
+	// change its own Node).
+	NodeKubeconfig string
+	// Off keeps this node out (--disable-ingress-proxy).
+	Off bool
+}
+
+// Node is a node's ingress proxy component.
+type Node struct{ cfg NodeConfig }
+
+// NewNode prepares a node's proxy.
+func NewNode(cfg NodeConfig) *Node { return &Node{cfg: cfg} }
+
+func (n *Node) Name() string { return "ingress-proxy" }
+
+// Run is ready at once: the proxy listens once the server has told it the
+// ports (by the IngressClass), and serves from the watch caches while the
+// server is unreachable.
+func (n *Node) Run(ctx context.Context, ready func()) error {
+	cs, err := kubeconfig.Client(n.cfg.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	nodes, err := kubeconfig.Client(n.cfg.NodeKubeconfig)
+	if err != nil {
+		return err
+	}
+	lbl := &labeller{cs: nodes, node: n.cfg.NodeName}
+	ready()
+	if n.cfg.Off {
+		logrus.Infof("Ingress proxy off on this node (--disable-ingress-proxy)")
+		return n.keepOut(ctx, lbl)
+	}
+	cert, err := selfSigned(n.cfg.NodeName)
+	if err != nil {
+		return err
+	}
+	proxy := NewProxy()
+	defer proxy.Close()
+	conns, endConns := context.WithCancel(context.Background())
+	ls := newListeners(conns, proxy, n.cfg.Addresses, cert)
+	defer endConns()
+	defer ls.stop()
+
+	factory := informers.NewSharedInformerFactory(cs, 0)
+	l := newListers(factory, true)
+	copyFactory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(metav1.NamespaceSystem),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", CertificatesSecret).String()
+		}))
+	copies := copyFactory.Core().V1().Secrets()
+	certs := &certCache{lister: copies.Lister()}
+	var told string // the listen error last reported
+	infs := append(l.infs, copies.Informer())
+	return watch.Loop(ctx, "Ingress proxy", factories{factory, copyFactory}, infs,
+		watch.Pause{AfterError: 5 * time.Second, Between: 100 * time.Millisecond}, nil, func(ctx context.Context) error {
+			in, class, err := l.read()
+			if err != nil {
+				return err
+			}
+			if class == nil {
+				proxy.Swap(newTable())
+				_ = ls.set(Ports{})
+				return lbl.set(ctx, false)
+			}
+			ports, err := PortsOf(class)
+			if err != nil {
+				return err
+			}
+			in.Certs = certs.get()
+			table, _ := Build(in)
+			proxy.Swap(table)
+			if err := ls.set(ports); err != nil {
+				err = fmt.Errorf("%w (this node is left out of Ingresses' addresses until it listens)", errors.Join(err, lbl.set(ctx, false)))
+				if err.Error() == told {
+					return watch.Quietly(err)
+				}
+				told = err.Error()
+				return err
+			}
+			told = ""
+			return lbl.set(ctx, true)
+		})
+}
+
+// keepOut says on the node that its proxy is off, until that is said.
+func (n *Node) keepOut(ctx context.Context, lbl *labeller) error {
+	for {
+		err := lbl.set(ctx, false)
+		if err == nil {
+			<-ctx.Done()
+			return nil
+		}
+		logrus.Warnf("Ingress proxy: %v (trying again)", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(5 * time.Second):
+		}
+	}
+}
+
+// labeller sets ProxyLabel on the node, remembering what it set so that a
+// pass writes only a change.
+type labeller struct {
+	cs    kubernetes.Interface
+	node  string
+	known bool
+	on    bool
+}
+
+func (l *labeller) set(ctx context.Context, on bool) error {
+	if l.known && l.on == on {
+		return nil
+	}
+	var value any // nil removes the label
+	if on {
+		value = "true"
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"labels": map[string]any{ProxyLabel: value}}})
+	if err != nil {
+		return err
+	}
+	if _, err := l.cs.CoreV1().Nodes().Patch(ctx, l.node, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("labelling node %s %s=%v: %w", l.node, ProxyLabel, on, err)
+	}
+	l.known, l.on = true, on
+	return nil
+}
+
+// certCache parses the certificates' copy again only when it changes.
+type certCache struct {
+	lister  listerscorev1.SecretLister
+	version string
+	certs   map[string]*tls.Certificate
+}
+
+func (c *certCache) get() map[string]*tls.Certificate {
+	s, err := c.lister.Secrets(metav1.NamespaceSystem).Get(CertificatesSecret)
+	if apierrors.IsNotFound(err) {
+		s, err = &corev1.Secret{}, nil
+	}
+	if err != nil {
+		return c.certs
+	}
+	if c.certs != nil && s.ResourceVersion == c.version {
+		return c.certs
+	}
+	certs, err := certificatesFrom(s)
+	if err != nil {
+		logrus.Warnf("Ingress proxy: %v", err)
+	}
+	c.certs, c.version = certs, s.ResourceVersion
+	return certs
+}

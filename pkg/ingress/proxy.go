@@ -1,0 +1,153 @@
+package ingress
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Proxy is the HTTP handler of a node's ingress: it routes each request by
+// the current table.
+type Proxy struct {
+	table atomic.Pointer[Table]
+	rp    *httputil.ReverseProxy
+	tr    *http.Transport
+}
+
+// maxAttempts bounds the endpoints one request tries.
+const maxAttempts = 3
+
+type targetKey struct{}
+
+// NewProxy makes a proxy with an empty table.
+func NewProxy() *Proxy {
+	p := &Proxy{tr: &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   128,
+		IdleConnTimeout:       90 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}}
+	p.table.Store(newTable())
+	p.rp = &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			// the endpoint is chosen per attempt by the transport; the
+			// backend sees the client's Host
+			pr.Out.URL.Scheme = "http"
+			pr.Out.URL.Host = "endpoint"
+			pr.SetXForwarded()
+		},
+		Transport: &balancer{next: p.tr},
+		ErrorLog:  debugLog(),
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if !errors.Is(err, context.Canceled) {
+				logrus.Debugf("Ingress: %s %s%s: %v", r.Method, r.Host, r.URL.Path, err)
+			}
+			http.Error(w, "bad gateway", http.StatusBadGateway)
+		},
+	}
+	return p
+}
+
+// Swap makes t the table for every request from now on; requests under
+// way finish with the table they started with.
+func (p *Proxy) Swap(t *Table) { p.table.Store(t) }
+
+// Table is the current table.
+func (p *Proxy) Table() *Table { return p.table.Load() }
+
+// Close drops the idle connections to endpoints.
+func (p *Proxy) Close() { p.tr.CloseIdleConnections() }
+
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	target := p.table.Load().Route(r.Host, r.URL.Path)
+	switch {
+	case target == nil:
+		http.Error(w, "no route for this host and path", http.StatusNotFound)
+		return
+	case len(target.Endpoints()) == 0:
+		why := target.Why
+		if why == "" {
+			why = "no ready endpoint for " + target.Name
+		}
+		http.Error(w, why, http.StatusServiceUnavailable)
+		return
+	}
+	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, target)))
+}
+
+// balancer sends a request to one of its target's endpoints, round robin,
+// and to the next one when the connection to an endpoint cannot be made:
+// nothing of the request was sent then, so any request may be retried.
+type balancer struct{ next http.RoundTripper }
+
+func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
+	target := req.Context().Value(targetKey{}).(*Target)
+	eps := target.Endpoints()
+	start := target.Start()
+	var body *heldBody
+	if req.Body != nil && req.Body != http.NoBody {
+		body = &heldBody{rc: req.Body}
+	}
+	var err error
+	for i := 0; i < len(eps) && i < maxAttempts; i++ {
+		attempt := req.Clone(req.Context())
+		attempt.URL.Host = eps[(start+i)%len(eps)]
+		if body != nil {
+			attempt.Body = body
+		}
+		var resp *http.Response
+		resp, err = b.next.RoundTrip(attempt)
+		if err == nil || !refused(err) || (body != nil && body.started()) {
+			return resp, err
+		}
+		logrus.Debugf("Ingress: %s: %v; trying the next endpoint", target.Name, err)
+	}
+	return nil, err
+}
+
+// refused reports whether err is a failure to connect, before anything
+// was sent.
+func refused(err error) bool {
+	var op *net.OpError
+	return errors.As(err, &op) && op.Op == "dial"
+}
+
+// heldBody is a request body shared by the attempts: the transport closes
+// the body it is given even when it fails to connect, which must not end
+// the body for the next attempt. The server closes the real one when the
+// request ends.
+type heldBody struct {
+	rc   io.ReadCloser
+	read atomic.Bool
+}
+
+func (h *heldBody) Read(p []byte) (int, error) {
+	h.read.Store(true)
+	return h.rc.Read(p)
+}
+
+func (h *heldBody) Close() error { return nil }
+
+func (h *heldBody) started() bool { return h.read.Load() }
+
+// debugLog sends what net/http logs (a client that went away, a failed
+// TLS handshake) to the debug level: clients on the network must not be
+// able to fill the node's log.
+func debugLog() *log.Logger { return log.New(debugWriter{}, "", 0) }
+
+type debugWriter struct{}
+
+func (debugWriter) Write(p []byte) (int, error) {
+	logrus.Debugf("Ingress: %s", strings.TrimSpace(string(p)))
+	return len(p), nil
+}

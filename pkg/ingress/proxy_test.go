@@ -1,0 +1,128 @@
+package ingress
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// refusedAddr is a loopback address where nothing listens.
+func refusedAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	return addr
+}
+
+func backend(t *testing.T, name string) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Upgrade") == "echo" {
+			conn, rw, err := http.NewResponseController(w).Hijack()
+			if err != nil {
+				return
+			}
+			defer conn.Close()
+			fmt.Fprint(rw, "HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+			rw.Flush()
+			line, _ := rw.ReadString('\n')
+			fmt.Fprintf(rw, "%s says %s", name, line)
+			rw.Flush()
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		fmt.Fprintf(w, "%s %s host=%s xff=%s proto=%s xhost=%s body=%s", name, r.URL.Path, r.Host,
+			r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-Host"), body)
+	}))
+	t.Cleanup(srv.Close)
+	return strings.TrimPrefix(srv.URL, "http://")
+}
+
+func proxyTo(t *testing.T, eps ...string) string {
+	p := NewProxy()
+	t.Cleanup(p.Close)
+	table := newTable()
+	table.host("app.example").prefixes = []prefixRoute{{prefix: "", target: &Target{Name: "default/app:80", Ready: eps}}}
+	table.host("down.example").prefixes = []prefixRoute{{prefix: "", target: &Target{Name: "default/down:80", Why: "Service default/down not found"}}}
+	p.Swap(table)
+	srv := httptest.NewServer(p)
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
+
+func get(t *testing.T, url, host, body string) (int, string) {
+	method := http.MethodGet
+	var rd io.Reader
+	if body != "" {
+		method, rd = http.MethodPost, strings.NewReader(body)
+	}
+	req, err := http.NewRequest(method, url, rd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Host = host
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestProxyRetriesRefusedConnections(t *testing.T) {
+	url := proxyTo(t, refusedAddr(t), backend(t, "one"), refusedAddr(t))
+	// every request succeeds, whichever endpoint the round robin starts at,
+	// including a request with a body
+	for i := range 6 {
+		code, body := get(t, url+"/x", "app.example", fmt.Sprintf("b%d", i))
+		if code != http.StatusOK || !strings.HasPrefix(body, "one /x host=app.example") || !strings.Contains(body, fmt.Sprintf("body=b%d", i)) {
+			t.Errorf("request %d: %d %q", i, code, body)
+		}
+	}
+}
+
+func TestProxyForwardedHeaders(t *testing.T) {
+	url := proxyTo(t, backend(t, "one"))
+	_, body := get(t, url+"/", "app.example", "")
+	if !strings.Contains(body, "xff=127.0.0.1 proto=http xhost=app.example") {
+		t.Errorf("forwarded headers: %q", body)
+	}
+}
+
+func TestProxyAnswersWithoutRoute(t *testing.T) {
+	url := proxyTo(t, backend(t, "one"))
+	if code, _ := get(t, url+"/", "nowhere.example", ""); code != http.StatusNotFound {
+		t.Errorf("no route: %d", code)
+	}
+	if code, body := get(t, url+"/", "down.example", ""); code != http.StatusServiceUnavailable || !strings.Contains(body, "not found") {
+		t.Errorf("no endpoints: %d %q", code, body)
+	}
+}
+
+func TestProxyUpgrade(t *testing.T) {
+	url := proxyTo(t, backend(t, "one"))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprint(conn, "GET /ws HTTP/1.1\r\nHost: app.example\r\nConnection: Upgrade\r\nUpgrade: echo\r\n\r\n")
+	rd := bufio.NewReader(conn)
+	resp, err := http.ReadResponse(rd, nil)
+	if err != nil || resp.StatusCode != http.StatusSwitchingProtocols {
+		t.Fatalf("upgrade: %v %v", resp, err)
+	}
+	fmt.Fprint(conn, "hello\n")
+	line, err := rd.ReadString('\n')
+	if err != nil || line != "one says hello\n" {
+		t.Errorf("after the upgrade: %q %v", line, err)
+	}
+}

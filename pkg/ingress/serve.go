@@ -1,0 +1,178 @@
+package ingress
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Ports are where a node's proxy listens.
+type Ports struct{ HTTP, HTTPS int }
+
+// listeners are the proxy's HTTP and HTTPS servers on the node's
+// addresses, changed in place when the ports change.
+type listeners struct {
+	proxy *Proxy
+	ips   []string
+	tls   *tls.Config
+	// base is every connection's context: cancelled once the servers
+	// have been shut down, it ends what shutting down does not (upgraded
+	// connections)
+	base    context.Context
+	running map[string]*http.Server
+	wg      sync.WaitGroup
+}
+
+// graceStop bounds how long a stopping listener waits for its requests.
+const graceStop = 5 * time.Second
+
+func newListeners(base context.Context, proxy *Proxy, ips []string, defaultCert *tls.Certificate) *listeners {
+	return &listeners{
+		proxy: proxy, ips: ips, base: base, running: map[string]*http.Server{},
+		tls: &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+				if c := proxy.Table().Certificate(hello.ServerName); c != nil {
+					return c, nil
+				}
+				return defaultCert, nil
+			},
+		},
+	}
+}
+
+// set listens on exactly the addresses of ports (none for the zero
+// Ports), keeping the servers already listening on them. Addresses it
+// cannot listen on are reported; the others serve.
+func (l *listeners) set(ports Ports) error {
+	want := map[string]bool{}
+	for _, ip := range l.ips {
+		if ports.HTTP > 0 {
+			want[net.JoinHostPort(ip, strconv.Itoa(ports.HTTP))] = false
+		}
+		if ports.HTTPS > 0 {
+			want[net.JoinHostPort(ip, strconv.Itoa(ports.HTTPS))] = true
+		}
+	}
+	for addr, srv := range l.running {
+		if _, ok := want[addr]; !ok {
+			delete(l.running, addr)
+			l.wg.Go(func() { shutdown(srv) })
+		}
+	}
+	var errs []error
+	for _, addr := range sortedKeys(want) {
+		if l.running[addr] != nil {
+			continue
+		}
+		if err := l.start(addr, want[addr]); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (l *listeners) start(addr string, secure bool) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           l.proxy,
+		ReadHeaderTimeout: 30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          debugLog(),
+		BaseContext:       func(net.Listener) context.Context { return l.base },
+	}
+	if secure {
+		srv.TLSConfig = l.tls.Clone()
+	}
+	l.running[addr] = srv
+	l.wg.Go(func() {
+		var err error
+		if secure {
+			err = srv.ServeTLS(ln, "", "")
+		} else {
+			err = srv.Serve(ln)
+		}
+		if !errors.Is(err, http.ErrServerClosed) {
+			logrus.Errorf("Ingress on %s: %v", addr, err)
+		}
+	})
+	scheme := "http"
+	if secure {
+		scheme = "https"
+	}
+	logrus.Infof("Ingress proxy serving %s on %s", scheme, addr)
+	return nil
+}
+
+// stop shuts every server down and waits for them.
+func (l *listeners) stop() {
+	for addr, srv := range l.running {
+		delete(l.running, addr)
+		l.wg.Go(func() { shutdown(srv) })
+	}
+	l.wg.Wait()
+}
+
+// shutdown lets requests under way finish, for a while, then closes.
+func shutdown(srv *http.Server) {
+	ctx, cancel := context.WithTimeout(context.Background(), graceStop)
+	defer cancel()
+	if err := srv.Shutdown(ctx); err != nil {
+		_ = srv.Close()
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// selfSigned is the certificate served to a client whose server name no
+// Ingress has a certificate for, made at start and kept in memory only.
+func selfSigned(nodeName string) (*tls.Certificate, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: "edgeos ingress default certificate", Organization: []string{"edgeos"}},
+		DNSNames:     []string{nodeName},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.AddDate(10, 0, 0),
+		KeyUsage:     x509.KeyUsageDigitalSignature,
+		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, fmt.Errorf("default ingress certificate: %w", err)
+	}
+	return &tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
+}
