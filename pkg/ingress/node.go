@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
@@ -19,6 +20,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	listerscorev1 "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/tools/cache"
 )
 
 // NodeConfig places a node's proxy.
@@ -44,9 +46,10 @@ func NewNode(cfg NodeConfig) *Node { return &Node{cfg: cfg} }
 
 func (n *Node) Name() string { return "ingress-proxy" }
 
-// Run is ready at once: the proxy listens once the server has told it the
-// ports (by the IngressClass), and serves from the watch caches while the
-// server is unreachable.
+// Run is ready at once. It watches only for the IngressClass while there
+// is none (--disable ingress on the server); once there is, the proxy
+// follows the routes and listens on the ports the class names, and serves
+// from its watch caches while the server is unreachable.
 func (n *Node) Run(ctx context.Context, ready func()) error {
 	cs, err := kubeconfig.Client(n.cfg.Kubeconfig)
 	if err != nil {
@@ -66,6 +69,40 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 	if err != nil {
 		return err
 	}
+	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", ClassName).String()
+	}))
+	classes := factory.Networking().V1().IngressClasses()
+	var serving sync.WaitGroup
+	stopServing := func() {}
+	defer func() { stopServing(); serving.Wait() }()
+	on := false
+	return watch.Loop(ctx, "Ingress proxy", factory, []cache.SharedIndexInformer{classes.Informer()}, watch.DefaultPause, nil, func(ctx context.Context) error {
+		class, err := classes.Lister().Get(ClassName)
+		if err != nil && !apierrors.IsNotFound(err) {
+			return err
+		}
+		want := err == nil && class.Spec.Controller == ControllerName
+		switch {
+		case want && !on:
+			sctx, cancel := context.WithCancel(ctx)
+			stopServing = cancel
+			serving.Go(func() { n.serve(sctx, cs, lbl, cert) })
+		case !want && on:
+			stopServing()
+			serving.Wait()
+			logrus.Infof("Ingress proxy stopped: the IngressClass %s is gone", ClassName)
+		}
+		on = want
+		if !on {
+			return lbl.set(ctx, false)
+		}
+		return nil
+	})
+}
+
+// serve follows the routes and listens until ctx ends.
+func (n *Node) serve(ctx context.Context, cs kubernetes.Interface, lbl *labeller, cert *tls.Certificate) {
 	proxy := NewProxy()
 	defer proxy.Close()
 	conns, endConns := context.WithCancel(context.Background())
@@ -83,16 +120,11 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 	certs := &certCache{lister: copies.Lister()}
 	var told string // the listen error last reported
 	infs := append(l.infs, copies.Informer())
-	return watch.Loop(ctx, "Ingress proxy", factories{factory, copyFactory}, infs,
+	err := watch.Loop(ctx, "Ingress proxy", factories{factory, copyFactory}, infs,
 		watch.Pause{AfterError: 5 * time.Second, Between: 100 * time.Millisecond}, nil, func(ctx context.Context) error {
 			in, class, err := l.read()
-			if err != nil {
-				return err
-			}
-			if class == nil {
-				proxy.Swap(newTable())
-				_ = ls.set(Ports{})
-				return lbl.set(ctx, false)
+			if err != nil || class == nil {
+				return err // without the class, Run stops this
 			}
 			ports, err := PortsOf(class)
 			if err != nil {
@@ -112,6 +144,9 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 			told = ""
 			return lbl.set(ctx, true)
 		})
+	if err != nil {
+		logrus.Errorf("Ingress proxy: %v", err)
+	}
 }
 
 // keepOut says on the node that its proxy is off, until that is said.

@@ -119,6 +119,33 @@ func TestIngress(t *testing.T) {
 	checkNoLossUnderChange(t, cs, srv, nodes)
 	checkIngressProblems(t, cs, srv)
 	checkPortClaim(t, cs, srv)
+	checkTurnedOff(t, srv, nodes)
+}
+
+// checkTurnedOff restarts the server with --disable ingress: the class
+// goes, and every node's proxy stops listening and says so on its Node.
+func checkTurnedOff(t *testing.T, srv *harness.Node, nodes []*harness.Node) {
+	t.Helper()
+	srv.Stop()
+	srv.Start(srv.ServerArgs("--disable", "ingress")...)
+	cs := srv.WaitReady()
+	for _, n := range nodes {
+		eventually(t, "the proxy on "+n.Name+" stops", func(ctx context.Context) (bool, error) {
+			node, err := cs.CoreV1().Nodes().Get(ctx, n.Name, metav1.GetOptions{})
+			if err != nil {
+				return false, err
+			}
+			conn, dialErr := net.DialTimeout("tcp", net.JoinHostPort(n.IP, "80"), 5*time.Second)
+			if dialErr == nil {
+				conn.Close()
+			}
+			_, labelled := node.Labels["ingress.edgeos.io/proxy"]
+			return dialErr != nil && !labelled, fmt.Errorf("port 80: %v; labels %v", dialErr, node.Labels)
+		})
+	}
+	if _, err := cs.NetworkingV1().IngressClasses().Get(context.Background(), "edgeos", metav1.GetOptions{}); err == nil {
+		t.Error("the IngressClass outlived --disable ingress")
+	}
 }
 
 // viaIngress sends one request to a node's proxy on port 80.
