@@ -64,7 +64,7 @@ agent*)
 	;;
 esac
 
-# flag values the killall and uninstall scripts need
+# the flag value the killall and uninstall scripts need
 flag_value() { # flag_value FLAG DEFAULT
 	v=$2
 	prev=
@@ -76,7 +76,6 @@ flag_value() { # flag_value FLAG DEFAULT
 	echo "$v"
 }
 DATA_DIR=$(flag_value --data-dir /var/lib/edgeos)
-CLUSTER_DNS=$(flag_value --cluster-dns 10.43.0.10)
 case $DATA_DIR in /*) ;; *) fatal "--data-dir $DATA_DIR must be an absolute path" ;; esac
 
 # ---- the binary ----------------------------------------------------------
@@ -236,60 +235,22 @@ fi
 
 put 0755 "$BIN_DIR/edgeos-killall.sh" <<EOF
 #!/bin/sh
-# Stop edgeos and everything it started on this node: containers, mounts,
-# links, iptables rules. Written by install.sh.
+# Stop edgeos and everything it started on this node: the service, then
+# 'edgeos killall' (containers, mounts, links, iptables rules). Written by
+# install.sh.
 set -u
 [ "\$(id -u)" = 0 ] || { echo "must run as root" >&2; exit 1; }
-BIN="$BIN_DIR/edgeos"
-DATA_DIR="$DATA_DIR"
-
 if [ -d /run/systemd/system ]; then systemctl stop edgeos 2>/dev/null || true; fi
 if command -v rc-service >/dev/null 2>&1; then rc-service edgeos stop 2>/dev/null || true; fi
-
-# edgeos runs its binary; containerd and the shims run the programs edgeos
-# writes to its bin dir
-pids_of_binary() {
-	for p in /proc/[0-9]*; do
-		case "\$(readlink "\$p/exe" 2>/dev/null)" in
-		"\$BIN" | "\$DATA_DIR"/agent/bin/*) echo "\${p#/proc/}" ;;
-		esac
-	done
-}
-# containers live in the kubelet's kubepods cgroups
-pids_of_pods() {
-	find /sys/fs/cgroup -path '*kubepods*' -name cgroup.procs -exec cat {} + 2>/dev/null
-}
-for sig in TERM KILL; do
-	for p in \$(pids_of_binary) \$(pids_of_pods); do kill -s \$sig "\$p" 2>/dev/null || true; done
-	[ -z "\$(pids_of_binary)\$(pids_of_pods)" ] && break
-	sleep 2
-done
-[ -f "$PID_FILE" ] && rm -f "$PID_FILE"
-
-# mounts of pods and of the runtime, deepest first
-grep -E " (/run/edgeos|/run/netns/cni-|\$DATA_DIR/agent)[^ ]*" /proc/self/mounts | cut -d' ' -f2 | sort -r | while read -r m; do
-	umount -l "\$m" 2>/dev/null || true
-done
-rm -rf /run/edgeos /run/netns/cni-* 2>/dev/null || true
-
-# links of the pod network
-for l in edgeos0 edgeos.1; do ip link delete "\$l" 2>/dev/null || true; done
-# the cluster DNS address on lo
-ip addr delete "$CLUSTER_DNS/32" dev lo 2>/dev/null || true
-
-# iptables rules of edgeos and kube-proxy
-for save in iptables-save ip6tables-save; do
-	command -v "\$save" >/dev/null 2>&1 || continue
-	restore=\$(echo "\$save" | sed 's/-save/-restore/')
-	"\$save" | grep -v -E 'EDGEOS-|KUBE-|edgeos' | "\$restore" 2>/dev/null || true
-done
+"$BIN_DIR/edgeos" killall --data-dir "$DATA_DIR" || exit 1
+rm -f "$PID_FILE"
 EOF
 
 put 0755 "$BIN_DIR/edgeos-uninstall.sh" <<EOF
 #!/bin/sh
-# Remove edgeos from this machine: stop it (edgeos-killall.sh), then remove
-# its service, binary, scripts, configuration and data dir. Written by
-# install.sh.
+# Remove edgeos from this machine: stop it ('edgeos uninstall', which also
+# removes the data dir and the configuration), then remove its service,
+# binary and scripts. Written by install.sh.
 set -u
 [ "\$(id -u)" = 0 ] || { echo "must run as root" >&2; exit 1; }
 ROOT="$ROOT"
@@ -299,7 +260,9 @@ if [ -z "\$ROOT" ]; then
 		rm -f /etc/systemd/system/multi-user.target.wants/edgeos.service
 	fi
 	if command -v rc-update >/dev/null 2>&1; then rc-update delete edgeos default 2>/dev/null || true; fi
-	"$BIN_DIR/edgeos-killall.sh"
+	if command -v rc-service >/dev/null 2>&1; then rc-service edgeos stop 2>/dev/null || true; fi
+	# stops what is left and removes the data dir and $CONFIG_DIR
+	"$BIN_DIR/edgeos" uninstall --data-dir "$DATA_DIR" || exit 1
 fi
 for f in $installed "$BIN_DIR/edgeos-killall.sh" "$MANIFEST" "$LOG_FILE" "$PID_FILE"; do
 	rm -f "\$ROOT\$f"

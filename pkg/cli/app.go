@@ -52,6 +52,8 @@ func New() *cli.App {
 			snapshotCommand(),
 			checkConfigCommand(),
 			imagesCommand(),
+			killallCommand(),
+			uninstallCommand(),
 		},
 	}
 }

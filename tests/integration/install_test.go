@@ -113,20 +113,7 @@ func TestInstallScratchRoot(t *testing.T) {
 func TestInstallStarts(t *testing.T) {
 	c := harness.New(t)
 	n := c.AddNode("node")
-	scratch := t.TempDir()
-	var overlays []string
-	for _, dir := range []string{"/etc", "/usr/local"} {
-		name := strings.ReplaceAll(strings.Trim(dir, "/"), "/", "-")
-		up, work := filepath.Join(scratch, name+"-upper"), filepath.Join(scratch, name+"-work")
-		overlays = append(overlays, fmt.Sprintf("mkdir -p %s %s && mount -t overlay overlay -o lowerdir=%s,upperdir=%s,workdir=%s %s", up, work, dir, up, work, dir))
-	}
-	if r := n.Setup(strings.Join(overlays, " && ")); r.ExitCode != 0 {
-		t.Fatalf("overlays: %s", r.Stderr)
-	}
-	// never install onto the host: the overlays must be what the node sees
-	if r := n.Shell("grep -q ' /usr/local overlay ' /proc/self/mounts && grep -q ' /etc overlay ' /proc/self/mounts"); r.ExitCode != 0 {
-		t.Fatalf("the node does not see its overlays; refusing to install onto the host")
-	}
+	scratch := overlay(t, n, "/etc", "/usr/local")
 	line := strings.Join(n.ServerArgs(), " ")
 	r := n.Shell(fmt.Sprintf("INSTALL_EDGEOS_BINARY=%s INSTALL_EDGEOS_EXEC='%s' sh %s", harness.Binary(t), line, filepath.Join(repoRoot(t), "scripts/install.sh")))
 	if r.ExitCode != 0 || !strings.Contains(r.Stdout, "starting edgeos directly") {
@@ -157,4 +144,28 @@ func TestInstallStarts(t *testing.T) {
 			t.Errorf("uninstall left in %s:\n%s", upper, out)
 		}
 	}
+}
+
+// overlay puts an overlay on each of the node's dirs, whose upper layers
+// are DIR-upper (slashes as dashes) in the returned directory, so that what
+// the node writes there never reaches the host's. It fails the test unless
+// the node sees every overlay.
+func overlay(t *testing.T, n *harness.Node, dirs ...string) string {
+	t.Helper()
+	scratch := t.TempDir()
+	var mounts, checks []string
+	for _, dir := range dirs {
+		name := strings.ReplaceAll(strings.Trim(dir, "/"), "/", "-")
+		up, work := filepath.Join(scratch, name+"-upper"), filepath.Join(scratch, name+"-work")
+		mounts = append(mounts, fmt.Sprintf("mkdir -p %s %s && mount -t overlay overlay -o lowerdir=%s,upperdir=%s,workdir=%s %s", up, work, dir, up, work, dir))
+		checks = append(checks, fmt.Sprintf("grep -q ' %s overlay ' /proc/self/mounts", dir))
+	}
+	if r := n.Setup(strings.Join(mounts, " && ")); r.ExitCode != 0 {
+		t.Fatalf("overlays: %s", r.Stderr)
+	}
+	// never write onto the host: the overlays must be what the node sees
+	if r := n.Shell(strings.Join(checks, " && ")); r.ExitCode != 0 {
+		t.Fatalf("the node does not see its overlays; refusing to go on")
+	}
+	return scratch
 }

@@ -1,0 +1,58 @@
+package teardown
+
+import (
+	"os"
+	"reflect"
+	"testing"
+)
+
+func TestOursFindsOnlyThisEdgeos(t *testing.T) {
+	self := os.Getpid()
+	table := map[int]proc{
+		self: {pid: self, ppid: 1, exe: "/usr/local/bin/edgeos", args: []string{"edgeos", "killall"}, netns: "net:[1]"},
+		10:   {pid: 10, ppid: 1, exe: "/usr/local/bin/edgeos", args: []string{"edgeos", "server"}, netns: "net:[1]"},
+		11:   {pid: 11, ppid: 1, exe: "/opt/edgeos", args: []string{"/opt/edgeos", "agent", "--server", "x"}, netns: "net:[1]"},
+		12:   {pid: 12, ppid: 1, exe: "/usr/local/bin/edgeos", args: []string{"edgeos", "server"}, netns: "net:[2]"},  // another machine's namespace
+		13:   {pid: 13, ppid: 1, exe: "/usr/local/bin/edgeos", args: []string{"edgeos", "kubectl"}, netns: "net:[1]"}, // not a node
+		20:   {pid: 20, ppid: 10, exe: "/var/lib/edgeos/agent/bin/containerd"},
+		21:   {pid: 21, ppid: 1, exe: "/var/lib/edgeos/agent/bin/containerd-shim-runc-v2"},
+		22:   {pid: 22, ppid: 21, exe: "/pause"},
+		23:   {pid: 23, ppid: 21, exe: "/echo"},
+		24:   {pid: 24, ppid: 23, exe: "/bin/sh"},
+		30:   {pid: 30, ppid: 1, exe: "/other/data/agent/bin/containerd-shim-runc-v2"}, // another data dir
+		31:   {pid: 31, ppid: 30, exe: "/echo"},
+		40:   {pid: 40, ppid: 1, exe: "/usr/sbin/sshd"},
+	}
+	edgeos, runtime := ours(table, "/var/lib/edgeos")
+	if want := []int{10, 11}; !reflect.DeepEqual(edgeos, want) {
+		t.Errorf("edgeos %v, want %v", edgeos, want)
+	}
+	if want := []int{20, 21, 22, 23, 24}; !reflect.DeepEqual(runtime, want) {
+		t.Errorf("runtime %v, want %v", runtime, want)
+	}
+}
+
+func TestOurRule(t *testing.T) {
+	for line, want := range map[string]bool{
+		":KUBE-SERVICES - [0:0]\n": true,
+		"-A PREROUTING -m comment --comment \"kubernetes service portals\" -j KUBE-SERVICES\n": true,
+		"-A POSTROUTING -j EDGEOS-POSTROUTING\n":                                               true,
+		"-A POSTROUTING -m comment --comment \"edgeos hostPort hairpin\" -j MASQUERADE\n":      true,
+		"-A INPUT -p tcp --dport 22 -j ACCEPT\n":                                               false,
+		"*nat\n":                                                                               false,
+		"COMMIT\n":                                                                             false,
+	} {
+		if got := ourRule(line); got != want {
+			t.Errorf("ourRule(%q) = %v", line, got)
+		}
+	}
+}
+
+func TestUnescape(t *testing.T) {
+	if got := unescape(`/var/lib/edge\040os/x`); got != "/var/lib/edge os/x" {
+		t.Errorf("unescape: %q", got)
+	}
+	if !under("/var/lib/edgeos/agent", "/var/lib/edgeos") || under("/var/lib/edgeos2", "/var/lib/edgeos") {
+		t.Error("under")
+	}
+}
