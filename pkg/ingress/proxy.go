@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -18,43 +19,32 @@ import (
 // Proxy is the HTTP handler of a node's ingress: it routes each request by
 // the current table.
 type Proxy struct {
-	table atomic.Pointer[Table]
-	rp    *httputil.ReverseProxy
-	tr    *http.Transport
+	table   atomic.Pointer[Table]
+	tr      *http.Transport
+	buffers *bufferPool
+	errLog  *log.Logger
 }
 
 // maxAttempts bounds the endpoints one request tries.
 const maxAttempts = 3
 
-type targetKey struct{}
-
 // NewProxy makes a proxy with an empty table.
 func NewProxy() *Proxy {
-	p := &Proxy{tr: &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-		MaxIdleConns:          1024,
-		MaxIdleConnsPerHost:   128,
-		IdleConnTimeout:       90 * time.Second,
-		ExpectContinueTimeout: time.Second,
-	}}
-	p.table.Store(newTable())
-	p.rp = &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			// the endpoint is chosen per attempt by the transport; the
-			// backend sees the client's Host
-			pr.Out.URL.Scheme = "http"
-			pr.Out.URL.Host = "endpoint"
-			pr.SetXForwarded()
+	p := &Proxy{
+		tr: &http.Transport{
+			DialContext:           (&net.Dialer{Timeout: 3 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:          1024,
+			MaxIdleConnsPerHost:   128,
+			IdleConnTimeout:       90 * time.Second,
+			ExpectContinueTimeout: time.Second,
+			// bodies pass as the backend encoded them: the transport
+			// must not ask for gzip and decode it on its own
+			DisableCompression: true,
 		},
-		Transport: &balancer{next: p.tr},
-		ErrorLog:  debugLog(),
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			if !errors.Is(err, context.Canceled) {
-				logrus.Debugf("Ingress: %s %s%s: %v", r.Method, r.Host, r.URL.Path, err)
-			}
-			http.Error(w, "bad gateway", http.StatusBadGateway)
-		},
+		buffers: &bufferPool{},
+		errLog:  debugLog(),
 	}
+	p.table.Store(newTable())
 	return p
 }
 
@@ -82,35 +72,73 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, why, http.StatusServiceUnavailable)
 		return
 	}
-	p.rp.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), targetKey{}, target)))
+	target.proxyOnce.Do(func() { target.proxy = p.reverseProxy(target) })
+	target.proxy.ServeHTTP(w, r)
 }
+
+// reverseProxy sends to target's endpoints: one per target, made at its
+// first request, so that a request carries nothing extra to find them.
+func (p *Proxy) reverseProxy(target *Target) *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			// the endpoint is chosen per attempt by the balancer; the
+			// backend sees the client's Host
+			pr.Out.URL.Scheme = "http"
+			pr.SetXForwarded()
+		},
+		Transport:  &balancer{next: p.tr, target: target},
+		BufferPool: p.buffers,
+		ErrorLog:   p.errLog,
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			if !errors.Is(err, context.Canceled) {
+				logrus.Debugf("Ingress: %s %s%s: %v", r.Method, r.Host, r.URL.Path, err)
+			}
+			http.Error(w, "bad gateway", http.StatusBadGateway)
+		},
+	}
+}
+
+// bufferPool lends the buffers bodies are copied through.
+type bufferPool struct{ pool sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if buf, ok := b.pool.Get().(*[]byte); ok {
+		return *buf
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.pool.Put(&buf) }
 
 // balancer sends a request to one of its target's endpoints, round robin,
 // and to the next one when the connection to an endpoint cannot be made:
 // nothing of the request was sent then, so any request may be retried.
-type balancer struct{ next http.RoundTripper }
+type balancer struct {
+	next   http.RoundTripper
+	target *Target
+}
 
 func (b *balancer) RoundTrip(req *http.Request) (*http.Response, error) {
-	target := req.Context().Value(targetKey{}).(*Target)
-	eps := target.Endpoints()
-	start := target.Start()
+	eps := b.target.Endpoints()
+	start := b.target.Start()
 	var body *heldBody
 	if req.Body != nil && req.Body != http.NoBody {
 		body = &heldBody{rc: req.Body}
 	}
 	var err error
+	// req is the ReverseProxy's own copy, made for this request: each
+	// attempt points it at another endpoint
 	for i := 0; i < len(eps) && i < maxAttempts; i++ {
-		attempt := req.Clone(req.Context())
-		attempt.URL.Host = eps[(start+i)%len(eps)]
+		req.URL.Host = eps[(start+i)%len(eps)]
 		if body != nil {
-			attempt.Body = body
+			req.Body = body
 		}
 		var resp *http.Response
-		resp, err = b.next.RoundTrip(attempt)
+		resp, err = b.next.RoundTrip(req)
 		if err == nil || !refused(err) || (body != nil && body.started()) {
 			return resp, err
 		}
-		logrus.Debugf("Ingress: %s: %v; trying the next endpoint", target.Name, err)
+		logrus.Debugf("Ingress: %s: %v; trying the next endpoint", b.target.Name, err)
 	}
 	return nil, err
 }

@@ -2,9 +2,11 @@ package ingress
 
 import (
 	"crypto/tls"
+	"net/http"
 	"path"
 	"sort"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -45,6 +47,9 @@ type Target struct {
 	// none is ready.
 	Ready, Terminating []string
 	next               atomic.Uint32
+	// the proxy to the endpoints, made at the first request
+	proxyOnce sync.Once
+	proxy     http.Handler
 }
 
 // Endpoints are the addresses to send to now.

@@ -402,13 +402,15 @@ func checkNoLossUnderChange(t *testing.T, cs kubernetes.Interface, srv *harness.
 	}
 	l.waitSent(t, 100)
 	sent, failures := l.end()
-	var afterGone []string
+	var afterGone, before []string
 	for _, f := range failures {
 		if f.at.After(gone) {
 			afterGone = append(afterGone, f.why)
+		} else {
+			before = append(before, f.why)
 		}
 	}
-	t.Logf("load: %d requests, %d failed while the killed endpoint was still listed", sent, len(failures)-len(afterGone))
+	t.Logf("load: %d requests, %d failed while the killed endpoint was still listed: %v", sent, len(before), before[:min(len(before), 5)])
 	if len(afterGone) > 0 {
 		t.Errorf("%d requests failed after the killed endpoint left the EndpointSlice (rollout began %s after): %v", len(afterGone), rolled.Sub(gone).Round(time.Second), afterGone[:min(len(afterGone), 5)])
 	}
