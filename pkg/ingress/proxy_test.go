@@ -38,8 +38,8 @@ func backend(t *testing.T, name string) string {
 			return
 		}
 		body, _ := io.ReadAll(r.Body)
-		fmt.Fprintf(w, "%s %s host=%s xff=%s proto=%s xhost=%s body=%s", name, r.URL.Path, r.Host,
-			r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-Host"), body)
+		fmt.Fprintf(w, "%s %s host=%s xff=%s proto=%s xhost=%s accept-encoding=%q body=%s", name, r.URL.Path, r.Host,
+			r.Header.Get("X-Forwarded-For"), r.Header.Get("X-Forwarded-Proto"), r.Header.Get("X-Forwarded-Host"), r.Header.Get("Accept-Encoding"), body)
 	}))
 	t.Cleanup(srv.Close)
 	return strings.TrimPrefix(srv.URL, "http://")
@@ -68,7 +68,9 @@ func get(t *testing.T, url, host, body string) (int, string) {
 		t.Fatal(err)
 	}
 	req.Host = host
-	resp, err := http.DefaultClient.Do(req)
+	// a client that asks for no encoding, so the test sees what the proxy adds
+	client := &http.Client{Transport: &http.Transport{DisableCompression: true}}
+	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +96,10 @@ func TestProxyForwardedHeaders(t *testing.T) {
 	_, body := get(t, url+"/", "app.example", "")
 	if !strings.Contains(body, "xff=127.0.0.1 proto=http xhost=app.example") {
 		t.Errorf("forwarded headers: %q", body)
+	}
+	// the request goes on as the client sent it: no encoding it did not ask for
+	if !strings.Contains(body, `accept-encoding=""`) {
+		t.Errorf("the proxy asked the backend for an encoding: %q", body)
 	}
 }
 
