@@ -7,12 +7,18 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/edgeos/edgeos/pkg/agent"
 	"github.com/edgeos/edgeos/pkg/bootstrap"
+	"github.com/edgeos/edgeos/pkg/component"
 	"github.com/edgeos/edgeos/pkg/join"
 	"github.com/edgeos/edgeos/pkg/nodepassword"
 	"github.com/edgeos/edgeos/pkg/pki"
+	"github.com/sirupsen/logrus"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -101,4 +107,39 @@ func (s *Server) clusterInfo() bootstrap.NodeConfig {
 		DisableDNS:          s.cfg.Disabled("dns"),
 		DisableLocalStorage: s.cfg.Disabled("local-storage"),
 	}
+}
+
+// ControlPlaneLabel marks the server's own node, as kubeadm and k3s do.
+const ControlPlaneLabel = "node-role.kubernetes.io/control-plane"
+
+// controlPlaneLabel labels the server's node once it has registered. A
+// kubelet may not set node-role labels on itself (NodeRestriction), so the
+// server does, with its own client; the start does not wait for it.
+func controlPlaneLabel(cs kubernetes.Interface, node string) component.Component {
+	return component.Func{Label: "control-plane-label", Fn: func(ctx context.Context, ready func()) error {
+		ready()
+		patch := []byte(`{"metadata":{"labels":{"` + ControlPlaneLabel + `":"true"}}}`)
+		for delay := time.Second; ; delay = min(2*delay, 30*time.Second) {
+			n, err := cs.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{})
+			if err == nil && n.Labels[ControlPlaneLabel] == "true" {
+				break
+			}
+			if err == nil {
+				_, err = cs.CoreV1().Nodes().Patch(ctx, node, types.MergePatchType, patch, metav1.PatchOptions{})
+			}
+			if err == nil {
+				break
+			}
+			if !apierrors.IsNotFound(err) && ctx.Err() == nil {
+				logrus.Debugf("Labelling node %s %s: %v (trying again)", node, ControlPlaneLabel, err)
+			}
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-time.After(delay):
+			}
+		}
+		<-ctx.Done()
+		return nil
+	}}
 }

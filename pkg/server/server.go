@@ -204,7 +204,7 @@ func Run(ctx context.Context, cfg config.CompletedServer) error {
 			return err
 		}
 		nodeLeaves = s.nodeLeaves(nodeCfg.TLSDir())
-		for _, c := range node {
+		for _, c := range append(node, controlPlaneLabel(cs, cfg.NodeName)) {
 			if err := m.Start(ctx, c); err != nil {
 				return err
 			}

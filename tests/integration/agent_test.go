@@ -15,8 +15,9 @@ import (
 
 // TestAgent joins a second machine with `edgeos agent`: bad tokens are
 // refused with clear messages and leave nothing behind; a good one brings up
-// the node's runtime; and the node starts again from its own credentials
-// while the server is down.
+// the node's runtime; only the server's node has the control-plane role;
+// and the node starts again from its own credentials while the server is
+// down.
 func TestAgent(t *testing.T) {
 	c := harness.New(t)
 	srv := c.AddNode("server")
@@ -49,6 +50,14 @@ func TestAgent(t *testing.T) {
 	nodeRegisters(t, cs, srv.Name, srv.IP)
 	nodeRegisters(t, cs, ag.Name, ag.IP)
 	nodeReady(t, cs, ag.Name, time.Time{})
+	// the server's node is the control plane, the agent is not
+	eventually(t, "the server's node carries the control-plane role", func(ctx context.Context) (bool, error) {
+		n, err := cs.CoreV1().Nodes().Get(ctx, srv.Name, metav1.GetOptions{})
+		return err == nil && n.Labels["node-role.kubernetes.io/control-plane"] == "true", err
+	})
+	if n, err := cs.CoreV1().Nodes().Get(context.Background(), ag.Name, metav1.GetOptions{}); err != nil || n.Labels["node-role.kubernetes.io/control-plane"] != "" {
+		t.Errorf("the agent's node: %v %v", n.Labels, err)
+	}
 	if code := ag.Stop(); code != 0 {
 		t.Errorf("agent exit code %d", code)
 	}
