@@ -119,7 +119,35 @@ func TestIngress(t *testing.T) {
 	checkNoLossUnderChange(t, cs, srv, nodes)
 	checkIngressProblems(t, cs, srv)
 	checkPortClaim(t, cs, srv)
+	checkNodeKeptOut(t, cs, srv, ag)
 	checkTurnedOff(t, srv, nodes)
+}
+
+// checkNodeKeptOut restarts the agent with --disable-ingress-proxy: its
+// proxy stops, and the Ingress's status names the server only.
+func checkNodeKeptOut(t *testing.T, cs kubernetes.Interface, srv, ag *harness.Node) {
+	t.Helper()
+	ag.Stop()
+	ag.Start(ag.AgentArgs(srv, "--disable-ingress-proxy")...)
+	ag.WaitLog("Ingress proxy off on this node")
+	eventually(t, "the Ingress's status lists only the server", func(ctx context.Context) (bool, error) {
+		ing, err := cs.NetworkingV1().Ingresses("default").Get(ctx, "sites", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		var got []string
+		for _, in := range ing.Status.LoadBalancer.Ingress {
+			got = append(got, in.IP)
+		}
+		return slices.Equal(got, []string{srv.IP}), fmt.Errorf("status lists %v", got)
+	})
+	if conn, err := net.DialTimeout("tcp", net.JoinHostPort(ag.IP, "80"), 5*time.Second); err == nil {
+		conn.Close()
+		t.Errorf("the agent kept out of the ingress listens on port 80")
+	}
+	if code, body, err := viaIngress(srv.IP, "a.example", "/kept-out"); code != 200 || !strings.Contains(body, ": /kept-out site-a") {
+		t.Errorf("through the server while the agent is out: %d %q %v", code, body, err)
+	}
 }
 
 // checkTurnedOff restarts the server with --disable ingress: the class
