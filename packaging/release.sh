@@ -2,7 +2,8 @@
 # Build the release binaries: dist/edgeos-linux-{amd64,arm64,armv7}, each
 # one static file with the pause image, containerd's runc shim and runc of
 # its architecture, stripped, with
-# a .sha256 beside it and all sums in dist/SHA256SUMS.
+# a .sha256 beside it, an xz-compressed copy (.xz, with its .xz.sha256) for
+# downloads over thin links, and all sums in dist/SHA256SUMS.
 #
 #   LDFLAGS="…" packaging/release.sh        (make release passes the version stamps)
 #   ARCHES="arm64" packaging/release.sh     (some only)
@@ -60,6 +61,9 @@ for arch in $ARCHES; do
     -ldflags "$LDFLAGS -s -w -linkmode external -extldflags '$extld'" \
     -o "dist/edgeos-linux-$arch" ./cmd/edgeos
   (cd dist && sha256sum "edgeos-linux-$arch" > "edgeos-linux-$arch.sha256")
+  # for thin links: install.sh fetches this one when it is there
+  xz -T0 -9 -c "dist/edgeos-linux-$arch" > "dist/edgeos-linux-$arch.xz"
+  (cd dist && sha256sum "edgeos-linux-$arch.xz" > "edgeos-linux-$arch.xz.sha256")
 done
 (cd dist && cat edgeos-linux-*.sha256 > SHA256SUMS)
 ls -l dist/

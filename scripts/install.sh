@@ -7,7 +7,11 @@
 #
 # Environment:
 #   INSTALL_EDGEOS_BINARY     path or http(s) URL of the edgeos binary to install
-#                             (default: bin/edgeos or dist/edgeos-linux-<arch> beside this script)
+#                             (default: bin/edgeos or dist/edgeos-linux-<arch> beside this script);
+#                             from a URL, <URL>.xz is fetched instead when it exists
+#                             (checked against <URL>.xz.sha256), unless
+#                             INSTALL_EDGEOS_RAW is set; a URL ending in .xz is
+#                             the compressed one itself
 #   INSTALL_EDGEOS_SHA256     its expected sha256; otherwise <binary>.sha256 is used
 #                             (fetched for a URL, read beside a file), or, for a
 #                             file only, the check is skipped with a warning
@@ -101,14 +105,36 @@ fi
 
 TMP=$(mktemp -d)
 trap 'rm -rf "$TMP"' EXIT
+packed_verified=
 case $SOURCE in
 http://* | https://*)
 	command -v curl >/dev/null 2>&1 || fatal "curl is needed to download $SOURCE"
-	info "downloading $SOURCE"
-	curl -fsSL -o "$TMP/edgeos" "$SOURCE" || fatal "downloading $SOURCE failed"
-	if [ -z "${INSTALL_EDGEOS_SHA256:-}" ]; then
-		curl -fsSL -o "$TMP/edgeos.sha256" "$SOURCE.sha256" || fatal "no checksum at $SOURCE.sha256: set INSTALL_EDGEOS_SHA256"
-		INSTALL_EDGEOS_SHA256=$(cut -d' ' -f1 <"$TMP/edgeos.sha256")
+	# the release's xz-compressed binary is a quarter of the raw one: taken
+	# when it is there and xz is here, its own checksum checked first
+	case $SOURCE in
+	*.xz) packed=$SOURCE raw=${SOURCE%.xz} ;;
+	*) packed=$SOURCE.xz raw=$SOURCE ;;
+	esac
+	if [ -z "${INSTALL_EDGEOS_RAW:-}" ] && command -v xz >/dev/null 2>&1 && curl -fsSL -o "$TMP/edgeos.xz" "$packed" 2>/dev/null; then
+		info "downloaded $packed"
+		curl -fsSL -o "$TMP/edgeos.xz.sha256" "$packed.sha256" || fatal "no checksum at $packed.sha256"
+		have=$(sha256sum "$TMP/edgeos.xz" | cut -d' ' -f1)
+		[ "$have" = "$(cut -d' ' -f1 <"$TMP/edgeos.xz.sha256")" ] || fatal "checksum mismatch for $packed: got $have"
+		xz -dc "$TMP/edgeos.xz" >"$TMP/edgeos" || fatal "$packed does not decompress"
+		rm -f "$TMP/edgeos.xz"
+		# the raw binary's sum, when published, checks the decompression too
+		if [ -z "${INSTALL_EDGEOS_SHA256:-}" ] && curl -fsSL -o "$TMP/edgeos.sha256" "$raw.sha256" 2>/dev/null; then
+			INSTALL_EDGEOS_SHA256=$(cut -d' ' -f1 <"$TMP/edgeos.sha256")
+		fi
+		packed_verified=1
+	else
+		case $SOURCE in *.xz) fatal "cannot fetch $SOURCE (or xz is missing here)" ;; esac
+		info "downloading $SOURCE"
+		curl -fsSL -o "$TMP/edgeos" "$SOURCE" || fatal "downloading $SOURCE failed"
+		if [ -z "${INSTALL_EDGEOS_SHA256:-}" ]; then
+			curl -fsSL -o "$TMP/edgeos.sha256" "$SOURCE.sha256" || fatal "no checksum at $SOURCE.sha256: set INSTALL_EDGEOS_SHA256"
+			INSTALL_EDGEOS_SHA256=$(cut -d' ' -f1 <"$TMP/edgeos.sha256")
+		fi
 	fi
 	;;
 *)
@@ -123,6 +149,8 @@ if [ -n "${INSTALL_EDGEOS_SHA256:-}" ]; then
 	have=$(sha256sum "$TMP/edgeos" | cut -d' ' -f1)
 	[ "$have" = "$INSTALL_EDGEOS_SHA256" ] || fatal "checksum mismatch for $SOURCE: got $have, want $INSTALL_EDGEOS_SHA256"
 	info "checksum verified"
+elif [ -n "$packed_verified" ]; then
+	info "checksum of the compressed binary verified"
 else
 	info "warning: no checksum for $SOURCE (set INSTALL_EDGEOS_SHA256 to verify it)"
 fi

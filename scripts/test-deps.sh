@@ -17,6 +17,7 @@ command -v mount >/dev/null  || need+=(mount)
 if [[ ${1:-} != run ]]; then
   command -v ip >/dev/null     || need+=(iproute2)
   command -v curl >/dev/null   || need+=(curl ca-certificates)
+  command -v xz >/dev/null     || need+=(xz-utils)   # the install test's compressed download
   command -v shellcheck >/dev/null || need+=(shellcheck)
   command -v systemd-analyze >/dev/null || need+=(systemd)
   command -v setpriv >/dev/null || need+=(util-linux)

@@ -2,10 +2,14 @@ package integration
 
 import (
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,6 +107,81 @@ func TestInstallScratchRoot(t *testing.T) {
 	}
 	if _, err := os.Stat(root); !os.IsNotExist(err) {
 		t.Errorf("refused installs wrote into %s", root)
+	}
+}
+
+// TestInstallFromURL serves a release's files on loopback, as a download
+// site would: install.sh fetches the xz-compressed binary when it is there,
+// checks it and installs the same binary as the raw one; it takes the raw
+// one when asked to or when there is no compressed one; a compressed
+// download whose checksum does not match is refused and writes nothing.
+func TestInstallFromURL(t *testing.T) {
+	script := filepath.Join(repoRoot(t), "scripts/install.sh")
+	bin := harness.Binary(t)
+	site := t.TempDir()
+	raw := filepath.Join(site, "edgeos-linux-test")
+	if out, err := exec.Command("cp", bin, raw).CombinedOutput(); err != nil {
+		t.Fatalf("%v %s", err, out)
+	}
+	if out, err := exec.Command("sh", "-c", "xz -0 -T0 -k "+raw+" && cd "+site+" && sha256sum edgeos-linux-test > edgeos-linux-test.sha256 && sha256sum edgeos-linux-test.xz > edgeos-linux-test.xz.sha256").CombinedOutput(); err != nil {
+		t.Fatalf("preparing the release files: %v %s", err, out)
+	}
+	var mu sync.Mutex
+	var fetched []string
+	files := http.FileServer(http.Dir(site))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		fetched = append(fetched, r.URL.Path)
+		mu.Unlock()
+		files.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	install := func(url string, env ...string) (string, int, []string) {
+		mu.Lock()
+		fetched = nil
+		mu.Unlock()
+		root := filepath.Join(t.TempDir(), "root")
+		cmd := exec.Command("sh", script)
+		cmd.Env = append(os.Environ(), append([]string{"INSTALL_EDGEOS_ROOT=" + root, "INSTALL_EDGEOS_BINARY=" + url}, env...)...)
+		out, _ := cmd.CombinedOutput()
+		if cmd.ProcessState.ExitCode() == 0 {
+			if err := exec.Command("cmp", "-s", raw, filepath.Join(root, "usr/local/bin/edgeos")).Run(); err != nil {
+				t.Errorf("installed from %s %v: the binary differs from the raw one", url, env)
+			}
+		} else if _, err := os.Stat(root); !os.IsNotExist(err) {
+			t.Errorf("a refused install from %s wrote into its root", url)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		return string(out), cmd.ProcessState.ExitCode(), slices.Clone(fetched)
+	}
+	url := srv.URL + "/edgeos-linux-test"
+	for _, tc := range []struct {
+		url  string
+		env  []string
+		want []string // the files fetched
+	}{
+		{url, nil, []string{"/edgeos-linux-test.xz", "/edgeos-linux-test.xz.sha256", "/edgeos-linux-test.sha256"}},
+		{url + ".xz", nil, []string{"/edgeos-linux-test.xz", "/edgeos-linux-test.xz.sha256", "/edgeos-linux-test.sha256"}},
+		{url, []string{"INSTALL_EDGEOS_RAW=1"}, []string{"/edgeos-linux-test", "/edgeos-linux-test.sha256"}},
+	} {
+		out, code, got := install(tc.url, tc.env...)
+		if code != 0 || !slices.Equal(got, tc.want) || !strings.Contains(out, "checksum verified") {
+			t.Errorf("install from %s %v: exit %d, fetched %v (want %v)\n%s", tc.url, tc.env, code, got, tc.want, out)
+		}
+	}
+
+	// a compressed file that does not match its sum is refused
+	write(t, raw+".xz.sha256", []byte(strings.Repeat("0", 64)+"  edgeos-linux-test.xz\n"))
+	if out, code, _ := install(url); code == 0 || !strings.Contains(out, "checksum mismatch for "+url+".xz") {
+		t.Errorf("a compressed binary with a wrong sum: exit %d\n%s", code, out)
+	}
+	// without a compressed file, the raw one
+	if err := os.Remove(raw + ".xz"); err != nil {
+		t.Fatal(err)
+	}
+	if out, code, got := install(url); code != 0 || !slices.Contains(got, "/edgeos-linux-test") {
+		t.Errorf("with no compressed binary: exit %d, fetched %v\n%s", code, got, out)
 	}
 }
 
