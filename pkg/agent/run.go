@@ -12,7 +12,6 @@ import (
 	"github.com/edgeos/edgeos/pkg/join"
 	"github.com/edgeos/edgeos/pkg/pki"
 	"github.com/edgeos/edgeos/pkg/renewal"
-	"github.com/edgeos/edgeos/pkg/sdnotify"
 	"github.com/sirupsen/logrus"
 )
 
@@ -21,8 +20,8 @@ func (c Config) TLSDir() string { return c.dir("tls") }
 
 // RunAgent joins the cluster unless this node already holds credentials
 // from an earlier join (so it starts with the server unreachable), then runs
-// the node until ctx ends.
-func RunAgent(ctx context.Context, a config.CompletedAgent) error {
+// the node until ctx ends; it calls ready once the node's parts run.
+func RunAgent(ctx context.Context, a config.CompletedAgent, ready func()) error {
 	cfg := Config{DataDir: a.DataDir, Debug: a.Debug, Server: a.Server, NodeName: a.NodeName, NodeIPs: a.NodeIPs, Node: a.Node}
 	if err := datadir.Prepare(cfg.DataDir); err != nil {
 		return err
@@ -63,9 +62,7 @@ func RunAgent(ctx context.Context, a config.CompletedAgent) error {
 		}
 	}
 	logrus.Infof("edgeos agent is ready: node %s of %s", a.NodeName, a.Server)
-	if err := sdnotify.Ready(); err != nil {
-		logrus.Warnf("Telling systemd edgeos is ready: %v", err)
-	}
+	ready()
 	select {
 	case <-ctx.Done():
 		return nil

@@ -40,7 +40,7 @@ func agentCommand() *cli.Command {
 			if os.Geteuid() != 0 {
 				return errNotRoot
 			}
-			return runUntilSignal(func(ctx context.Context) error { return agent.RunAgent(ctx, completed) })
+			return runNode(cfg.Debug, func(ctx context.Context, ready func()) error { return agent.RunAgent(ctx, completed, ready) })
 		},
 	}
 }

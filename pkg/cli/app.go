@@ -13,9 +13,12 @@ import (
 	"syscall"
 
 	"github.com/edgeos/edgeos/pkg/gomem"
+	"github.com/edgeos/edgeos/pkg/logfilter"
+	"github.com/edgeos/edgeos/pkg/sdnotify"
 	"github.com/edgeos/edgeos/pkg/version"
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
+	"k8s.io/klog/v2"
 )
 
 // envVar is the environment variable for a flag: EDGEOS_<NAME>.
@@ -67,6 +70,40 @@ func signalContext() (context.Context, context.CancelFunc) {
 		stop()
 	}()
 	return ctx, stop
+}
+
+// runNode runs a server or an agent until a stop signal: behind the log
+// filter unless debug, telling it and systemd when the node is ready, and
+// the filter when the stop begins.
+func runNode(debug bool, run func(ctx context.Context, ready func()) error) error {
+	var relay *logfilter.Relay
+	if !debug {
+		var err error
+		if relay, err = logfilter.Start(); err != nil {
+			return err
+		}
+		defer relay.Close()
+		// klog's fatal exit must not leave its last lines in the relay
+		klog.OsExit = func(code int) {
+			relay.Close()
+			os.Exit(code)
+		}
+	}
+	ready := func() {
+		if relay != nil {
+			relay.Ready()
+		}
+		if err := sdnotify.Ready(); err != nil {
+			logrus.Warnf("Telling systemd edgeos is ready: %v", err)
+		}
+	}
+	return runUntilSignal(func(ctx context.Context) error {
+		if relay != nil {
+			stop := context.AfterFunc(ctx, relay.Stopping)
+			defer stop()
+		}
+		return run(ctx, ready)
+	})
 }
 
 // runUntilSignal runs fn; an error caused only by the stop signal is none.

@@ -76,7 +76,7 @@ func serverCommand() *cli.Command {
 			if os.Geteuid() != 0 {
 				return errNotRoot
 			}
-			return runUntilSignal(func(ctx context.Context) error { return server.Run(ctx, completed) })
+			return runNode(cfg.Debug, func(ctx context.Context, ready func()) error { return server.Run(ctx, completed, ready) })
 		},
 	}
 }

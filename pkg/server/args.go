@@ -52,10 +52,11 @@ func (s *Server) apiserverArgs(ds *datastore.Datastore) map[string]string {
 	if ds.Embedded() {
 		// One server on its own SQLite. The lease reconciler would rewrite
 		// this server's lease for the kubernetes Service every 10 s; the
-		// count reconciler (one apiserver) writes only when the address
-		// changes. Servers sharing an external datastore keep leases.
+		// count reconciler (one apiserver: --apiserver-count's default,
+		// and that deprecated flag is left out) writes only when the
+		// address changes. Servers sharing an external datastore keep
+		// leases.
 		args["endpoint-reconciler-type"] = "master-count"
-		args["apiserver-count"] = "1"
 	}
 	// The peer proxy serves mixed-version servers only with a peer CA,
 	// which edgeos does not set up; its endpoint Lease would still be

@@ -26,7 +26,6 @@ import (
 	"github.com/edgeos/edgeos/pkg/pageout"
 	"github.com/edgeos/edgeos/pkg/pki"
 	"github.com/edgeos/edgeos/pkg/renewal"
-	"github.com/edgeos/edgeos/pkg/sdnotify"
 	"github.com/edgeos/edgeos/pkg/secretsencrypt"
 	"github.com/edgeos/edgeos/pkg/snapshot"
 	"github.com/edgeos/edgeos/pkg/token"
@@ -74,8 +73,9 @@ type Server struct {
 	certs *certs
 }
 
-// Run starts the server and serves until ctx ends or a component fails.
-func Run(ctx context.Context, cfg config.CompletedServer) error {
+// Run starts the server and serves until ctx ends or a component fails;
+// it calls ready once every part serves.
+func Run(ctx context.Context, cfg config.CompletedServer, ready func()) error {
 	s := &Server{cfg: cfg, paths: paths{cfg.DataDir}}
 	if err := datadir.Prepare(cfg.DataDir); err != nil {
 		return err
@@ -218,9 +218,7 @@ func Run(ctx context.Context, cfg config.CompletedServer) error {
 	}
 	logrus.Infof("edgeos server is ready: Kubernetes API at https://%s, kubeconfig at %s, join token in %s",
 		net.JoinHostPort(cfg.AdvertiseAddress, strconv.Itoa(cfg.HTTPSListenPort)), cfg.WriteKubeconfig, s.paths.token())
-	if err := sdnotify.Ready(); err != nil {
-		logrus.Warnf("Telling systemd edgeos is ready: %v", err)
-	}
+	ready()
 
 	select {
 	case <-ctx.Done():

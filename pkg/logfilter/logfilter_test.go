@@ -1,0 +1,78 @@
+package logfilter
+
+import (
+	"bytes"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestDecide(t *testing.T) {
+	for _, tc := range []struct {
+		line string
+		at   Phase
+		show bool
+	}{
+		{`I1130 10:11:05.105407   26183 server.go:12] "Serving securely"`, Running, false},
+		{`W1130 10:11:05.134299   26183 genericapiserver.go:798] Skipping API apps/v1beta1 because it has no resources.`, Running, false},
+		{`E1130 10:11:09.337180   26183 kubelet_node_status.go:396] "Error getting the current node from lister" err="node \"server\" not found"`, Starting, false},
+		{`E1130 10:11:09.337180   26183 kubelet_node_status.go:396] "Error getting the current node from lister" err="node \"server\" not found"`, Running, true},
+		{`E1130 10:11:09.316166   26183 server.go:1332] "Failed to set rlimit on max file handles" err="operation not permitted"`, Starting, true},
+		{`E1130 10:11:10.493726   26183 remote_runtime.go:435] "ListPodSandbox with filter from runtime service failed"`, Stopping, false},
+		{`F1130 10:11:10.493726   26183 server.go:1] "cannot go on"`, Stopping, true},
+		{`time="2026-11-30T10:11:08.822Z" level=warning msg="failed check for fsverity support"`, Running, false},
+		{`time="2026-11-30T10:11:08.834Z" level=warning msg="failed to load cni during init, please check CRI plugin status"`, Starting, false},
+		{`time="2026-11-30T10:11:08.834Z" level=error msg="failed to pull image"`, Starting, true},
+		{`time="2026-11-30T10:11:08.834Z" level=info msg="loading plugin"`, Running, false},
+	} {
+		if d := decide(tc.line, tc.at); d.continued || d.show != tc.show {
+			t.Errorf("%q in phase %d: %+v, want shown %v", tc.line, tc.at, d, tc.show)
+		}
+	}
+	if d := decide("\tat main.go:12", Running); !d.continued {
+		t.Error("an indented line not taken as a continuation")
+	}
+	if d := decide("containerd: paged out start-up pages", Starting); d.continued || !d.show {
+		t.Error("a plain message not shown")
+	}
+}
+
+// Through the relay: a hidden entry's continuation lines are hidden with
+// it, a shown one's shown; a line longer than the buffer passes whole;
+// Close delivers everything written before it.
+func TestRelay(t *testing.T) {
+	saved := os.Stderr
+	defer func() { os.Stderr = saved }()
+	outFile, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Stderr = outFile
+	r, err := Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := "E1130 10:00:00.000000 1 a.go:1] " + strings.Repeat("x", 3*maxLine) + "\n"
+	input := "I1130 10:00:00.000000 1 a.go:1] hidden info\n" +
+		"  hidden continuation\n" +
+		"plain message\n" +
+		"E1130 10:00:00.000000 1 a.go:1] shown error\n" +
+		"  shown continuation\n" +
+		long
+	if _, err := os.Stderr.WriteString(input); err != nil {
+		t.Fatal(err)
+	}
+	r.Close()
+	if os.Stderr != outFile {
+		t.Error("Close did not give os.Stderr back")
+	}
+	b, err := os.ReadFile(outFile.Name())
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := bytes.NewBuffer(b)
+	want := "plain message\nE1130 10:00:00.000000 1 a.go:1] shown error\n  shown continuation\n" + long
+	if out.String() != want {
+		t.Errorf("relayed %d bytes, want %d:\n%.300s", out.Len(), len(want), out.String())
+	}
+}
