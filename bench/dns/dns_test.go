@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeos/edgeos/bench/benchkit"
 	"github.com/edgeos/edgeos/tests/harness"
 	"github.com/edgeos/edgeos/tests/images"
 	corev1 "k8s.io/api/core/v1"
@@ -57,12 +58,12 @@ func BenchmarkDNS(b *testing.B) {
 		srv := nodes[0]
 		populate(b, cs)
 
-		edgeosBin := build(b, "./edgeosdns")
-		load := build(b, "./dnsload")
+		edgeosBin := benchkit.Build(b, "./edgeosdns")
+		load := benchkit.Build(b, "./dnsload")
 		echo := images.Program(b, "echo")
 		dir := b.TempDir()
 		corefile := filepath.Join(dir, "Corefile")
-		write(b, corefile, fmt.Sprintf(`.:53 {
+		benchkit.Write(b, corefile, fmt.Sprintf(`.:53 {
     bind %s
     errors
     kubernetes cluster.local in-addr.arpa ip6.arpa {
@@ -80,7 +81,7 @@ func BenchmarkDNS(b *testing.B) {
 		srv.Background(coredns, "-conf", corefile)
 
 		questions := filepath.Join(dir, "questions")
-		write(b, questions, questionList())
+		benchkit.Write(b, questions, questionList())
 		run := func(server string) map[string]float64 {
 			// wait until the server knows the last Service, then measure
 			last := fmt.Sprintf("svc-%d.bench.svc.cluster.local", services-1)
@@ -92,7 +93,7 @@ func BenchmarkDNS(b *testing.B) {
 				time.Sleep(time.Second)
 			}
 			r := srv.Shell(fmt.Sprintf("%s -server %s:53 -names %s -workers 8 -duration %s", load, server, questions, duration))
-			return fields(b, r)
+			return benchkit.Fields(b, "dnsload", r.Stdout, r.Stderr, 4)
 		}
 		e := run(edgeosIP)
 		cd := run(corednsIP)
@@ -106,7 +107,7 @@ func BenchmarkDNS(b *testing.B) {
 				e["qps"], e["p50_us"], e["p99_us"], e["failed"], em[0], em[1],
 				corednsVersion(coredns), cd["qps"], cd["p50_us"], cd["p99_us"], cd["failed"], cm[0], cm[1],
 				services, endpoints, duration, strings.Count(questionList(), "\n"))
-			write(b, path, table)
+			benchkit.Write(b, path, table)
 		}
 		srv.Stop()
 	}
@@ -166,40 +167,6 @@ func questionList() string {
 	}
 	sb.WriteString("A db.bench.svc.cluster.local\n")
 	return sb.String()
-}
-
-func build(b *testing.B, pkg string) string {
-	b.Helper()
-	out := filepath.Join(b.TempDir(), filepath.Base(pkg))
-	if o, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
-		b.Fatalf("building %s: %v\n%s", pkg, err, o)
-	}
-	return out
-}
-
-func write(b *testing.B, path, content string) {
-	b.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		b.Fatal(err)
-	}
-}
-
-// fields reads dnsload's "key value key value" line.
-func fields(b *testing.B, r harness.Result) map[string]float64 {
-	b.Helper()
-	f := strings.Fields(r.Stdout)
-	if len(f) != 8 {
-		b.Fatalf("dnsload: %q %q", r.Stdout, r.Stderr)
-	}
-	out := map[string]float64{}
-	for i := 0; i < len(f); i += 2 {
-		v, err := strconv.ParseFloat(f[i+1], 64)
-		if err != nil {
-			b.Fatalf("dnsload: %q", r.Stdout)
-		}
-		out[f[i]] = v
-	}
-	return out
 }
 
 // rss is the RSS and PSS, in MB, of the process in the node's network

@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeos/edgeos/bench/benchkit"
 	"github.com/edgeos/edgeos/tests/harness"
 	"github.com/edgeos/edgeos/tests/images"
 	corev1 "k8s.io/api/core/v1"
@@ -61,7 +62,7 @@ func BenchmarkIngress(b *testing.B) {
 			b.Fatalf("apply: %s %s", r.Stdout, r.Stderr)
 		}
 		backends := backendsOf(b, cs)
-		load := build(b, "./httpload")
+		load := benchkit.Build(b, "./httpload")
 		dir := b.TempDir()
 
 		run := func(name, url string) map[string]float64 {
@@ -74,7 +75,7 @@ func BenchmarkIngress(b *testing.B) {
 				time.Sleep(time.Second)
 			}
 			r := srv.Shell(fmt.Sprintf("%s -url %s -host bench.example -clients %d -duration %s", load, url, clients, duration))
-			return fields(b, r)
+			return benchkit.Fields(b, "httpload", r.Stdout, r.Stderr, 4)
 		}
 		type row struct {
 			name    string
@@ -130,7 +131,7 @@ func BenchmarkIngress(b *testing.B) {
 				fmt.Fprintf(&sb, "| %s | %.0f | %.0f | %.0f | %.0f | %s | %s |\n", name, r.m["rps"], r.m["p50_us"], r.m["p99_us"], r.m["failed"], ratio, mem)
 			}
 			fmt.Fprintf(&sb, "\n%d clients, each on one kept-alive connection, for %s per proxy, GET of a ~60-byte answer from two echo pods; the load runs in the same node. edgeos's proxy shares its process with the whole server (control plane, kubelet, containerd's supervisor).\n", clients, duration)
-			write(b, path, sb.String())
+			benchkit.Write(b, path, sb.String())
 		}
 		srv.Stop()
 	}
@@ -320,44 +321,10 @@ func envDuration(b *testing.B, name string, def time.Duration) time.Duration {
 	return d
 }
 
-func build(b *testing.B, pkg string) string {
-	b.Helper()
-	out := filepath.Join(b.TempDir(), filepath.Base(pkg))
-	if o, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
-		b.Fatalf("building %s: %v\n%s", pkg, err, o)
-	}
-	return out
-}
-
-func write(b *testing.B, path, content string) {
-	b.Helper()
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		b.Fatal(err)
-	}
-}
-
 func repoRoot(b *testing.B) string {
 	root, err := filepath.Abs(filepath.Join("..", ".."))
 	if err != nil {
 		b.Fatal(err)
 	}
 	return root
-}
-
-// fields reads httpload's "key value …" line.
-func fields(b *testing.B, r harness.Result) map[string]float64 {
-	b.Helper()
-	f := strings.Fields(r.Stdout)
-	if len(f) != 8 {
-		b.Fatalf("httpload: %q %q", r.Stdout, r.Stderr)
-	}
-	out := map[string]float64{}
-	for i := 0; i < len(f); i += 2 {
-		v, err := strconv.ParseFloat(f[i+1], 64)
-		if err != nil {
-			b.Fatalf("httpload: %q", r.Stdout)
-		}
-		out[f[i]] = v
-	}
-	return out
 }

@@ -15,31 +15,22 @@ import (
 const configDir = "/etc/edgeos"
 
 func killallCommand() *cli.Command {
-	var dataDir string
-	return &cli.Command{
-		Name:         "killall",
-		Usage:        "stop edgeos and everything it started here: containers, mounts, links, iptables rules (the data dir stays)",
-		Flags:        []cli.Flag{dataDirFlag(&dataDir)},
-		OnUsageError: usageError,
-		Action: func(c *cli.Context) error {
-			cfg, err := teardownConfig(c, dataDir)
-			if err != nil {
-				return err
-			}
-			if err := teardown.Killall(cfg); err != nil {
-				return err
-			}
-			fmt.Println("edgeos is stopped")
-			return nil
-		},
-	}
+	return teardownCommand("killall",
+		"stop edgeos and everything it started here: containers, mounts, links, iptables rules (the data dir stays)",
+		teardown.Killall, "edgeos is stopped")
 }
 
 func uninstallCommand() *cli.Command {
+	return teardownCommand("uninstall",
+		"killall, then remove the data dir and "+configDir+" (the binary stays)",
+		teardown.Uninstall, "edgeos is stopped and its data removed")
+}
+
+func teardownCommand(name, usage string, run func(teardown.Config) error, done string) *cli.Command {
 	var dataDir string
 	return &cli.Command{
-		Name:         "uninstall",
-		Usage:        "killall, then remove the data dir and " + configDir + " (the binary stays)",
+		Name:         name,
+		Usage:        usage,
 		Flags:        []cli.Flag{dataDirFlag(&dataDir)},
 		OnUsageError: usageError,
 		Action: func(c *cli.Context) error {
@@ -47,10 +38,10 @@ func uninstallCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			if err := teardown.Uninstall(cfg); err != nil {
+			if err := run(cfg); err != nil {
 				return err
 			}
-			fmt.Println("edgeos is stopped and its data removed")
+			fmt.Println(done)
 			return nil
 		},
 	}

@@ -1,0 +1,50 @@
+// Package benchkit holds what the Go benchmarks under bench/ share: building
+// a helper program, writing a file, and reading a load tool's one line of
+// figures.
+package benchkit
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Build compiles the package pkg (relative to the benchmark's directory)
+// into a temporary directory and returns the binary's path.
+func Build(b testing.TB, pkg string) string {
+	b.Helper()
+	out := filepath.Join(b.TempDir(), filepath.Base(pkg))
+	if o, err := exec.Command("go", "build", "-o", out, pkg).CombinedOutput(); err != nil {
+		b.Fatalf("building %s: %v\n%s", pkg, err, o)
+	}
+	return out
+}
+
+// Write writes content to path.
+func Write(b testing.TB, path, content string) {
+	b.Helper()
+	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
+		b.Fatal(err)
+	}
+}
+
+// Fields reads a load tool's "key value key value …" line of n figures.
+func Fields(b testing.TB, tool, stdout, stderr string, n int) map[string]float64 {
+	b.Helper()
+	f := strings.Fields(stdout)
+	if len(f) != 2*n {
+		b.Fatalf("%s: %q %q", tool, stdout, stderr)
+	}
+	out := map[string]float64{}
+	for i := 0; i < len(f); i += 2 {
+		v, err := strconv.ParseFloat(f[i+1], 64)
+		if err != nil {
+			b.Fatalf("%s: %q", tool, stdout)
+		}
+		out[f[i]] = v
+	}
+	return out
+}
