@@ -51,7 +51,7 @@ func Killall(cfg Config) error {
 	for _, dir := range []string{cfg.RunDir, "/run/netns"} {
 		errs = append(errs, removeNetNS(cfg, dir))
 	}
-	if err := os.RemoveAll(cfg.RunDir); err != nil {
+	if err := removeUnmounted(cfg.RunDir); err != nil {
 		errs = append(errs, err)
 	}
 	errs = append(errs, removeLinks(cfg, cni.Bridge, cni.VXLANDevice))
@@ -74,11 +74,27 @@ func Uninstall(cfg Config) error {
 		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 			continue
 		}
-		if err := os.RemoveAll(dir); err != nil {
+		if err := removeUnmounted(dir); err != nil {
 			errs = append(errs, err)
 			continue
 		}
 		cfg.Say("removed %s", dir)
 	}
 	return errors.Join(errs...)
+}
+
+// removeUnmounted removes dir and all below it, unless something is still
+// mounted there: removing through a mount (a volume bound from elsewhere
+// on the machine) would delete what is not edgeos's.
+func removeUnmounted(dir string) error {
+	points, err := mountPoints()
+	if err != nil {
+		return err
+	}
+	for _, m := range points {
+		if under(m, dir) {
+			return fmt.Errorf("not removing %s: %s is still mounted", dir, m)
+		}
+	}
+	return os.RemoveAll(dir)
 }

@@ -2,8 +2,12 @@ package teardown
 
 import (
 	"os"
+	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestOursFindsOnlyThisEdgeos(t *testing.T) {
@@ -54,5 +58,41 @@ func TestUnescape(t *testing.T) {
 	}
 	if !under("/var/lib/edgeos/agent", "/var/lib/edgeos") || under("/var/lib/edgeos2", "/var/lib/edgeos") {
 		t.Error("under")
+	}
+}
+
+func TestRemoveUnmountedKeepsMountedDirs(t *testing.T) {
+	dir := t.TempDir()
+	sub := filepath.Join(dir, "volume")
+	if err := os.Mkdir(sub, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mount("tmpfs", sub, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("cannot mount here (not root?): %v", err)
+	}
+	mounted := true
+	defer func() {
+		if mounted {
+			_ = unix.Unmount(sub, unix.MNT_DETACH)
+		}
+	}()
+	if err := os.WriteFile(filepath.Join(sub, "not-ours"), []byte("x"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := removeUnmounted(dir); err == nil || !strings.Contains(err.Error(), "still mounted") {
+		t.Fatalf("removeUnmounted over a mount: %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(sub, "not-ours")); err != nil {
+		t.Fatalf("a file below a mount went: %v", err)
+	}
+	if err := unix.Unmount(sub, 0); err != nil {
+		t.Fatal(err)
+	}
+	mounted = false
+	if err := removeUnmounted(dir); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(dir); !os.IsNotExist(err) {
+		t.Errorf("%s is still there: %v", dir, err)
 	}
 }
