@@ -53,10 +53,11 @@ func (c *Controller) Run(ctx context.Context, ready func()) error {
 	tlsOnly := informers.NewSharedInformerFactoryWithOptions(c.cs, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 		o.FieldSelector = fields.OneTermEqualSelector("type", string(corev1.SecretTypeTLS)).String()
 	}))
-	l := newListers(factory, false)
+	// with the EndpointSlices: a LoadBalancer Service with
+	// externalTrafficPolicy Local holds ports only where its endpoints are
+	l := newListers(factory, true)
 	secrets := tlsOnly.Core().V1().Secrets()
 	nodes := factory.Core().V1().Nodes()
-	lbs := factory.Core().V1().Services()
 	recorder, stop := watch.Recorder(ctx, c.cs, EventSource)
 	defer stop()
 	infs := append(l.infs, secrets.Informer(), nodes.Informer())
@@ -64,11 +65,10 @@ func (c *Controller) Run(ctx context.Context, ready func()) error {
 		in, class, err := l.read()
 		s, err1 := secrets.Lister().List(labels.Everything())
 		n, err2 := nodes.Lister().List(labels.Everything())
-		svcs, err3 := lbs.Lister().List(labels.Everything())
-		if err := errors.Join(err, err1, err2, err3); err != nil {
+		if err := errors.Join(err, err1, err2); err != nil {
 			return err
 		}
-		return c.pass(ctx, recorder, in, class, s, n, svcs)
+		return c.pass(ctx, recorder, in, class, s, n)
 	})
 }
 
@@ -120,7 +120,7 @@ func RemoveClass(ctx context.Context, cs kubernetes.Interface) error {
 	return err
 }
 
-func (c *Controller) pass(ctx context.Context, recorder record.EventRecorder, in Inputs, class *networkingv1.IngressClass, secrets []*corev1.Secret, nodes []*corev1.Node, services []*corev1.Service) error {
+func (c *Controller) pass(ctx context.Context, recorder record.EventRecorder, in Inputs, class *networkingv1.IngressClass, secrets []*corev1.Secret, nodes []*corev1.Node) error {
 	var errs []error
 	byKey := map[string]*corev1.Secret{}
 	for _, s := range secrets {
@@ -128,9 +128,6 @@ func (c *Controller) pass(ctx context.Context, recorder record.EventRecorder, in
 	}
 	certs, pairs := usableCerts(in.Ingresses, byKey)
 	data, left := certificatesData(pairs)
-	for _, k := range left {
-		delete(certs, k)
-	}
 	in.Certs = certs
 	_, problems := Build(in)
 	for _, k := range left {
@@ -144,7 +141,7 @@ func (c *Controller) pass(ctx context.Context, recorder record.EventRecorder, in
 	}
 	errs = append(errs, c.writeCertificates(ctx, data))
 
-	addresses, lost := c.addresses(in.Ingresses, class, nodes, services)
+	addresses, lost := c.addresses(in, class, nodes)
 	for _, ing := range in.Ingresses {
 		for node, why := range lost {
 			problems = append(problems, Problem{Ingress: Key(ing), Reason: "PortInUse", Message: fmt.Sprintf("not served on node %s: %s", node, why)})
@@ -158,12 +155,12 @@ func (c *Controller) pass(ctx context.Context, recorder record.EventRecorder, in
 // addresses are those of the nodes that serve the Ingresses: Ready ones
 // whose proxy listens and where no older LoadBalancer Service holds a
 // port of the proxy's.
-func (c *Controller) addresses(ours []*networkingv1.Ingress, class *networkingv1.IngressClass, nodes []*corev1.Node, services []*corev1.Service) ([]string, map[string]string) {
-	cl := claim(ours, c.ports, nodes)
+func (c *Controller) addresses(in Inputs, class *networkingv1.IngressClass, nodes []*corev1.Node) ([]string, map[string]string) {
+	cl := claim(in.Ingresses, c.ports, nodes)
 	if cl == nil || class == nil {
 		return nil, nil
 	}
-	lost := lb.Lost(services, nodes, nil, *cl)
+	lost := lb.Lost(in.Services, nodes, in.Slices, *cl)
 	var out []string
 	for _, n := range servingNodes(nodes) {
 		if _, gone := lost[n.Name]; !gone {

@@ -21,7 +21,7 @@ type listers struct {
 	classes   listersnetworkingv1.IngressClassLister
 	ingresses listersnetworkingv1.IngressLister
 	services  listerscorev1.ServiceLister
-	// slices is nil where endpoints do not matter (the server)
+	// slices is nil where endpoints do not matter (servicelb's claim)
 	slices listersdiscoveryv1.EndpointSliceLister
 }
 
