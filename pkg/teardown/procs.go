@@ -57,13 +57,14 @@ func processes() map[int]proc {
 	return out
 }
 
-// ours sorts this edgeos's processes: the edgeos server or agent in the
-// caller's network namespace; the programs run from the data dir's bin
+// ours sorts this edgeos's processes: the edgeos server or agent (run from
+// a file named edgeos, or from the caller's own file) in the caller's
+// network namespace; the programs run from the data dir's bin
 // directory (containerd, the shims); and everything below a shim (the
 // containers).
 func ours(table map[int]proc, dataDir string) (edgeos, runtime []int) {
 	self := os.Getpid()
-	myNet := table[self].netns
+	myNet, myExe := table[self].netns, table[self].exe
 	binDir := filepath.Join(dataDir, "agent", "bin") + "/"
 	shims := map[int]bool{}
 	for pid, p := range table {
@@ -72,7 +73,7 @@ func ours(table map[int]proc, dataDir string) (edgeos, runtime []int) {
 		case strings.HasPrefix(p.exe, binDir):
 			runtime = append(runtime, pid)
 			shims[pid] = true
-		case filepath.Base(p.exe) == "edgeos" && p.netns == myNet && len(p.args) > 1 && (p.args[1] == "server" || p.args[1] == "agent"):
+		case (p.exe == myExe || filepath.Base(p.exe) == "edgeos") && p.netns == myNet && len(p.args) > 1 && (p.args[1] == "server" || p.args[1] == "agent"):
 			edgeos = append(edgeos, pid)
 		}
 	}

@@ -13,7 +13,8 @@ import (
 func TestOursFindsOnlyThisEdgeos(t *testing.T) {
 	self := os.Getpid()
 	table := map[int]proc{
-		self: {pid: self, ppid: 1, exe: "/usr/local/bin/edgeos", args: []string{"edgeos", "killall"}, netns: "net:[1]"},
+		self: {pid: self, ppid: 1, exe: "/home/pi/edgeos-linux-arm64", args: []string{"./edgeos-linux-arm64", "killall"}, netns: "net:[1]"},
+		14:   {pid: 14, ppid: 1, exe: "/home/pi/edgeos-linux-arm64", args: []string{"./edgeos-linux-arm64", "server"}, netns: "net:[1]"}, // run from the same file
 		10:   {pid: 10, ppid: 1, exe: "/usr/local/bin/edgeos", args: []string{"edgeos", "server"}, netns: "net:[1]"},
 		11:   {pid: 11, ppid: 1, exe: "/opt/edgeos", args: []string{"/opt/edgeos", "agent", "--server", "x"}, netns: "net:[1]"},
 		12:   {pid: 12, ppid: 1, exe: "/usr/local/bin/edgeos", args: []string{"edgeos", "server"}, netns: "net:[2]"},  // another machine's namespace
@@ -28,7 +29,7 @@ func TestOursFindsOnlyThisEdgeos(t *testing.T) {
 		40:   {pid: 40, ppid: 1, exe: "/usr/sbin/sshd"},
 	}
 	edgeos, runtime := ours(table, "/var/lib/edgeos")
-	if want := []int{10, 11}; !reflect.DeepEqual(edgeos, want) {
+	if want := []int{10, 11, 14}; !reflect.DeepEqual(edgeos, want) {
 		t.Errorf("edgeos %v, want %v", edgeos, want)
 	}
 	if want := []int{20, 21, 22, 23, 24}; !reflect.DeepEqual(runtime, want) {
