@@ -36,7 +36,8 @@ func Shared(fn func()) {
 }
 
 // Lingering lists, by component, the goroutines running now that a
-// component started, each by the function it started in. Goroutines of
+// component started, each by the function it started in; those that have
+// returned and are only being torn down are not running. Goroutines of
 // pooled connections (net/http's and HTTP/2's connection loops) are not
 // counted: client-go shares its transports between the clients of a
 // process, so a connection belongs to the pool, not to the component whose
@@ -59,7 +60,7 @@ func lingering(profile []byte) map[string][]string {
 	var count int
 	var owner, start, called string
 	flush := func() {
-		if owner != "" && !connectionLoop(start) {
+		if owner != "" && !connectionLoop(start) && !ended(start) {
 			for range count {
 				out[owner] = append(out[owner], start)
 			}
@@ -94,6 +95,13 @@ func lingering(profile []byte) map[string][]string {
 	}
 	flush()
 	return out
+}
+
+// ended reports whether a goroutine whose outermost frame is fn has
+// returned from its function and is only being torn down by the runtime:
+// it is done, though the profile still lists it, labels and all.
+func ended(fn string) bool {
+	return strings.HasPrefix(fn, "runtime.goexit0") || strings.HasPrefix(fn, "runtime.goexit1")
 }
 
 // connectionLoop reports whether a goroutine starting in fn serves a pooled

@@ -116,6 +116,10 @@ func TestLingeringProfile(t *testing.T) {
 # labels: {"component":""}
 #	0x1	runtime.gopark+0x1	/go/src/runtime/proc.go:1
 #	0x8	k8s.io/client-go/transport.(*dynamicClientCert).run+0x1	/mod/client-go/transport/cert_rotation.go:1
+
+1 @ 0x9
+# labels: {"component":"cluster-dns"}
+#	0x9	runtime.goexit1+0x9a	/go/src/runtime/proc.go:1
 `
 	got := lingering([]byte(profile))
 	if len(got) != 2 || summary(got["cluster-dns"]) != "github.com/edgeos/edgeos/pkg/dns.(*DNS).follow ×2" ||

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"runtime/pprof"
+	"sync"
 	"testing"
 
 	"github.com/edgeos/edgeos/pkg/component"
@@ -24,8 +25,13 @@ func TestServeEndsItsGoroutines(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	go pprof.Do(ctx, pprof.Labels("component", "dns-serve-test"), func(ctx context.Context) {
-		done <- srv.Serve(ctx, addr, func() { listening <- addr })
+	// the test's own goroutine carries the label while it runs Serve; it
+	// is waited for below, so that only Serve's goroutines are counted
+	var caller sync.WaitGroup
+	caller.Go(func() {
+		pprof.Do(ctx, pprof.Labels("component", "dns-serve-test"), func(ctx context.Context) {
+			done <- srv.Serve(ctx, addr, func() { listening <- addr })
+		})
 	})
 	select {
 	case <-listening:
@@ -58,8 +64,9 @@ func TestServeEndsItsGoroutines(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("Serve after the stop: %v", err)
 	}
-	if n := len(component.Lingering()["dns-serve-test"]); n != 0 {
-		t.Errorf("%d goroutines of Serve still run after it returned", n)
+	caller.Wait()
+	if left := component.Lingering()["dns-serve-test"]; len(left) != 0 {
+		t.Errorf("%d goroutines of Serve still run after it returned: %v", len(left), left)
 	}
 }
 
