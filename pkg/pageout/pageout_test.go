@@ -210,9 +210,35 @@ func helper(t *testing.T, dir string) (*exec.Cmd, *bufio.Reader) {
 	return cmd, r
 }
 
+// stop stops the helper, so that what is resident after a page-out does
+// not depend on what its runtime happened to run meanwhile (under load,
+// its sysmon and timers fault pages back, each with its read-around).
+func stop(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	if err := cmd.Process.Signal(unix.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	stat := "/proc/" + strconv.Itoa(cmd.Process.Pid) + "/stat"
+	for i := 0; ; i++ {
+		b, err := os.ReadFile(stat)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// the state follows the command name, which ends with ")"
+		if _, rest, _ := strings.Cut(string(b), ") "); strings.HasPrefix(rest, "T") {
+			return
+		}
+		if i == 1000 {
+			t.Fatalf("the helper did not stop: %s", b)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func TestProcess(t *testing.T) {
 	dir := t.TempDir()
 	cmd, _ := helper(t, dir)
+	stop(t, cmd)
 	pid := strconv.Itoa(cmd.Process.Pid)
 	before := exeResident(t, pid)
 	err := Process(cmd.Process.Pid)
@@ -220,7 +246,7 @@ func TestProcess(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// a sleeping program uses almost none of its pages
+	// a stopped program uses none of its pages
 	after := exeResident(t, pid)
 	t.Logf("helper: %d → %d kB", before>>10, after>>10)
 	if after >= before/4 {
@@ -232,6 +258,7 @@ func TestTrim(t *testing.T) {
 	dir := t.TempDir()
 	cmd, _ := helper(t, dir)
 	skipUnlessReclaimable(t, filepath.Join(dir, "prog"), Self())
+	stop(t, cmd)
 	tr := New(Config{BinDir: dir})
 	if got := tr.programs(); len(got) != 1 || got[0] != (program{cmd.Process.Pid, "prog"}) {
 		t.Fatalf("programs of %s: %v, want [%d]", dir, got, cmd.Process.Pid)
