@@ -73,7 +73,8 @@ unit: $(GENERATED)
 # Go fuzz targets of what reads hostile input, each for FUZZTIME: a short
 # run in `make test`, a longer one by `make fuzz FUZZTIME=10m`.
 FUZZ     := ./pkg/dns:FuzzReply ./pkg/configfile:FuzzParse ./pkg/token:FuzzParse \
-            ./pkg/images:FuzzImportArchive ./pkg/bootstrap:FuzzCertificateRequest
+            ./pkg/images:FuzzImportArchive ./pkg/bootstrap:FuzzCertificateRequest \
+            ./pkg/manifests:FuzzParse
 FUZZTIME ?= 1m
 fuzz: $(GENERATED)
 	@for t in $(FUZZ); do \

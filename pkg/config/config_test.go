@@ -53,6 +53,7 @@ func TestServerValidate(t *testing.T) {
 		{"certificate outlives CA", func(c *Server) { c.CertificateLifetime = 20 * 365 * 24 * time.Hour }, "--certificate-lifetime 175200h"},
 		{"snapshot schedule", func(c *Server) { c.SnapshotSchedule = "twice a day" }, "--snapshot-schedule"},
 		{"snapshot retention", func(c *Server) { c.SnapshotRetention = 0 }, "--snapshot-retention 0"},
+		{"manifests dir", func(c *Server) { c.ManifestsDir = "manifests" }, "--manifests-dir \"manifests\" is not an absolute path"},
 		{"snapshots off", func(c *Server) { c.DisableSnapshots, c.SnapshotSchedule = true, "" }, ""},
 		{"reset without a snapshot", func(c *Server) { c.ClusterReset = true }, "--cluster-reset and --restore-path"},
 		{"reset of an external datastore", func(c *Server) {
@@ -119,6 +120,9 @@ func TestServerComplete(t *testing.T) {
 	}
 	if done.KubeconfigMode != 0o640 {
 		t.Errorf("kubeconfig mode %o, want 640", done.KubeconfigMode)
+	}
+	if done.ManifestsDir != "/var/lib/edgeos/server/manifests" {
+		t.Errorf("auto-deploy directory %q, want the data dir's server/manifests", done.ManifestsDir)
 	}
 	// the completed config shares nothing the flags can still change
 	c.NodeIPs[0], c.Node.Labels[0] = "192.0.2.99", "changed=yes"

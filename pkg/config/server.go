@@ -50,6 +50,9 @@ type Server struct {
 	SnapshotRetention int
 	SnapshotDir       string
 	DisableSnapshots  bool
+	// ManifestsDir is the auto-deploy directory (empty:
+	// <data-dir>/server/manifests).
+	ManifestsDir string
 	// ClusterReset with RestorePath restores a snapshot and ends.
 	ClusterReset bool
 	RestorePath  string
@@ -134,6 +137,9 @@ func (c *Server) Validate() error {
 			errs = append(errs, fmt.Errorf("--snapshot-retention %d: keep at least one", c.SnapshotRetention))
 		}
 	}
+	if c.ManifestsDir != "" && !filepath.IsAbs(c.ManifestsDir) {
+		errs = append(errs, fmt.Errorf("--manifests-dir %q is not an absolute path", c.ManifestsDir))
+	}
 	if c.SnapshotDir != "" && !filepath.IsAbs(c.SnapshotDir) {
 		errs = append(errs, fmt.Errorf("--snapshot-dir %q is not an absolute path", c.SnapshotDir))
 	}
@@ -205,7 +211,8 @@ type completedServer struct {
 
 // Complete validates c and derives the completed config: the node's name
 // and addresses (from the host where not given), the advertise address
-// (the first node IP where not given) and the secret from --token-file.
+// (the first node IP where not given), the auto-deploy directory and the
+// secret from --token-file.
 // c is left as it was.
 func (c *Server) Complete() (CompletedServer, error) {
 	if err := c.Validate(); err != nil {
@@ -219,6 +226,9 @@ func (c *Server) Complete() (CompletedServer, error) {
 	out.NodeName, out.NodeIPs = name, ips
 	if out.AdvertiseAddress == "" {
 		out.AdvertiseAddress = out.NodeIPs[0]
+	}
+	if out.ManifestsDir == "" {
+		out.ManifestsDir = filepath.Join(c.DataDir, "server", "manifests")
 	}
 	out.Secret = strings.TrimSpace(c.Token)
 	if c.TokenFile != "" {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/edgeos/edgeos/pkg/component"
 	"github.com/edgeos/edgeos/pkg/pki"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
@@ -82,4 +84,22 @@ func ClientWithRate(path string, qps float32, burst int) (kubernetes.Interface, 
 	var cs kubernetes.Interface
 	component.Shared(func() { cs, err = kubernetes.NewForConfig(rc) })
 	return cs, err
+}
+
+// Dynamic connects to the API with the kubeconfig at path for objects of any
+// kind, with client-go's default request rate limit. The discovery client
+// tells which kinds the API serves.
+func Dynamic(path string) (dynamic.Interface, discovery.DiscoveryInterface, error) {
+	rc, err := clientcmd.BuildConfigFromFlags("", path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("kubeconfig %s: %w", path, err)
+	}
+	var dc dynamic.Interface
+	var disc discovery.DiscoveryInterface
+	component.Shared(func() {
+		if dc, err = dynamic.NewForConfig(rc); err == nil {
+			disc, err = discovery.NewDiscoveryClientForConfig(rc)
+		}
+	})
+	return dc, disc, err
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/ingress"
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
 	"github.com/edgeos/edgeos/pkg/lb"
+	"github.com/edgeos/edgeos/pkg/manifests"
 	"github.com/edgeos/edgeos/pkg/secretsencrypt"
 	"github.com/edgeos/edgeos/pkg/storage/localpath"
 	"github.com/sirupsen/logrus"
@@ -43,7 +44,7 @@ func (s *Server) bundled(cs kubernetes.Interface, newEncryption bool) []componen
 	if !s.cfg.Disabled("servicelb") {
 		out = append(out, lb.New(cs, claimer))
 	}
-	return out
+	return append(out, manifests.New(manifests.Config{Dir: s.cfg.ManifestsDir, Kubeconfig: s.paths.kubeconfig("admin")}))
 }
 
 // encryptExisting writes every Secret again once, in the background, when
