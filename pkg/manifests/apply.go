@@ -7,6 +7,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/crd"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -88,20 +89,7 @@ const crdWait = 10 * time.Second
 func (a *applier) established(ctx context.Context, names []string) {
 	ctx, cancel := context.WithTimeout(ctx, crdWait)
 	defer cancel()
-	crds := a.dc.Resource(crdGVR)
-	for _, name := range names {
-		for {
-			crd, err := crds.Get(ctx, name, metav1.GetOptions{})
-			if err == nil && established(crd) {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	}
+	_ = crd.Wait(ctx, a.dc, names, 100*time.Millisecond) // late ones stay pending
 	a.refreshed = false
 }
 

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/crd"
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
 	"github.com/fsnotify/fsnotify"
 	"github.com/sirupsen/logrus"
@@ -59,7 +60,7 @@ func (d *Deployer) Run(ctx context.Context, ready func()) error {
 	if err != nil {
 		return err
 	}
-	if err := ensureCRD(ctx, dc); err != nil {
+	if err := crd.Ensure(ctx, dc, fieldManager, crdYAML); err != nil {
 		return err
 	}
 	recs, err := records(ctx, dc)

@@ -12,7 +12,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"sigs.k8s.io/yaml"
 )
 
 //go:embed crd.yaml
@@ -24,8 +23,6 @@ const (
 	Version = "v1"
 	Kind    = "Manifest"
 )
-
-var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
 var recordGVR = schema.GroupVersionResource{Group: Group, Version: Version, Resource: "manifests"}
 
@@ -151,39 +148,4 @@ func (r *record) set(reason, message string) {
 		r.since = metav1.NewTime(time.Now().Truncate(time.Second))
 	}
 	r.reason, r.message = reason, message
-}
-
-// ensureCRD applies the records' CustomResourceDefinition and waits until
-// the API serves it.
-func ensureCRD(ctx context.Context, dc dynamic.Interface) error {
-	var crd unstructured.Unstructured
-	if err := yaml.Unmarshal(crdYAML, &crd.Object); err != nil {
-		return err
-	}
-	crds := dc.Resource(crdGVR)
-	if _, err := crds.Apply(ctx, crd.GetName(), &crd, metav1.ApplyOptions{FieldManager: fieldManager, Force: true}); err != nil {
-		return fmt.Errorf("CustomResourceDefinition %s: %w", crd.GetName(), err)
-	}
-	for {
-		got, err := crds.Get(ctx, crd.GetName(), metav1.GetOptions{})
-		if err == nil && established(got) {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-func established(crd *unstructured.Unstructured) bool {
-	conds, _, _ := unstructured.NestedSlice(crd.Object, "status", "conditions")
-	for _, c := range conds {
-		m, _ := c.(map[string]any)
-		if m["type"] == "Established" && m["status"] == "True" {
-			return true
-		}
-	}
-	return false
 }
