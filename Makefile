@@ -6,6 +6,7 @@ VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev
 # Versions of what edgeos embeds, from go.mod, stamped where upstream reads them.
 K8S_VERSION        := $(shell $(GO) list -m -f '{{.Version}}' k8s.io/kubernetes)
 CONTAINERD_VERSION := $(shell $(GO) list -m -f '{{.Version}}' github.com/containerd/containerd/v2)
+HELM_VERSION       := $(shell $(GO) list -m -f '{{.Version}}' helm.sh/helm/v4)
 K8S_MINOR          := $(word 2,$(subst ., ,$(K8S_VERSION)))
 LDFLAGS  := -X github.com/edgeos/edgeos/pkg/version.Version=$(VERSION) \
 	-X k8s.io/component-base/version.gitVersion=$(K8S_VERSION) \
@@ -15,7 +16,8 @@ LDFLAGS  := -X github.com/edgeos/edgeos/pkg/version.Version=$(VERSION) \
 	-X k8s.io/client-go/pkg/version.gitVersion=$(K8S_VERSION) \
 	-X k8s.io/client-go/pkg/version.gitMajor=1 \
 	-X k8s.io/client-go/pkg/version.gitMinor=$(K8S_MINOR) \
-	-X github.com/containerd/containerd/v2/version.Version=$(CONTAINERD_VERSION)
+	-X github.com/containerd/containerd/v2/version.Version=$(CONTAINERD_VERSION) \
+	-X helm.sh/helm/v4/internal/version.version=$(HELM_VERSION)
 BIN      := bin/edgeos
 # kubectl's kustomize imports Go's plugin package unless told not to, and a
 # binary that imports it exports every symbol (38 MB of dynamic symbol

@@ -1,6 +1,6 @@
 // Command edgeos is the single edgeos binary. Started as the CNI plugin or
-// called as kubectl (through a link) it is those; otherwise it is the
-// edgeos command line.
+// called as kubectl or helm (through a link) it is those; otherwise it is
+// the edgeos command line.
 package main
 
 import (
@@ -10,13 +10,17 @@ import (
 
 	"github.com/edgeos/edgeos/pkg/cli"
 	"github.com/edgeos/edgeos/pkg/cni"
+	"github.com/edgeos/edgeos/pkg/helmcmd"
 	"github.com/edgeos/edgeos/pkg/kubectl"
 )
 
 func main() {
 	cni.Main(os.Args)
-	if filepath.Base(os.Args[0]) == "kubectl" {
+	switch filepath.Base(os.Args[0]) {
+	case "kubectl":
 		kubectl.Run(os.Args[1:])
+	case "helm":
+		helmcmd.Run(os.Args[1:])
 	}
 	if err := cli.New().Run(os.Args); err != nil {
 		fmt.Fprintf(os.Stderr, "edgeos: error: %v\n", err)

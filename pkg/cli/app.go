@@ -49,6 +49,7 @@ func New() *cli.App {
 			serverCommand(),
 			agentCommand(),
 			kubectlCommand(),
+			helmCommand(),
 			tokenCommand(),
 			certificateCommand(),
 			secretsEncryptCommand(),

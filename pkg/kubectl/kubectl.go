@@ -18,16 +18,24 @@ import (
 // --kubeconfig says which cluster to talk to.
 var DefaultKubeconfigs = []string{"/etc/edgeos/edgeos.yaml", server.AdminKubeconfig("/var/lib/edgeos")}
 
-// Run runs kubectl with args (without the program name) and exits.
-func Run(args []string) {
-	if os.Getenv("KUBECONFIG") == "" && !hasKubeconfigFlag(args) {
-		for _, f := range DefaultKubeconfigs {
-			if _, err := os.Stat(f); err == nil {
-				os.Setenv("KUBECONFIG", f)
-				break
-			}
+// UseDefaultKubeconfig points KUBECONFIG at the first of
+// DefaultKubeconfigs that exists, unless KUBECONFIG or a --kubeconfig
+// among args already says which cluster to talk to.
+func UseDefaultKubeconfig(args []string) {
+	if os.Getenv("KUBECONFIG") != "" || hasKubeconfigFlag(args) {
+		return
+	}
+	for _, f := range DefaultKubeconfigs {
+		if _, err := os.Stat(f); err == nil {
+			os.Setenv("KUBECONFIG", f)
+			return
 		}
 	}
+}
+
+// Run runs kubectl with args (without the program name) and exits.
+func Run(args []string) {
+	UseDefaultKubeconfig(args)
 	if err := applyCRDsFirst(args); err != nil {
 		fmt.Fprintf(os.Stderr, "error: %v\n", err)
 		os.Exit(1)
