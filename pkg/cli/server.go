@@ -45,6 +45,7 @@ func serverFlags(cfg *config.Server) []cli.Flag {
 		boolFlag("cluster-reset", "with --restore-path: restore that snapshot, then end", &cfg.ClusterReset),
 		stringFlag("restore-path", "", "snapshot to restore (with --cluster-reset)", &cfg.RestorePath),
 		stringFlag("manifests-dir", "", "auto-deploy directory: its manifest files are applied and kept applied (default: <data-dir>/server/manifests)", &cfg.ManifestsDir),
+		boolFlag("disable-helm-controller", "leave HelmCharts alone (manifests are still applied)", &cfg.DisableHelmController),
 		boolFlag("disable-agent", "run the control plane only, no node", &cfg.DisableAgent),
 		listFlag("disable", "bundled part to turn off: dns, servicelb, local-storage, ingress (repeatable)", &cfg.Disable),
 		&cli.IntFlag{Name: "ingress-http-port", Value: 80, Usage: "port every node's ingress proxy serves HTTP on", EnvVars: envVar("ingress-http-port"), Destination: &cfg.IngressHTTPPort},

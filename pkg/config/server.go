@@ -53,6 +53,8 @@ type Server struct {
 	// ManifestsDir is the auto-deploy directory (empty:
 	// <data-dir>/server/manifests).
 	ManifestsDir string
+	// DisableHelmController leaves HelmCharts alone.
+	DisableHelmController bool
 	// ClusterReset with RestorePath restores a snapshot and ends.
 	ClusterReset bool
 	RestorePath  string

@@ -2,9 +2,11 @@ package server
 
 import (
 	"context"
+	"path/filepath"
 
 	"github.com/edgeos/edgeos/pkg/component"
 	"github.com/edgeos/edgeos/pkg/dns"
+	"github.com/edgeos/edgeos/pkg/helm"
 	"github.com/edgeos/edgeos/pkg/ingress"
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
 	"github.com/edgeos/edgeos/pkg/lb"
@@ -43,6 +45,14 @@ func (s *Server) bundled(cs kubernetes.Interface, newEncryption bool) []componen
 	}
 	if !s.cfg.Disabled("servicelb") {
 		out = append(out, lb.New(cs, claimer))
+	}
+	if !s.cfg.DisableHelmController {
+		// before the manifests, whose HelmCharts it then installs at once
+		out = append(out, helm.New(helm.Config{
+			Kubeconfig: s.paths.kubeconfig("admin"),
+			StaticDir:  filepath.Join(s.paths.server(), "static"),
+			WorkDir:    filepath.Join(s.paths.server(), "helm"),
+		}))
 	}
 	return append(out, manifests.New(manifests.Config{Dir: s.cfg.ManifestsDir, Kubeconfig: s.paths.kubeconfig("admin")}))
 }
