@@ -289,11 +289,16 @@ func (r *reconciler) reconcile(ctx context.Context, u *unstructured.Unstructured
 		return nil
 	}
 	op := operation{name: u.GetName(), namespace: target, chart: chart, values: values, timeout: timeout, spec: spec}
-	if last, err = r.recover(ctx, u, rels, last, timeout); err != nil {
+	if last, err = r.recover(ctx, u, rels, last, timeout); errors.Is(err, errBusy) {
+		logrus.Debugf("HelmChart %s: %v", key(u), err)
+		st.next = time.Now().Add(retryEvery)
+		return errWaiting
+	} else if err != nil {
 		return r.failed(ctx, u, st, pol, "RecoveryFailed", err, spec)
 	}
-	if last != nil && last.Info.Status == common.StatusFailed && pol == PolicyReinstall {
-		// k3s's reinstall: what the failed attempt left goes first
+	if last != nil && last.Info.Status == common.StatusFailed && (pol == PolicyReinstall || !rels.everDeployed(last.Name)) {
+		// k3s's reinstall: what the failed attempt left goes first; a
+		// release that never deployed cannot be upgraded either
 		if err := rels.uninstall(u.GetName(), timeout); err != nil {
 			return r.failed(ctx, u, st, pol, "UninstallFailed", err, spec)
 		}
@@ -330,7 +335,7 @@ func (r *reconciler) recover(ctx context.Context, u *unstructured.Unstructured, 
 	}
 	since := last.Info.LastDeployed
 	if since.After(r.started) && time.Since(since) < timeout {
-		return nil, fmt.Errorf("release %s is %s: another operation is under way", last.Name, last.Info.Status)
+		return nil, fmt.Errorf("release %s is %s: %w", last.Name, last.Info.Status, errBusy)
 	}
 	msg := fmt.Sprintf("release %s was left %s at revision %d", last.Name, last.Info.Status, last.Version)
 	var err error
@@ -348,6 +353,9 @@ func (r *reconciler) recover(ctx context.Context, u *unstructured.Unstructured, 
 	r.recorder.Event(u, corev1.EventTypeNormal, "Recovered", msg)
 	return rels.last(last.Name)
 }
+
+// errBusy is a release another operation (`edgeos helm`) is working on.
+var errBusy = errors.New("another operation is under way")
 
 // failed records a failed operation and when to try again, by policy.
 func (r *reconciler) failed(ctx context.Context, u *unstructured.Unstructured, st *attempts, pol, reason string, err error, spec Spec) error {

@@ -81,6 +81,13 @@ func asV1(rel ri.Releaser) (*rv1.Release, error) {
 	return v1, nil
 }
 
+// everDeployed reports whether a release has a deployed revision to
+// upgrade from.
+func (r *releases) everDeployed(name string) bool {
+	_, err := r.cfg.Releases.Deployed(name)
+	return err == nil
+}
+
 // operation is what one install or upgrade is told.
 type operation struct {
 	name, namespace string

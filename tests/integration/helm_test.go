@@ -27,11 +27,14 @@ var helmChartGVR = schema.GroupVersionResource{Group: "helm.cattle.io", Version:
 // into the auto-deploy directory, written as for k3s: from chartContent,
 // its pods run and its hook ran; a HelmChartConfig's value upgrades it;
 // `edgeos helm rollback` rolls it back and the controller leaves that be
-// until the HelmChart changes; deleting the file uninstalls it, keeping
-// the CRD. A server killed in the middle of an install leaves no release
-// pending: the next start finishes it. The same chart from the server's static directory installs too;
-// a chart that does not render, or whose objects the API refuses, gets a
-// status and an Event saying why, and the other charts are unaffected.
+// until the HelmChart changes. The same chart from the server's static
+// directory installs too. A chart that is no archive, that does not
+// render, whose objects the API refuses or whose hook fails gets a status
+// and an Event saying why, and the other charts are unaffected; corrected,
+// it installs without a restart. A server
+// killed in the middle of an install leaves no release pending: the next
+// start finishes it. Deleting the file uninstalls the release, keeping the
+// CRD. A stop leaves none of the controller's goroutines running.
 func TestHelmChart(t *testing.T) {
 	c := harness.New(t)
 	nodes, cs := c.StartCluster(0, map[string][]byte{"echo.tar": images.Build(t, "echo")})
@@ -120,9 +123,17 @@ func TestHelmChart(t *testing.T) {
 	// bad charts say why; the others are unaffected
 	put("refused.yaml", chart("refused", "refused", content, "  failurePolicy: abort\n  set:\n    replicas: many\n"))
 	put("garbage.yaml", chart("garbage", "garbage", "chartContent: "+base64.StdEncoding.EncodeToString([]byte("not a chart")), ""))
+	put("unrendered.yaml", chart("unrendered", "unrendered", content, "  failurePolicy: abort\n  set:\n    colour: \"\"\n"))
+	put("hookfails.yaml", chart("hookfails", "hookfails", content, "  failurePolicy: abort\n  set:\n    hookFails: \"true\"\n"))
 	chartFailed(t, dc, "refused", "InstallFailed", "replicas")
 	chartFailed(t, dc, "garbage", "InvalidChart", "the chart archive")
+	chartFailed(t, dc, "unrendered", "InstallFailed", "the chart needs a colour")
+	chartFailed(t, dc, "hookfails", "InstallFailed", "pre-install")
 	chartEvent(t, cs, "refused", "InstallFailed")
+	// a corrected file is picked up, without a restart
+	put("unrendered.yaml", chart("unrendered", "unrendered", content, "  failurePolicy: abort\n  set:\n    colour: teal\n"))
+	deployed(t, dc, "unrendered", 1)
+	colourIs(t, cs, "unrendered", "unrendered-demo-settings", "teal")
 	colourIs(t, cs, "static", "fromstatic-demo-settings", "purple")
 
 	// a server stopped in the middle of an install: the next start finishes
@@ -160,6 +171,12 @@ func TestHelmChart(t *testing.T) {
 	if _, err := dc.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}).Get(ctx, "gadgets.demo.edgeos.io", metav1.GetOptions{}); err != nil {
 		t.Errorf("the chart's CRD after the uninstall: %v, want it kept", err)
 	}
+	// the controller and the deployer end what they started, Helm's
+	// watches included
+	if code := srv.Stop(); code != 0 {
+		t.Errorf("server exit code after SIGTERM: %d, want 0", code)
+	}
+	checkStopped(t, srv.Log())
 }
 
 // deployed waits until HelmChart name (in kube-system) is Deployed at

@@ -78,7 +78,9 @@ func app(colour string, extra bool) string {
 // kind get a record saying which document and why, without holding up the
 // others, and a corrected file is picked up; a .skip file keeps a file
 // out; a file removed while the server was stopped has its objects deleted
-// at the next start; removing a file deletes what it applied.
+// at the next start; removing a file deletes what it applied. All of it
+// with the HelmChart controller off (--disable-helm-controller), which
+// then installs no HelmChart CRD.
 func TestManifests(t *testing.T) {
 	c := harness.New(t)
 	srv := c.AddNode("server")
@@ -105,7 +107,8 @@ func TestManifests(t *testing.T) {
 		}
 	}
 	put("app.yaml", app("blue", true))
-	args := srv.ServerArgs("--disable-agent")
+	// manifests work without the HelmChart controller
+	args := srv.ServerArgs("--disable-agent", "--disable-helm-controller")
 	srv.Start(args...)
 	cs := srv.WaitReady()
 	dc, err := dynamic.NewForConfig(srv.RESTConfig())
@@ -114,6 +117,9 @@ func TestManifests(t *testing.T) {
 	}
 	ctx := context.Background()
 
+	if _, err := dc.Resource(schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}).Get(ctx, "helmcharts.helm.cattle.io", metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the HelmChart CRD with --disable-helm-controller: %v, want none", err)
+	}
 	if st, err := os.Stat(dir); err != nil || st.Mode().Perm() != 0o700 {
 		t.Errorf("the auto-deploy directory: %v %v, want mode 0700", st, err)
 	}
