@@ -245,6 +245,9 @@ func (r *reconciler) reconcile(ctx context.Context, u *unstructured.Unstructured
 	if r.done[key(u)] == inputs {
 		return nil
 	}
+	// what was done is for other inputs: coming back to them (a config
+	// added, then removed) must not pass for done
+	delete(r.done, key(u))
 	st := r.state[key(u)]
 	if st == nil || st.inputs != inputs {
 		st = &attempts{inputs: inputs}
@@ -307,15 +310,15 @@ func (r *reconciler) reconcile(ctx context.Context, u *unstructured.Unstructured
 	opCtx, cancel := context.WithTimeout(ctx, timeout+30*time.Second)
 	defer cancel()
 	var rel *rv1.Release
-	verb := "Installed"
+	verb, failure := "Installed", "InstallFailed"
 	if last == nil || last.Info.Status == common.StatusUninstalled {
 		rel, err = rels.install(opCtx, op)
 	} else {
-		verb = "Upgraded"
+		verb, failure = "Upgraded", "UpgradeFailed"
 		rel, err = rels.upgrade(opCtx, op)
 	}
 	if err != nil {
-		return r.failed(ctx, u, st, pol, verb[:len(verb)-2]+"Failed", err, spec)
+		return r.failed(ctx, u, st, pol, failure, err, spec)
 	}
 	delete(r.state, key(u))
 	r.done[key(u)] = inputs

@@ -51,7 +51,8 @@ const (
 )
 
 // Run applies the directory, then again at every change, until ctx ends.
-// It is ready once the records' kind is served and the directory watched.
+// It is ready once the records' kind is served; the first pass, which
+// starts watching the directory, follows at once.
 func (d *Deployer) Run(ctx context.Context, ready func()) error {
 	if err := os.MkdirAll(d.cfg.Dir, 0o700); err != nil {
 		return err

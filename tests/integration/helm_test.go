@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/edgeos/edgeos/tests/harness"
 	"github.com/edgeos/edgeos/tests/images"
+	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -28,7 +31,9 @@ var helmChartGVR = schema.GroupVersionResource{Group: "helm.cattle.io", Version:
 // its pods run and its hook ran; a HelmChartConfig's value upgrades it;
 // `edgeos helm rollback` rolls it back and the controller leaves that be
 // until the HelmChart changes. The same chart from the server's static
-// directory installs too. A chart that is no archive, that does not
+// directory installs too, and from a chart repository that asks for
+// credentials; an upgrade that fails with failurePolicy retry leaves the
+// release serving until the values are right again. A chart that is no archive, that does not
 // render, whose objects the API refuses or whose hook fails gets a status
 // and an Event saying why, and the other charts are unaffected; corrected,
 // it installs without a restart. A server
@@ -119,6 +124,46 @@ func TestHelmChart(t *testing.T) {
 	put("static.yaml", chart("fromstatic", "static", "chart: https://%{KUBERNETES_API}%/static/charts/demo.tgz", "  set:\n    colour: purple\n"))
 	deployed(t, dc, "fromstatic", 1)
 	colourIs(t, cs, "static", "fromstatic-demo-settings", "purple")
+
+	// from a chart repository, with credentials (a repository inside the
+	// harness, on the host's bridge address)
+	ln, err := net.Listen("tcp", net.JoinHostPort(c.HostIP(), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	repoURL := "http://" + ln.Addr().String()
+	if r := srv.Run("helm", "repo", "index", pkgDir, "--url", repoURL); r.ExitCode != 0 {
+		t.Fatalf("helm repo index: %s %s", r.Stdout, r.Stderr)
+	}
+	files := http.FileServer(http.Dir(pkgDir))
+	repo := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if user, pass, ok := r.BasicAuth(); !ok || user != "fleet" || pass != "s3cret" {
+			http.Error(w, "who are you", http.StatusUnauthorized)
+			return
+		}
+		files.ServeHTTP(w, r)
+	})}
+	go repo.Serve(ln) //nolint:errcheck // ends with Close
+	t.Cleanup(func() { repo.Close() })
+	if _, err := cs.CoreV1().Secrets("kube-system").Create(ctx, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "repo-auth"},
+		Type:       corev1.SecretTypeBasicAuth,
+		Data:       map[string][]byte{"username": []byte("fleet"), "password": []byte("s3cret")},
+	}, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	put("online.yaml", chart("online", "online", "repo: "+repoURL+"\n  chart: demo\n  version: 0.1.0\n  authSecret: {name: repo-auth}", "  failurePolicy: retry\n  set:\n    colour: orange\n"))
+	deployed(t, dc, "online", 1)
+	colourIs(t, cs, "online", "online-demo-settings", "orange")
+	// an upgrade the API refuses, with failurePolicy retry: the release
+	// keeps serving, and once the values are right again it upgrades
+	put("online-config.yaml", "apiVersion: helm.cattle.io/v1\nkind: HelmChartConfig\nmetadata:\n  name: online\n  namespace: kube-system\nspec:\n  failurePolicy: retry\n  valuesContent: |\n    replicas: many\n")
+	chartFailed(t, dc, "online", "UpgradeFailed", "replicas")
+	colourIs(t, cs, "online", "online-demo-settings", "orange")
+	if err := os.Remove(filepath.Join(manifests, "online-config.yaml")); err != nil {
+		t.Fatal(err)
+	}
+	deployed(t, dc, "online", 3)
 
 	// bad charts say why; the others are unaffected
 	put("refused.yaml", chart("refused", "refused", content, "  failurePolicy: abort\n  set:\n    replicas: many\n"))
