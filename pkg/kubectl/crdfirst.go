@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/crd"
 	"github.com/spf13/pflag"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -32,8 +32,6 @@ import (
 
 // nestedEnv marks the kubectl runs made by the CRD-first pass.
 const nestedEnv = "EDGEOS_KUBECTL_NESTED"
-
-var crdGVR = schema.GroupVersionResource{Group: "apiextensions.k8s.io", Version: "v1", Resource: "customresourcedefinitions"}
 
 // applyCRDsFirst runs the CRD pass when args are an apply that needs one.
 func applyCRDsFirst(args []string) error {
@@ -173,7 +171,7 @@ func crdsUsedByInput(files []string) ([]crdDoc, error) {
 				continue
 			}
 			gv, _ := schema.ParseGroupVersion(u.GetAPIVersion())
-			if u.GetKind() == "CustomResourceDefinition" && gv.Group == crdGVR.Group {
+			if u.GetKind() == "CustomResourceDefinition" && gv.Group == crd.GVR.Group {
 				group, _, _ := unstructured.NestedString(u.Object, "spec", "group")
 				crds = append(crds, crdDoc{name: u.GetName(), doc: bytes.TrimSpace(doc)})
 				crdGroups[u.GetName()] = group
@@ -210,31 +208,10 @@ func waitEstablished(flags []string, names []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	for _, name := range names {
-		for !established(ctx, dyn, name) {
-			select {
-			case <-ctx.Done():
-				return fmt.Errorf("CustomResourceDefinition %s not established after a minute", name)
-			case <-time.After(200 * time.Millisecond):
-			}
-		}
+	if err := crd.Wait(ctx, dyn, names, 200*time.Millisecond); err != nil {
+		return fmt.Errorf("not established after a minute: %w", err)
 	}
 	return nil
-}
-
-func established(ctx context.Context, dyn dynamic.Interface, name string) bool {
-	u, err := dyn.Resource(crdGVR).Get(ctx, name, metav1.GetOptions{})
-	if err != nil {
-		return false
-	}
-	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
-	for _, c := range conds {
-		m, _ := c.(map[string]any)
-		if m["type"] == "Established" && m["status"] == "True" {
-			return true
-		}
-	}
-	return false
 }
 
 func bufioReader(b []byte) *bufio.Reader { return bufio.NewReader(bytes.NewReader(b)) }
