@@ -122,7 +122,7 @@ func (a *applier) remove(ctx context.Context, r Ref) error {
 // delete with the first error.
 func (a *applier) removeAll(ctx context.Context, refs []Ref) ([]Ref, error) {
 	refs = append([]Ref(nil), refs...)
-	sort.SliceStable(refs, func(i, j int) bool { return rankRef(refs[i]) > rankRef(refs[j]) })
+	sort.SliceStable(refs, func(i, j int) bool { return refs[i].rank() > refs[j].rank() })
 	var left []Ref
 	var first error
 	for _, r := range refs {
@@ -134,11 +134,4 @@ func (a *applier) removeAll(ctx context.Context, refs []Ref) ([]Ref, error) {
 		}
 	}
 	return left, first
-}
-
-func rankRef(r Ref) int {
-	u := &unstructured.Unstructured{}
-	u.SetAPIVersion(r.APIVersion)
-	u.SetKind(r.Kind)
-	return rank(u)
 }

@@ -246,17 +246,17 @@ func (p *passer) apply(ctx context.Context, todo []*work) {
 			all = append(all, item{w, d})
 		}
 	}
-	sort.SliceStable(all, func(i, j int) bool { return Before(all[i].d, all[j].d) })
+	sort.SliceStable(all, func(i, j int) bool { return all[i].d.rank() < all[j].d.rank() })
 	var crds []string
 	for i, it := range all {
-		if len(crds) > 0 && rank(it.d.Object) > 1 && rank(all[i-1].d.Object) <= 1 {
+		if len(crds) > 0 && it.d.rank() == rankOther && all[i-1].d.rank() != rankOther {
 			// the CRDs' kinds come to be served a moment after the apply
 			p.a.established(ctx, crds)
 		}
 		ref, err := p.a.apply(ctx, it.d)
 		if err == nil {
 			it.w.applied = append(it.w.applied, ref)
-			if rank(it.d.Object) == 1 {
+			if ref.rank() == rankCRD {
 				crds = append(crds, ref.Name)
 			}
 			continue

@@ -26,6 +26,8 @@ func (d Document) String() string {
 	return fmt.Sprintf("document %d (line %d)", d.Index, d.Line)
 }
 
+func (d Document) rank() int { return RefOf(d.Object).rank() }
+
 // Describe names the document and its object for messages.
 func (d Document) Describe() string {
 	o := d.Object

@@ -39,29 +39,33 @@ func (r Ref) String() string {
 	return r.Kind + " " + name
 }
 
-// rank puts what other objects need first: Namespaces, then
-// CustomResourceDefinitions, then the rest.
-func rank(u *unstructured.Unstructured) int {
-	gv, _ := schema.ParseGroupVersion(u.GetAPIVersion())
+// Ranks put what other objects need first.
+const (
+	rankNamespace = iota
+	rankCRD
+	rankOther
+)
+
+// rank is where an object goes when objects are applied together:
+// Namespaces, then CustomResourceDefinitions, then the rest; deleted in
+// the reverse order.
+func (r Ref) rank() int {
 	switch {
-	case gv.Group == "" && u.GetKind() == "Namespace":
-		return 0
-	case gv.Group == "apiextensions.k8s.io" && u.GetKind() == "CustomResourceDefinition":
-		return 1
+	case r.Group() == "" && r.Kind == "Namespace":
+		return rankNamespace
+	case r.Group() == "apiextensions.k8s.io" && r.Kind == "CustomResourceDefinition":
+		return rankCRD
 	}
-	return 2
+	return rankOther
 }
 
 // Order sorts documents for applying: Namespaces and CRDs first, the rest
 // as written.
 func Order(docs []Document) []Document {
 	out := append([]Document(nil), docs...)
-	sort.SliceStable(out, func(i, j int) bool { return Before(out[i], out[j]) })
+	sort.SliceStable(out, func(i, j int) bool { return out[i].rank() < out[j].rank() })
 	return out
 }
-
-// Before reports whether a goes before b when they are applied together.
-func Before(a, b Document) bool { return rank(a.Object) < rank(b.Object) }
 
 // Stale are the objects a file applied before that its documents no longer
 // hold and that no other file holds: those to delete. A document without a
