@@ -11,8 +11,8 @@ import (
 	"sort"
 	"time"
 
-	"github.com/edgeos/edgeos/pkg/component"
 	"github.com/edgeos/edgeos/pkg/crd"
+	"github.com/edgeos/edgeos/pkg/kubeconfig"
 	"github.com/edgeos/edgeos/pkg/watch"
 	"github.com/sirupsen/logrus"
 	"helm.sh/helm/v4/pkg/kube"
@@ -31,7 +31,6 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/client-go/tools/record"
 )
 
@@ -76,31 +75,17 @@ func (c *Controller) Run(ctx context.Context, ready func()) error {
 			return err
 		}
 	}
-	rc, err := clientcmd.BuildConfigFromFlags("", c.cfg.Kubeconfig)
+	clients, err := kubeconfig.Connect(c.cfg.Kubeconfig)
 	if err != nil {
 		return err
 	}
-	var dc dynamic.Interface
-	var cs kubernetes.Interface
-	var disc discovery.DiscoveryInterface
-	component.Shared(func() {
-		if dc, err = dynamic.NewForConfig(rc); err != nil {
-			return
-		}
-		if cs, err = kubernetes.NewForConfig(rc); err != nil {
-			return
-		}
-		disc, err = discovery.NewDiscoveryClientForConfig(rc)
-	})
-	if err != nil {
-		return err
-	}
+	rc, cs, dc := clients.REST, clients.Typed, clients.Dynamic
 	if err := crd.Ensure(ctx, dc, manager, crdsYAML); err != nil {
 		return err
 	}
 	// Helm's writes are a standalone helm's (see FieldManager)
 	kube.ManagedFieldsManager = FieldManager
-	cached := memory.NewMemCacheClient(disc)
+	cached := memory.NewMemCacheClient(clients.Discovery)
 	recorder, stopEvents := watch.Recorder(ctx, cs, "edgeos-helm")
 	defer stopEvents()
 	r := &reconciler{

@@ -12,6 +12,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
@@ -76,9 +77,9 @@ func Client(path string) (kubernetes.Interface, error) {
 // ClientWithRate is Client with the given request rate limit (0: client-go's
 // default), for a command that goes through many objects.
 func ClientWithRate(path string, qps float32, burst int) (kubernetes.Interface, error) {
-	rc, err := clientcmd.BuildConfigFromFlags("", path)
+	rc, err := load(path)
 	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
+		return nil, err
 	}
 	rc.QPS, rc.Burst = qps, burst
 	var cs kubernetes.Interface
@@ -86,20 +87,41 @@ func ClientWithRate(path string, qps float32, burst int) (kubernetes.Interface, 
 	return cs, err
 }
 
-// Dynamic connects to the API with the kubeconfig at path for objects of any
-// kind, with client-go's default request rate limit. The discovery client
-// tells which kinds the API serves.
-func Dynamic(path string) (dynamic.Interface, discovery.DiscoveryInterface, error) {
+// Clients are the connections of a controller that handles objects of any
+// kind.
+type Clients struct {
+	REST    *rest.Config
+	Typed   kubernetes.Interface
+	Dynamic dynamic.Interface
+	// Discovery tells which kinds the API serves.
+	Discovery discovery.DiscoveryInterface
+}
+
+// Connect makes every kind of client for the kubeconfig at path, with
+// client-go's default request rate limit, on the process's transports
+// (as Client).
+func Connect(path string) (Clients, error) {
+	rc, err := load(path)
+	if err != nil {
+		return Clients{}, err
+	}
+	c := Clients{REST: rc}
+	component.Shared(func() {
+		if c.Typed, err = kubernetes.NewForConfig(rc); err != nil {
+			return
+		}
+		if c.Dynamic, err = dynamic.NewForConfig(rc); err != nil {
+			return
+		}
+		c.Discovery, err = discovery.NewDiscoveryClientForConfig(rc)
+	})
+	return c, err
+}
+
+func load(path string) (*rest.Config, error) {
 	rc, err := clientcmd.BuildConfigFromFlags("", path)
 	if err != nil {
-		return nil, nil, fmt.Errorf("kubeconfig %s: %w", path, err)
+		return nil, fmt.Errorf("kubeconfig %s: %w", path, err)
 	}
-	var dc dynamic.Interface
-	var disc discovery.DiscoveryInterface
-	component.Shared(func() {
-		if dc, err = dynamic.NewForConfig(rc); err == nil {
-			disc, err = discovery.NewDiscoveryClientForConfig(rc)
-		}
-	})
-	return dc, disc, err
+	return rc, nil
 }

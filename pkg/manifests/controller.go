@@ -57,10 +57,11 @@ func (d *Deployer) Run(ctx context.Context, ready func()) error {
 	if err := os.MkdirAll(d.cfg.Dir, 0o700); err != nil {
 		return err
 	}
-	dc, disc, err := kubeconfig.Dynamic(d.cfg.Kubeconfig)
+	clients, err := kubeconfig.Connect(d.cfg.Kubeconfig)
 	if err != nil {
 		return err
 	}
+	dc := clients.Dynamic
 	if err := crd.Ensure(ctx, dc, fieldManager, crdYAML); err != nil {
 		return err
 	}
@@ -76,7 +77,7 @@ func (d *Deployer) Run(ctx context.Context, ready func()) error {
 	p := &passer{
 		dir:     d.cfg.Dir,
 		dc:      dc,
-		a:       &applier{dc: dc, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(disc))},
+		a:       &applier{dc: dc, mapper: restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(clients.Discovery))},
 		records: recs,
 		done:    map[string]string{},
 		watch:   func(dir string) error { return w.Add(dir) },
