@@ -192,12 +192,12 @@ func (r *reconciler) reconcile(ctx context.Context, u *unstructured.Unstructured
 	if timeoutErr != nil {
 		timeout = defaultTimeout
 	}
-	rels, err := newReleases(getter{rc: r.rc, disc: r.disc, mapper: r.mapper, namespace: target}, r.log)
-	if err != nil {
-		return err
-	}
 	if u.GetDeletionTimestamp() != nil {
 		delete(r.done, key(u))
+		rels, err := r.releases(target)
+		if err != nil {
+			return err
+		}
 		return r.remove(ctx, u, rels, timeout)
 	}
 	if err := errors.Join(specErr, timeoutErr); err != nil {
@@ -242,6 +242,10 @@ func (r *reconciler) reconcile(ctx context.Context, u *unstructured.Unstructured
 		return nil
 	case time.Now().Before(st.next):
 		return errWaiting
+	}
+	rels, err := r.releases(target)
+	if err != nil {
+		return err
 	}
 	pol, err := policy(spec, config)
 	if err != nil {
@@ -310,6 +314,11 @@ func (r *reconciler) reconcile(ctx context.Context, u *unstructured.Unstructured
 	logrus.Infof("HelmChart %s: %s", key(u), msg)
 	r.recorder.Event(u, corev1.EventTypeNormal, verb, msg)
 	return r.status(ctx, u, status{digest: digest, revision: rel.Version, deployed: true, reason: verb, message: msg})
+}
+
+// releases is Helm's view of the releases of a namespace.
+func (r *reconciler) releases(namespace string) (*releases, error) {
+	return newReleases(getter{rc: r.rc, disc: r.disc, mapper: r.mapper, namespace: namespace}, r.log)
 }
 
 // recover finishes what a stopped server left: a release pending since
