@@ -234,7 +234,7 @@ func deployed(t *testing.T, dc dynamic.Interface, name string, revision int64) {
 			return false, err
 		}
 		rev, _, _ := unstructured.NestedInt64(u.Object, "status", "revision")
-		status, reason, msg := chartCondition(u, "Deployed")
+		status, reason, msg := conditionOf(u, "Deployed")
 		return status == "True" && rev == revision, fmt.Errorf("revision %d, Deployed %s %s: %s", rev, status, reason, msg)
 	})
 }
@@ -248,7 +248,7 @@ func chartFailed(t *testing.T, dc dynamic.Interface, name, reason, phrase string
 		if err != nil {
 			return false, err
 		}
-		status, got, msg := chartCondition(u, "Failed")
+		status, got, msg := conditionOf(u, "Failed")
 		return status == "True" && got == reason && strings.Contains(msg, phrase), fmt.Errorf("Failed %s %s: %s", status, got, msg)
 	})
 }
@@ -272,7 +272,9 @@ func chartEvent(t *testing.T, cs kubernetes.Interface, name, reason string) {
 	})
 }
 
-func chartCondition(u *unstructured.Unstructured, typ string) (status, reason, message string) {
+// conditionOf reads a condition of an object's status ("" when it has
+// none of that type).
+func conditionOf(u *unstructured.Unstructured, typ string) (status, reason, message string) {
 	conds, _, _ := unstructured.NestedSlice(u.Object, "status", "conditions")
 	for _, c := range conds {
 		m, _ := c.(map[string]any)

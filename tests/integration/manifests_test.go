@@ -234,16 +234,9 @@ func manifestState(t *testing.T, dc dynamic.Interface, file, status, reason, phr
 		if rec == nil || err != nil {
 			return false, err
 		}
-		conds, _, _ := unstructured.NestedSlice(rec.Object, "status", "conditions")
-		for _, c := range conds {
-			m, _ := c.(map[string]any)
-			if m["type"] == "Applied" {
-				msg, _ := m["message"].(string)
-				return m["status"] == status && m["reason"] == reason && strings.Contains(msg, phrase),
-					fmt.Errorf("Applied %v %v: %s", m["status"], m["reason"], msg)
-			}
-		}
-		return false, fmt.Errorf("no Applied condition")
+		got, gotReason, msg := conditionOf(rec, "Applied")
+		return got == status && gotReason == reason && strings.Contains(msg, phrase),
+			fmt.Errorf("Applied %q %s: %s", got, gotReason, msg)
 	})
 }
 
