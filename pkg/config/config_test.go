@@ -20,6 +20,7 @@ func validServer() *Server {
 		CertificateLifetime: 365 * 24 * time.Hour,
 		SnapshotSchedule:    "0 */12 * * *", SnapshotRetention: 5,
 		IngressHTTPPort: 80, IngressHTTPSPort: 443,
+		MetricsResolution: 15 * time.Second,
 	}
 }
 
@@ -53,6 +54,8 @@ func TestServerValidate(t *testing.T) {
 		{"certificate outlives CA", func(c *Server) { c.CertificateLifetime = 20 * 365 * 24 * time.Hour }, "--certificate-lifetime 175200h"},
 		{"snapshot schedule", func(c *Server) { c.SnapshotSchedule = "twice a day" }, "--snapshot-schedule"},
 		{"snapshot retention", func(c *Server) { c.SnapshotRetention = 0 }, "--snapshot-retention 0"},
+		{"metrics resolution", func(c *Server) { c.MetricsResolution = time.Second }, "--metrics-resolution 1s is shorter than 5s"},
+		{"metrics off", func(c *Server) { c.Disable = []string{"metrics"} }, ""},
 		{"manifests dir", func(c *Server) { c.ManifestsDir = "manifests" }, "--manifests-dir \"manifests\" is not an absolute path"},
 		{"snapshots off", func(c *Server) { c.DisableSnapshots, c.SnapshotSchedule = true, "" }, ""},
 		{"reset without a snapshot", func(c *Server) { c.ClusterReset = true }, "--cluster-reset and --restore-path"},

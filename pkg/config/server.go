@@ -53,6 +53,9 @@ type Server struct {
 	// ManifestsDir is the auto-deploy directory (empty:
 	// <data-dir>/server/manifests).
 	ManifestsDir string
+	// MetricsResolution is how often the resource metrics are read from
+	// every kubelet.
+	MetricsResolution time.Duration
 	// DisableHelmController leaves HelmCharts alone.
 	DisableHelmController bool
 	// ClusterReset with RestorePath restores a snapshot and ends.
@@ -74,8 +77,12 @@ type Server struct {
 // client must move to the renewed one before the old one expires.
 const MinCertificateLifetime = time.Minute
 
+// MinMetricsResolution is the shortest --metrics-resolution: kubelets
+// refresh their figures no faster.
+const MinMetricsResolution = 5 * time.Second
+
 // Parts that --disable can turn off.
-var Parts = []string{"dns", "servicelb", "local-storage", "ingress"}
+var Parts = []string{"dns", "servicelb", "local-storage", "ingress", "metrics"}
 
 // Disabled reports whether --disable names part.
 func (c *Server) Disabled(part string) bool { return slices.Contains(c.Disable, part) }
@@ -141,6 +148,9 @@ func (c *Server) Validate() error {
 	}
 	if c.ManifestsDir != "" && !filepath.IsAbs(c.ManifestsDir) {
 		errs = append(errs, fmt.Errorf("--manifests-dir %q is not an absolute path", c.ManifestsDir))
+	}
+	if c.MetricsResolution < MinMetricsResolution {
+		errs = append(errs, fmt.Errorf("--metrics-resolution %s is shorter than %s", c.MetricsResolution, MinMetricsResolution))
 	}
 	if c.SnapshotDir != "" && !filepath.IsAbs(c.SnapshotDir) {
 		errs = append(errs, fmt.Errorf("--snapshot-dir %q is not an absolute path", c.SnapshotDir))

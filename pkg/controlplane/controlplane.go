@@ -47,6 +47,10 @@ type Config struct {
 	// identity Lease (valid one hour); 0 keeps upstream's 10 s. Upstream has
 	// no flag for it, only a package variable, which New sets.
 	IdentityLeaseRenewInterval time.Duration
+	// APIGroups are served by the apiserver itself, installed as the
+	// aggregator installs its own group: each needs a local APIService
+	// (one without a service) to be listed in discovery.
+	APIGroups []*genericapiserver.APIGroupInfo
 }
 
 // ControlPlane holds the parsed options of the three components.
@@ -136,6 +140,11 @@ func (cp *ControlPlane) APIServer(ctx context.Context, ready func()) error {
 	server, err := apiserverapp.CreateServerChain(cc)
 	if err != nil {
 		return fmt.Errorf("kube-apiserver: %w", err)
+	}
+	for _, g := range cp.cfg.APIGroups {
+		if err := server.GenericAPIServer.InstallAPIGroup(g); err != nil {
+			return fmt.Errorf("kube-apiserver: %w", err)
+		}
 	}
 	if err := installOpenAPI(server.GenericAPIServer, kubeAPIs.OpenAPIConfig, kubeAPIs.OpenAPIV3Config); err != nil {
 		return err

@@ -30,6 +30,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/snapshot"
 	"github.com/edgeos/edgeos/pkg/token"
 	"github.com/sirupsen/logrus"
+	genericapiserver "k8s.io/apiserver/pkg/server"
 	encryptionconfig "k8s.io/apiserver/pkg/server/options/encryptionconfig/controller"
 	"k8s.io/client-go/kubernetes"
 )
@@ -141,6 +142,14 @@ func Run(ctx context.Context, cfg config.CompletedServer, ready func()) error {
 	if err != nil {
 		return err
 	}
+	rm, err := s.resourceMetrics(cs)
+	if err != nil {
+		return err
+	}
+	var apiGroups []*genericapiserver.APIGroupInfo
+	if rm.group != nil {
+		apiGroups = append(apiGroups, rm.group)
+	}
 	cp, err := controlplane.New(controlplane.Config{
 		APIServerArgs:         multicall.Merge(s.apiserverArgs(ds), s.cfg.APIServerArgs),
 		ControllerManagerArgs: multicall.Merge(s.controllerManagerArgs(ds), s.cfg.ControllerManagerArgs),
@@ -149,6 +158,7 @@ func Run(ctx context.Context, cfg config.CompletedServer, ready func()) error {
 		WrapHandler:           boot.Wrap,
 		// the Lease is valid for an hour; upstream rewrites it every 10 s
 		IdentityLeaseRenewInterval: 5 * time.Minute,
+		APIGroups:                  apiGroups,
 	})
 	if err != nil {
 		return err
@@ -182,7 +192,7 @@ func Run(ctx context.Context, cfg config.CompletedServer, ready func()) error {
 		apiserver,
 		component.Func{Label: "kube-controller-manager", Outlives: true, Fn: cp.ControllerManager},
 		component.Func{Label: "kube-scheduler", Outlives: true, Fn: cp.Scheduler},
-	}, s.bundled(cs, newEncryption)...) {
+	}, append(s.bundled(cs, newEncryption), rm.components...)...) {
 		if err := m.Start(ctx, c); err != nil {
 			return err
 		}

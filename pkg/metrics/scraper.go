@@ -1,0 +1,185 @@
+package metrics
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/transport"
+)
+
+// ScraperConfig is what the scraper needs: how often to read, and the
+// credentials the apiserver reaches kubelets with.
+type ScraperConfig struct {
+	Resolution time.Duration
+	// KubeletCA verifies kubelets' serving certificates; ClientCert and
+	// ClientKey are files, read again when they are renewed.
+	KubeletCA, ClientCert, ClientKey string
+}
+
+// Scraper reads every node's /metrics/resource from its kubelet once per
+// resolution into a Store. A node that does not answer drops out of the
+// Store until it does.
+type Scraper struct {
+	cfg   ScraperConfig
+	nodes kubernetes.Interface
+	store *Store
+}
+
+// NewScraper returns the scraper component.
+func NewScraper(cfg ScraperConfig, cs kubernetes.Interface, store *Store) *Scraper {
+	return &Scraper{cfg: cfg, nodes: cs, store: store}
+}
+
+func (*Scraper) Name() string { return "metrics" }
+
+// scrapers at once: a few slow kubelets do not hold up the rest
+const parallel = 8
+
+// the largest body of /metrics/resource read: a node with thousands of
+// containers stays well under it
+const maxBody = 16 << 20
+
+func (s *Scraper) Run(ctx context.Context, ready func()) error {
+	tlsCfg, err := transport.TLSConfigFor(&transport.Config{TLS: transport.TLSConfig{
+		CAFile: s.cfg.KubeletCA, CertFile: s.cfg.ClientCert, KeyFile: s.cfg.ClientKey, ReloadTLSFiles: true,
+	}})
+	if err != nil {
+		return fmt.Errorf("kubelet client credentials: %w", err)
+	}
+	tr := &http.Transport{
+		TLSClientConfig:     tlsCfg,
+		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+		TLSHandshakeTimeout: 5 * time.Second,
+		// one connection per kubelet, kept from one scrape to the next
+		MaxIdleConnsPerHost: 1,
+		IdleConnTimeout:     3 * s.cfg.Resolution,
+	}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr, Timeout: min(s.cfg.Resolution, 10*time.Second)}
+	ready()
+
+	down := map[string]bool{}
+	tick := time.NewTicker(s.cfg.Resolution)
+	defer tick.Stop()
+	for {
+		s.scrapeAll(ctx, client, down)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-tick.C:
+		}
+	}
+}
+
+// scrapeAll reads every node once and records what each answered. down
+// holds the nodes that did not answer last time, so that a node's failure
+// is logged when it starts and when it ends, not every time.
+func (s *Scraper) scrapeAll(ctx context.Context, client *http.Client, down map[string]bool) {
+	nodes, err := s.nodes.CoreV1().Nodes().List(ctx, metav1.ListOptions{ResourceVersion: "0"})
+	if err != nil {
+		if ctx.Err() == nil {
+			logrus.Warnf("Resource metrics: listing nodes: %v", err)
+		}
+		return
+	}
+	listed := map[string]bool{}
+	type result struct {
+		node string
+		sc   Scrape
+		err  error
+	}
+	results := make(chan result, len(nodes.Items))
+	sem := make(chan struct{}, parallel)
+	var wg sync.WaitGroup
+	for i := range nodes.Items {
+		n := &nodes.Items[i]
+		listed[n.Name] = true
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			sc, err := scrapeNode(ctx, client, n)
+			results <- result{n.Name, sc, err}
+		})
+	}
+	wg.Wait()
+	close(results)
+	if ctx.Err() != nil {
+		return
+	}
+	for r := range results {
+		switch {
+		case r.err != nil:
+			s.store.Forget(r.node)
+			if !down[r.node] {
+				logrus.Warnf("Resource metrics: node %s left out until its kubelet answers: %v", r.node, r.err)
+				down[r.node] = true
+			}
+		default:
+			s.store.Record(r.node, r.sc)
+			if down[r.node] {
+				logrus.Infof("Resource metrics: node %s answers again", r.node)
+				delete(down, r.node)
+			}
+		}
+	}
+	for _, n := range s.store.Known() {
+		if !listed[n] {
+			s.store.Forget(n)
+		}
+	}
+	for n := range down {
+		if !listed[n] {
+			delete(down, n)
+		}
+	}
+}
+
+func scrapeNode(ctx context.Context, client *http.Client, n *corev1.Node) (Scrape, error) {
+	addr := kubeletAddress(n)
+	if addr == "" {
+		return Scrape{}, fmt.Errorf("no address")
+	}
+	url := "https://" + addr + "/metrics/resource"
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return Scrape{}, err
+	}
+	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	resp, err := client.Do(req)
+	if err != nil {
+		return Scrape{}, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return Scrape{}, fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	return Parse(io.LimitReader(resp.Body, maxBody))
+}
+
+// kubeletAddress is where the apiserver reaches a node's kubelet: the
+// first of its addresses in the apiserver's preferred order
+// (--kubelet-preferred-address-types), at the port the node reports.
+func kubeletAddress(n *corev1.Node) string {
+	port := int(n.Status.DaemonEndpoints.KubeletEndpoint.Port)
+	if port == 0 {
+		port = 10250
+	}
+	for _, t := range []corev1.NodeAddressType{corev1.NodeInternalIP, corev1.NodeExternalIP, corev1.NodeHostName} {
+		for _, a := range n.Status.Addresses {
+			if a.Type == t && a.Address != "" {
+				return net.JoinHostPort(a.Address, strconv.Itoa(port))
+			}
+		}
+	}
+	return ""
+}
