@@ -22,6 +22,7 @@ type usage struct {
 	procs, shims            int
 	pss, rss, anon          int64              // kB
 	containerdPss, shimPss  int64              // kB
+	pssByRole               map[string]int64   // kB
 	cpuPercent              float64            // of one core, over the window
 	cpuByRole, writesByRole map[string]float64 // % of a core, B/s
 	writesByFile            map[string]float64 // B/s of pages dirtied (dirtied), by file under the data dir
@@ -135,8 +136,10 @@ func measureIdle(b *testing.B, n *harness.Node, count counts, settle, window tim
 		u.writeBps += writes
 	}
 
+	u.pssByRole = map[string]int64{}
 	for pid, role := range procs {
 		rollup := harness.ProcFields(b, "/proc/"+pid+"/smaps_rollup", "kB")
+		u.pssByRole[role] += rollup["Pss"]
 		status := harness.ProcFields(b, "/proc/"+pid+"/status", "kB")
 		u.procs++
 		u.pss += rollup["Pss"]

@@ -9,6 +9,7 @@ import (
 	genericapiserver "k8s.io/apiserver/pkg/server"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
+	"k8s.io/client-go/rest"
 	aggregator "k8s.io/kube-aggregator/pkg/client/clientset_generated/clientset"
 )
 
@@ -25,7 +26,8 @@ func (s *Server) resourceMetrics(cs kubernetes.Interface) (resourceMetrics, erro
 	if err != nil {
 		return resourceMetrics{}, err
 	}
-	ac, err := aggregator.NewForConfig(c.REST)
+	var ac aggregator.Interface
+	component.Shared(func() { ac, err = aggregator.NewForConfig(c.REST) })
 	if err != nil {
 		return resourceMetrics{}, err
 	}
@@ -34,7 +36,13 @@ func (s *Server) resourceMetrics(cs kubernetes.Interface) (resourceMetrics, erro
 			component.Once("metrics-apiservice-removal", func(ctx context.Context) error { return metrics.RemoveAPIService(ctx, ac) }),
 		}}, nil
 	}
-	md, err := metadata.NewForConfig(c.REST)
+	// Each metrics request lists its nodes or pods once through this
+	// client: client-go's default 5 requests/s would queue an autoscaler
+	// behind kubectl top. The apiserver's own flow control still applies.
+	rc := rest.CopyConfig(c.REST)
+	rc.QPS, rc.Burst = 50, 100
+	var md metadata.Interface
+	component.Shared(func() { md, err = metadata.NewForConfig(rc) })
 	if err != nil {
 		return resourceMetrics{}, err
 	}
