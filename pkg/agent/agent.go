@@ -23,6 +23,8 @@ import (
 	"github.com/edgeos/edgeos/pkg/pageout"
 	"github.com/edgeos/edgeos/pkg/pause"
 	"github.com/edgeos/edgeos/pkg/storage/localpath"
+	"github.com/edgeos/edgeos/pkg/telemetry"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 )
 
@@ -46,6 +48,9 @@ type Config struct {
 	// Cluster is what the server said about the cluster.
 	Cluster bootstrap.NodeConfig
 	Node    config.Node
+	// MetricsBindAddress is where the node serves its Prometheus metrics;
+	// empty: kube-proxy's default, loopback.
+	MetricsBindAddress string
 }
 
 func (c Config) dir(parts ...string) string {
@@ -61,6 +66,9 @@ func Components(cfg Config) ([]component.Component, error) {
 	// runc and the kubelet must use the same cgroup driver
 	systemd := systemdIsInit()
 	binDir, cniConfDir := cfg.dir("bin"), cfg.dir("etc", "cni", "net.d")
+	// one registry for the process: the server's API port serves it, and
+	// an agent's node-local endpoint
+	reg := telemetry.Process()
 	ctrd := containerd.New(containerd.Config{
 		Root:                cfg.dir("containerd"),
 		State:               containerdState,
@@ -72,6 +80,7 @@ func Components(cfg Config) ([]component.Component, error) {
 		SystemdCgroup:       systemd,
 		RestrictOOMScoreAdj: restrict,
 		Debug:               cfg.Debug,
+		Metrics:             reg,
 	})
 	driver := "cgroupfs"
 	if systemd {
@@ -97,7 +106,7 @@ func Components(cfg Config) ([]component.Component, error) {
 		},
 	}
 	if !cfg.Cluster.DisableDNS {
-		d, err := dnsComponent(cfg)
+		d, err := dnsComponent(cfg, reg)
 		if err != nil {
 			return nil, err
 		}
@@ -126,6 +135,7 @@ func Components(cfg Config) ([]component.Component, error) {
 			Iface:           cfg.Node.OverlayIface,
 			ExternalIP:      cfg.Node.ExternalIP,
 			ClusterCIDR:     cfg.Cluster.ClusterCIDR,
+			Metrics:         reg,
 		}))
 	} else {
 		logrus.Infof("--cni %s: the node stays NotReady until a CNI config appears in %s", cfg.Node.CNI, cniConfDir)
@@ -167,7 +177,7 @@ func systemdIsInit() bool {
 
 // dnsComponent is the node's cluster DNS, answering on the cluster DNS
 // address, watching with the edgeos-agent identity.
-func dnsComponent(cfg Config) (*dns.DNS, error) {
+func dnsComponent(cfg Config, reg prometheus.Registerer) (*dns.DNS, error) {
 	addr := net.ParseIP(cfg.Cluster.ClusterDNS)
 	if addr == nil {
 		return nil, fmt.Errorf("the server's cluster DNS address %q is not an IP address", cfg.Cluster.ClusterDNS)
@@ -184,5 +194,6 @@ func dnsComponent(cfg Config) (*dns.DNS, error) {
 		Domain:     cfg.Cluster.ClusterDomain,
 		ResolvConf: cfg.resolvConf(),
 		Reverse:    reverse,
+		Metrics:    reg,
 	}), nil
 }

@@ -22,8 +22,15 @@ func kubeProxyComponent(cfg Config) (*kubeproxy.KubeProxy, error) {
 		"proxy-mode":           "iptables",
 		"cluster-cidr":         cfg.Cluster.ClusterCIDR,
 		"healthz-bind-address": kubeproxy.HealthzAddress,
+		// kube-proxy's metrics server serves the process's one registry
+		// (pkg/telemetry): the node-local endpoint. Upstream cannot turn it
+		// off, so a server's node keeps it on loopback beside the API
+		// port's /metrics.
 		"metrics-bind-address": kubeproxy.MetricsAddress,
 		"nodeport-addresses":   "primary",
+	}
+	if cfg.MetricsBindAddress != "" {
+		args["metrics-bind-address"] = cfg.MetricsBindAddress
 	}
 	if len(cfg.NodeIPs) > 0 {
 		args["bind-address"] = cfg.NodeIPs[0]

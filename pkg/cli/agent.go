@@ -26,6 +26,7 @@ func agentCommand() *cli.Command {
 			nodeNameFlag(&cfg.NodeName),
 			nodeIPFlag(&cfg.NodeIPs),
 			debugFlag(&cfg.Debug),
+			stringFlag("metrics-bind-address", "127.0.0.1:10249", "IP:PORT where this node serves its Prometheus metrics, without authentication", &cfg.MetricsBindAddress),
 		}, nodeOptionFlags(&cfg.Node)...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {

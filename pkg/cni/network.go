@@ -12,7 +12,9 @@ import (
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
 	"github.com/edgeos/edgeos/pkg/multicall"
 	"github.com/edgeos/edgeos/pkg/pki"
+	"github.com/edgeos/edgeos/pkg/telemetry"
 	"github.com/edgeos/edgeos/pkg/watch"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 	"github.com/vishvananda/netlink"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -46,6 +48,9 @@ type Config struct {
 	// ClusterCIDR is the whole pod network: traffic leaving it from pods is
 	// masqueraded.
 	ClusterCIDR string
+	// Metrics is where the count of overlay peers is published; nil:
+	// nowhere.
+	Metrics prometheus.Registerer
 }
 
 // Bridge is the node's pod bridge.
@@ -172,13 +177,20 @@ func (n *Network) publish(ctx context.Context, cs kubernetes.Interface, mac net.
 func (n *Network) followPeers(ctx context.Context, cs kubernetes.Interface, vx netlink.Link) error {
 	factory := informers.NewSharedInformerFactory(cs, 10*time.Minute)
 	nodes := factory.Core().V1().Nodes()
+	programmed := telemetry.Gauge(n.cfg.Metrics, prometheus.GaugeOpts{Subsystem: "overlay", Name: "peers",
+		Help: "Other nodes this node's VXLAN overlay reaches (programmed routes, neighbours and FDB entries)."})
 	return watch.Loop(ctx, "Overlay", factory, []cache.SharedIndexInformer{nodes.Informer()},
 		watch.Pause{AfterError: 5 * time.Second}, nil, func(context.Context) error {
 			list, err := nodes.Lister().List(labels.Everything())
 			if err != nil {
 				return err
 			}
-			return programPeers(vx, peers(list, n.cfg.NodeName))
+			ps := peers(list, n.cfg.NodeName)
+			if err := programPeers(vx, ps); err != nil {
+				return err
+			}
+			programmed.Set(float64(len(ps)))
+			return nil
 		})
 }
 

@@ -3,7 +3,9 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
+	"strconv"
 	"strings"
 )
 
@@ -17,7 +19,9 @@ type Agent struct {
 	NodeName  string
 	NodeIPs   []string
 	Debug     bool
-	Node      Node
+	// MetricsBindAddress is IP:PORT of the node-local Prometheus endpoint.
+	MetricsBindAddress string
+	Node               Node
 }
 
 // Validate checks the config without changing it or reading anything
@@ -34,8 +38,17 @@ func (a *Agent) Validate() error {
 	if a.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir must not be empty"))
 	}
+	if host, port, err := net.SplitHostPort(a.MetricsBindAddress); err != nil || net.ParseIP(host) == nil || !validPort(port) {
+		errs = append(errs, fmt.Errorf("--metrics-bind-address %q is not IP:PORT", a.MetricsBindAddress))
+	}
 	errs = append(errs, checkNodeIPs(a.NodeIPs), a.Node.Validate())
 	return errors.Join(errs...)
+}
+
+// validPort: a port number to listen on.
+func validPort(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n > 0 && n <= 65535
 }
 
 // CompletedAgent is an agent config that passed Validate, with the node's

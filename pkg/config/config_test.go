@@ -219,6 +219,7 @@ func validAgent() *Agent {
 	return &Agent{
 		Server: "https://192.0.2.1:6443", Token: "K10abc::server:s3cret", DataDir: "/var/lib/edgeos",
 		NodeName: "edge-2", NodeIPs: []string{"192.0.2.20"}, Node: Node{CNI: CNIEdgeos},
+		MetricsBindAddress: "127.0.0.1:10249",
 	}
 }
 
@@ -235,6 +236,10 @@ func TestAgent(t *testing.T) {
 		{"both tokens", func(a *Agent) { a.TokenFile = "/t" }, "exactly one of --token and --token-file"},
 		{"node ip", func(a *Agent) { a.NodeIPs = []string{"::1::"} }, "--node-ip"},
 		{"node option", func(a *Agent) { a.Node.ExternalIP = "x" }, "--node-external-ip"},
+		{"metrics endpoint everywhere", func(a *Agent) { a.MetricsBindAddress = "[::]:10249" }, ""},
+		{"no metrics endpoint", func(a *Agent) { a.MetricsBindAddress = "" }, "--metrics-bind-address \"\" is not IP:PORT"},
+		{"metrics endpoint without port", func(a *Agent) { a.MetricsBindAddress = "127.0.0.1" }, "--metrics-bind-address \"127.0.0.1\" is not IP:PORT"},
+		{"metrics endpoint by name", func(a *Agent) { a.MetricsBindAddress = "localhost:10249" }, "--metrics-bind-address"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := validAgent()

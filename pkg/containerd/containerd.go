@@ -21,6 +21,8 @@ import (
 	"github.com/edgeos/edgeos/pkg/atomicfile"
 	"github.com/edgeos/edgeos/pkg/containerd/programs"
 	"github.com/edgeos/edgeos/pkg/runc"
+	"github.com/edgeos/edgeos/pkg/telemetry"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 )
 
@@ -43,6 +45,8 @@ type Config struct {
 	// below containerd's own; needed where edgeos lacks CAP_SYS_RESOURCE.
 	RestrictOOMScoreAdj bool
 	Debug               bool
+	// Metrics is where the count of restarts is published; nil: nowhere.
+	Metrics prometheus.Registerer
 }
 
 // Address is containerd's socket.
@@ -73,6 +77,8 @@ func (d *Containerd) Run(ctx context.Context, ready func()) error {
 	if err := d.prepare(); err != nil {
 		return fmt.Errorf("containerd: %w", err)
 	}
+	restarts := telemetry.Counter(d.cfg.Metrics, prometheus.CounterOpts{Subsystem: "containerd", Name: "restarts_total",
+		Help: "Times containerd exited on its own and was started again."})
 	pause := restartPause
 	for started := false; ; {
 		since := time.Now()
@@ -95,6 +101,7 @@ func (d *Containerd) Run(ctx context.Context, ready func()) error {
 			return nil
 		case <-time.After(pause):
 		}
+		restarts.Inc()
 		pause = min(2*pause, maxRestartPause)
 	}
 }

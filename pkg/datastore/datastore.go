@@ -14,6 +14,7 @@ import (
 
 	"github.com/k3s-io/kine/pkg/endpoint"
 	kinetls "github.com/k3s-io/kine/pkg/tls"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 )
 
@@ -30,6 +31,9 @@ type Config struct {
 	// CompactInterval is how often kine itself drops old revisions; 0 leaves
 	// it to the apiserver.
 	CompactInterval time.Duration
+	// Metrics is where kine's series and the files' sizes are published;
+	// nil publishes none.
+	Metrics prometheus.Registerer
 }
 
 // SQLiteParams are the connection settings of the embedded database.
@@ -95,6 +99,9 @@ func (d *Datastore) Run(ctx context.Context, ready func()) error {
 		CompactBatchSize: 1000,
 		PollBatchSize:    500,
 		PollInterval:     time.Second,
+		// kine registers its own series (SQL operations and their time,
+		// compactions); once per process
+		MetricsRegisterer: d.cfg.Metrics,
 	})
 	if err != nil {
 		return fmt.Errorf("datastore: %w", err)
@@ -103,6 +110,7 @@ func (d *Datastore) Run(ctx context.Context, ready func()) error {
 	d.etcd = etcd
 	d.mu.Unlock()
 	if d.Embedded() {
+		publishFileSizes(d.cfg.Metrics, db)
 		logrus.Infof("Datastore: SQLite at %s", db)
 		wg.Add(1)
 		go func() {

@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
 	"github.com/edgeos/edgeos/pkg/watch"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 	"github.com/vishvananda/netlink"
 	"k8s.io/apimachinery/pkg/labels"
@@ -33,6 +34,8 @@ type Config struct {
 	// Reverse are the cluster's networks, whose reverse names are answered
 	// here.
 	Reverse []*net.IPNet
+	// Metrics is where the answer counts are published; nil: nowhere.
+	Metrics prometheus.Registerer
 }
 
 // CacheSize bounds the upstream answer cache.
@@ -66,6 +69,7 @@ func (d *DNS) Run(ctx context.Context, ready func()) error {
 		return err
 	}
 	srv := NewServer(d.cfg.Domain, upstreams, d.cfg.Reverse, CacheSize)
+	srv.countAnswers(d.cfg.Metrics)
 	// the watch ends with the server: when ctx ends, or when serving fails
 	// (cancel runs before the wait)
 	var wg sync.WaitGroup

@@ -10,7 +10,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/telemetry"
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 )
 
@@ -23,6 +25,8 @@ type Server struct {
 	// reverse are the networks (Services, pods) whose in-addr.arpa names
 	// the server is authoritative for.
 	reverse []*net.IPNet
+	// answers counts the answers sent, by rcode; nil counts none
+	answers *prometheus.CounterVec
 }
 
 // NewServer makes a server for zone with an empty table.
@@ -43,9 +47,22 @@ func (s *Server) ServeDNS(w dns.ResponseWriter, r *dns.Msg) {
 		size = dns.MaxMsgSize
 	}
 	m.Truncate(size)
+	if s.answers != nil {
+		rcode := dns.RcodeToString[m.Rcode]
+		if rcode == "" {
+			rcode = "other"
+		}
+		s.answers.WithLabelValues(rcode).Inc()
+	}
 	if err := w.WriteMsg(m); err != nil {
 		logrus.Debugf("DNS: answering %v: %v", w.RemoteAddr(), err)
 	}
+}
+
+// countAnswers publishes the count of answers, by rcode, to reg.
+func (s *Server) countAnswers(reg prometheus.Registerer) {
+	s.answers = telemetry.CounterVec(reg, prometheus.CounterOpts{Subsystem: "dns", Name: "answers_total",
+		Help: "Cluster DNS answers sent, by response code (NOERROR, NXDOMAIN, SERVFAIL, ...)."}, "rcode")
 }
 
 func (s *Server) reply(r *dns.Msg) *dns.Msg {

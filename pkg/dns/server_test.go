@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/miekg/dns"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // fakeUpstream answers example.org. A 192.0.2.1 (TTL 60) and NXDOMAIN for
@@ -117,5 +119,37 @@ func TestUpstreamsSkipSelf(t *testing.T) {
 	}
 	if _, err := Upstreams(filepath.Join(t.TempDir(), "none"), nil); err == nil {
 		t.Error("a missing resolv.conf is no error")
+	}
+}
+
+func TestAnswersCountedByRcode(t *testing.T) {
+	up, _ := fakeUpstream(t)
+	s := NewServer("cluster.local", []string{up}, nil, 100)
+	s.current.Store(fixture())
+	reg := prometheus.NewRegistry()
+	s.countAnswers(reg)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &dns.Server{PacketConn: pc, Handler: s}
+	go func() { _ = srv.ActivateAndServe() }()
+	t.Cleanup(func() { _ = srv.Shutdown() })
+
+	c := new(dns.Client)
+	for _, name := range []string{"example.org.", "nowhere.org.", "missing.shop.svc.cluster.local."} {
+		if _, _, err := c.Exchange(query(name, dns.TypeA), pc.LocalAddr().String()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := testutil.ToFloat64(s.answers.WithLabelValues("NOERROR")); n != 1 {
+		t.Errorf("NOERROR answers %v, want 1", n)
+	}
+	if n := testutil.ToFloat64(s.answers.WithLabelValues("NXDOMAIN")); n != 2 {
+		t.Errorf("NXDOMAIN answers %v, want 2", n)
+	}
+	// published under its name in the registry given
+	if n, err := testutil.GatherAndCount(reg, "edgeos_dns_answers_total"); err != nil || n != 2 {
+		t.Errorf("gathered %d series: %v", n, err)
 	}
 }

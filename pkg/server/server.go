@@ -28,6 +28,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/renewal"
 	"github.com/edgeos/edgeos/pkg/secretsencrypt"
 	"github.com/edgeos/edgeos/pkg/snapshot"
+	"github.com/edgeos/edgeos/pkg/telemetry"
 	"github.com/edgeos/edgeos/pkg/token"
 	"github.com/sirupsen/logrus"
 	genericapiserver "k8s.io/apiserver/pkg/server"
@@ -115,6 +116,7 @@ func Run(ctx context.Context, cfg config.CompletedServer, ready func()) error {
 
 	dsCfg := cfg.Datastore
 	dsCfg.Dir = s.paths.db()
+	dsCfg.Metrics = telemetry.Process()
 	ds := datastore.New(dsCfg)
 	if err := m.Start(ctx, ds); err != nil {
 		return err

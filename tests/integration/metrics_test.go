@@ -11,6 +11,9 @@ import (
 
 	"github.com/edgeos/edgeos/tests/harness"
 	"github.com/edgeos/edgeos/tests/images"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -87,6 +90,7 @@ func TestResourceMetrics(t *testing.T) {
 	}
 
 	checkAutoscaling(t, cs, srv)
+	checkPrometheusEndpoints(t, cs, srv, ag)
 
 	// the agent's kubelet goes away: the server's node is still listed
 	if code := ag.Stop(); code != 0 {
@@ -211,4 +215,144 @@ func runPodOn(t *testing.T, cs kubernetes.Interface, namespace, name, node strin
 	if _, err := cs.CoreV1().Pods(namespace).Create(context.Background(), pod, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// checkPrometheusEndpoints reads the server's /metrics on the API port
+// (admin; a ServiceAccount granted system:monitoring; refused without
+// credentials or the grant) and the agent's node-local endpoint, each
+// parsed by Prometheus's own text parser, and looks for edgeos's series
+// and the upstream components'.
+func checkPrometheusEndpoints(t *testing.T, cs kubernetes.Interface, srv, ag *harness.Node) {
+	t.Helper()
+	ctx := context.Background()
+	// a DNS answer of each node, counted
+	for _, n := range []*harness.Node{srv, ag} {
+		r := srv.Run("kubectl", "-n", "top", "exec", "echo-"+n.Name, "--", "/echo", "dns", "A", "kubernetes.default.svc.cluster.local")
+		if r.ExitCode != 0 {
+			t.Fatalf("DNS query in echo-%s: %s %s", n.Name, r.Stdout, r.Stderr)
+		}
+	}
+	r := srv.Run("kubectl", "get", "--raw", "/metrics")
+	if r.ExitCode != 0 {
+		t.Fatalf("/metrics: %s", r.Stderr)
+	}
+	server := parseMetrics(t, "the server's /metrics", r.Stdout)
+	for _, name := range []string{
+		"edgeos_datastore_db_size_bytes", "edgeos_datastore_wal_size_bytes", "kine_sql_total",
+		"edgeos_dns_answers_total", "edgeos_overlay_peers", "edgeos_containerd_restarts_total",
+		"apiserver_request_total", "kubelet_running_pods", "scheduler_schedule_attempts_total", "workqueue_adds_total", "kubeproxy_sync_proxy_rules_duration_seconds",
+	} {
+		if server[name] == nil {
+			t.Errorf("the server's /metrics lacks %s", name)
+		}
+	}
+	if v := gaugeValue(server["edgeos_datastore_db_size_bytes"]); v <= 0 {
+		t.Errorf("edgeos_datastore_db_size_bytes %v", v)
+	}
+	if v := gaugeValue(server["edgeos_overlay_peers"]); v != 1 {
+		t.Errorf("edgeos_overlay_peers %v, want 1 (the agent)", v)
+	}
+	if counterWith(server["edgeos_dns_answers_total"], "rcode", "NOERROR") < 1 {
+		t.Errorf("no NOERROR answer counted: %v", server["edgeos_dns_answers_total"])
+	}
+
+	// without credentials, and with credentials but without the grant
+	insecure := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
+	get := func(token string) int {
+		req, _ := http.NewRequest(http.MethodGet, "https://"+srv.IP+":6443/metrics", nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		resp, err := insecure.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(""); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without credentials: %d, want 401", code)
+	}
+	for _, sa := range []string{"scraper", "nobody"} {
+		if _, err := cs.CoreV1().ServiceAccounts("top").Create(ctx, &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: sa}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if r := srv.Run("kubectl", "create", "clusterrolebinding", "scraper", "--clusterrole", "system:monitoring", "--serviceaccount", "top:scraper"); r.ExitCode != 0 {
+		t.Fatalf("binding: %s", r.Stderr)
+	}
+	token := func(sa string) string {
+		r := srv.Run("kubectl", "-n", "top", "create", "token", sa)
+		if r.ExitCode != 0 {
+			t.Fatalf("token: %s", r.Stderr)
+		}
+		return strings.TrimSpace(r.Stdout)
+	}
+	if code := get(token("nobody")); code != http.StatusForbidden {
+		t.Errorf("/metrics for a ServiceAccount without the grant: %d, want 403", code)
+	}
+	eventually(t, "a ServiceAccount bound to system:monitoring reads /metrics", func(context.Context) (bool, error) {
+		code := get(token("scraper"))
+		return code == http.StatusOK, fmt.Errorf("status %d", code)
+	})
+
+	// the agent's node-local endpoint: its node's series, once each
+	r = ag.Shell("curl -sf --max-time 10 http://127.0.0.1:10249/metrics")
+	if r.ExitCode != 0 {
+		t.Fatalf("the agent's metrics endpoint: %d %s", r.ExitCode, r.Stderr)
+	}
+	agent := parseMetrics(t, "the agent's endpoint", r.Stdout)
+	for _, name := range []string{"edgeos_dns_answers_total", "edgeos_overlay_peers", "edgeos_containerd_restarts_total", "kubelet_running_pods", "kubeproxy_sync_proxy_rules_duration_seconds"} {
+		if agent[name] == nil {
+			t.Errorf("the agent's endpoint lacks %s", name)
+		}
+	}
+	for _, name := range []string{"apiserver_request_total", "edgeos_datastore_db_size_bytes"} {
+		if agent[name] != nil {
+			t.Errorf("the agent's endpoint has the server's %s", name)
+		}
+	}
+}
+
+// parseMetrics parses the Prometheus text format with Prometheus's own
+// parser, and checks that no series is there twice.
+func parseMetrics(t *testing.T, what, text string) map[string]*dto.MetricFamily {
+	t.Helper()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(strings.NewReader(text))
+	if err != nil {
+		t.Fatalf("%s does not parse: %v", what, err)
+	}
+	for name, f := range families {
+		seen := map[string]bool{}
+		for _, m := range f.GetMetric() {
+			var key strings.Builder
+			for _, l := range m.GetLabel() {
+				fmt.Fprintf(&key, "%s=%q,", l.GetName(), l.GetValue())
+			}
+			if seen[key.String()] {
+				t.Errorf("%s: %s{%s} twice", what, name, key.String())
+			}
+			seen[key.String()] = true
+		}
+	}
+	return families
+}
+
+func gaugeValue(f *dto.MetricFamily) float64 {
+	if f == nil || len(f.GetMetric()) == 0 {
+		return -1
+	}
+	return f.GetMetric()[0].GetGauge().GetValue()
+}
+
+func counterWith(f *dto.MetricFamily, label, value string) float64 {
+	for _, m := range f.GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == label && l.GetValue() == value {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
 }
