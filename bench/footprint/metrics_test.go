@@ -116,8 +116,10 @@ func metricsTable(p params, rounds int, phases []metricsPhase, results map[strin
 	for _, ph := range phases {
 		var pss, cpu, msPss, msCPU []string
 		for _, u := range results[ph.name] {
-			pss = append(pss, fmt.Sprintf("%.1f", kbToMB(u.pssByRole["edgeos"])))
-			cpu = append(cpu, fmt.Sprintf("%.2f", u.cpuByRole["edgeos"]))
+			// what is not metrics-server is the edgeos process, whatever
+			// its binary is called
+			pss = append(pss, fmt.Sprintf("%.1f", kbToMB(u.pss-u.pssByRole["metrics-server"])))
+			cpu = append(cpu, fmt.Sprintf("%.2f", u.cpuPercent-u.cpuByRole["metrics-server"]))
 			if ph.metricsServer {
 				msPss = append(msPss, fmt.Sprintf("%.1f", kbToMB(u.pssByRole["metrics-server"])))
 				msCPU = append(msCPU, fmt.Sprintf("%.2f", u.cpuByRole["metrics-server"]))

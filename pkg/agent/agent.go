@@ -146,6 +146,7 @@ func Components(cfg Config) ([]component.Component, error) {
 		Kubeconfig:     cfg.agentKubeconfig(),
 		NodeKubeconfig: cfg.kubeletKubeconfig(),
 		Off:            cfg.Node.DisableIngressProxy,
+		Metrics:        reg,
 	}))
 	if cfg.Node.PageOutAfter > 0 {
 		cs = append(cs, pageout.New(pageout.Config{After: cfg.Node.PageOutAfter, BinDir: binDir, SelfPaging: []string{programs.Containerd}}))

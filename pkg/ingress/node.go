@@ -11,6 +11,7 @@ import (
 
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
 	"github.com/edgeos/edgeos/pkg/watch"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -36,6 +37,8 @@ type NodeConfig struct {
 	NodeKubeconfig string
 	// Off keeps this node out (--disable-ingress-proxy).
 	Off bool
+	// Metrics is where the count of requests is published; nil: nowhere.
+	Metrics prometheus.Registerer
 }
 
 // Node is a node's ingress proxy component.
@@ -104,6 +107,7 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 // serve follows the routes and listens until ctx ends.
 func (n *Node) serve(ctx context.Context, cs kubernetes.Interface, lbl *labeller, cert *tls.Certificate) {
 	proxy := NewProxy()
+	proxy.countRequests(n.cfg.Metrics)
 	defer proxy.Close()
 	conns, endConns := context.WithCancel(context.Background())
 	ls := newListeners(conns, proxy, n.cfg.Addresses, cert)

@@ -3,6 +3,7 @@ package ingress
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log"
 	"net"
@@ -13,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/telemetry"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 )
 
@@ -23,6 +26,9 @@ type Proxy struct {
 	tr      *http.Transport
 	buffers *bufferPool
 	errLog  *log.Logger
+	// requests counts the requests answered, by status class (index
+	// code/100); nil counts none
+	requests *[6]prometheus.Counter
 }
 
 // maxAttempts bounds the endpoints one request tries.
@@ -55,10 +61,31 @@ func (p *Proxy) Swap(t *Table) { p.table.Store(t) }
 // Table is the current table.
 func (p *Proxy) Table() *Table { return p.table.Load() }
 
+// countRequests publishes the count of requests answered, by status
+// class, to reg.
+func (p *Proxy) countRequests(reg prometheus.Registerer) {
+	vec := telemetry.CounterVec(reg, prometheus.CounterOpts{Subsystem: "ingress", Name: "requests_total",
+		Help: "Requests the node's ingress proxy answered, by status class (2xx, 4xx, ...)."}, "code")
+	var byClass [6]prometheus.Counter
+	for class := 1; class <= 5; class++ {
+		byClass[class] = vec.WithLabelValues(fmt.Sprintf("%dxx", class))
+	}
+	p.requests = &byClass
+}
+
 // Close drops the idle connections to endpoints.
 func (p *Proxy) Close() { p.tr.CloseIdleConnections() }
 
 func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if p.requests != nil {
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if class := sw.status / 100; class >= 1 && class <= 5 {
+				p.requests[class].Inc()
+			}
+		}()
+		w = sw
+	}
 	target := p.table.Load().Route(r.Host, r.URL.Path)
 	switch {
 	case target == nil:
@@ -75,6 +102,32 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target.proxyOnce.Do(func() { target.proxy = p.reverseProxy(target) })
 	target.proxy.ServeHTTP(w, r)
 }
+
+// statusWriter notes the status of the response. Unwrap lets the reverse
+// proxy reach the connection beneath (http.ResponseController): flushes,
+// and the hijack of a WebSocket upgrade.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	// a 1xx may come before the final status (101: an upgrade, which
+	// counts as itself)
+	if w.status < 200 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // reverseProxy sends to target's endpoints: one per target, made at its
 // first request, so that a request carries nothing extra to find them.

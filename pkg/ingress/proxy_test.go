@@ -9,6 +9,9 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // refusedAddr is a loopback address where nothing listens.
@@ -46,7 +49,16 @@ func backend(t *testing.T, name string) string {
 }
 
 func proxyTo(t *testing.T, eps ...string) string {
+	url, _ := countingProxyTo(t, eps...)
+	return url
+}
+
+// countingProxyTo is proxyTo, counting requests into a registry of its
+// own (every proxy test so goes through the counting writer).
+func countingProxyTo(t *testing.T, eps ...string) (string, *prometheus.Registry) {
 	p := NewProxy()
+	reg := prometheus.NewRegistry()
+	p.countRequests(reg)
 	t.Cleanup(p.Close)
 	table := newTable()
 	table.host("app.example").prefixes = []prefixRoute{{prefix: "", target: &Target{Name: "default/app:80", Ready: eps}}}
@@ -54,7 +66,7 @@ func proxyTo(t *testing.T, eps ...string) string {
 	p.Swap(table)
 	srv := httptest.NewServer(p)
 	t.Cleanup(srv.Close)
-	return srv.URL
+	return srv.URL, reg
 }
 
 func get(t *testing.T, url, host, body string) (int, string) {
@@ -104,12 +116,27 @@ func TestProxyForwardedHeaders(t *testing.T) {
 }
 
 func TestProxyAnswersWithoutRoute(t *testing.T) {
-	url := proxyTo(t, backend(t, "one"))
+	url, reg := countingProxyTo(t, backend(t, "one"))
+	if code, _ := get(t, url+"/x", "app.example", ""); code != http.StatusOK {
+		t.Errorf("routed: %d", code)
+	}
 	if code, _ := get(t, url+"/", "nowhere.example", ""); code != http.StatusNotFound {
 		t.Errorf("no route: %d", code)
 	}
 	if code, body := get(t, url+"/", "down.example", ""); code != http.StatusServiceUnavailable || !strings.Contains(body, "not found") {
 		t.Errorf("no endpoints: %d %q", code, body)
+	}
+	want := `
+# HELP edgeos_ingress_requests_total Requests the node's ingress proxy answered, by status class (2xx, 4xx, ...).
+# TYPE edgeos_ingress_requests_total counter
+edgeos_ingress_requests_total{code="1xx"} 0
+edgeos_ingress_requests_total{code="2xx"} 1
+edgeos_ingress_requests_total{code="3xx"} 0
+edgeos_ingress_requests_total{code="4xx"} 1
+edgeos_ingress_requests_total{code="5xx"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "edgeos_ingress_requests_total"); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/edgeos/edgeos/pkg/telemetry"
 	"github.com/edgeos/edgeos/pkg/watch"
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
@@ -35,11 +37,16 @@ type Controller struct {
 	// told remembers the last waiting reason evented per Service, so an
 	// Event is recorded when the reason changes, not on every pass.
 	told map[string]string
+	// services counts the LoadBalancer Services by state, as planned
+	services *prometheus.GaugeVec
 }
 
-// New makes the controller; claimer may be nil.
-func New(cs kubernetes.Interface, claimer Claimer) *Controller {
-	return &Controller{cs: cs, claimer: claimer, told: map[string]string{}}
+// New makes the controller; claimer may be nil, and so may reg (where
+// the count of Services by state is published).
+func New(cs kubernetes.Interface, claimer Claimer, reg prometheus.Registerer) *Controller {
+	return &Controller{cs: cs, claimer: claimer, told: map[string]string{},
+		services: telemetry.GaugeVec(reg, prometheus.GaugeOpts{Subsystem: "servicelb", Name: "services",
+			Help: "LoadBalancer Services edgeos serves, by state: assigned (node addresses in their status) or waiting."}, "state")}
 }
 
 func (c *Controller) Name() string { return "servicelb" }
@@ -70,7 +77,10 @@ func (c *Controller) Run(ctx context.Context, ready func()) error {
 			if err := errors.Join(err1, err2, err3, err4); err != nil {
 				return err
 			}
-			return c.apply(ctx, assign(s, n, e, claims), s, recorder)
+			p := assign(s, n, e, claims)
+			c.services.WithLabelValues("assigned").Set(float64(len(p.ingress)))
+			c.services.WithLabelValues("waiting").Set(float64(len(p.waiting)))
+			return c.apply(ctx, p, s, recorder)
 		})
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/manifests"
 	"github.com/edgeos/edgeos/pkg/secretsencrypt"
 	"github.com/edgeos/edgeos/pkg/storage/localpath"
+	"github.com/edgeos/edgeos/pkg/telemetry"
 	"github.com/sirupsen/logrus"
 	"k8s.io/client-go/kubernetes"
 )
@@ -32,7 +33,7 @@ func (s *Server) bundled(cs kubernetes.Interface, newEncryption bool) []componen
 	if !s.cfg.Disabled("local-storage") {
 		out = append(out,
 			component.Once("local-path-class", func(ctx context.Context) error { return localpath.EnsureStorageClass(ctx, cs) }),
-			localpath.NewProvisioner(cs))
+			localpath.NewProvisioner(cs, telemetry.Process()))
 	}
 	ports := ingress.Ports{HTTP: s.cfg.IngressHTTPPort, HTTPS: s.cfg.IngressHTTPSPort}
 	var claimer lb.Claimer
@@ -44,7 +45,7 @@ func (s *Server) bundled(cs kubernetes.Interface, newEncryption bool) []componen
 		claimer = ingress.NewClaimer(ports)
 	}
 	if !s.cfg.Disabled("servicelb") {
-		out = append(out, lb.New(cs, claimer))
+		out = append(out, lb.New(cs, claimer, telemetry.Process()))
 	}
 	if !s.cfg.DisableHelmController {
 		// before the manifests, whose HelmCharts it then installs at once

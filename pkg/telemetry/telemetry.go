@@ -57,6 +57,12 @@ func Gauge(reg prometheus.Registerer, opts prometheus.GaugeOpts) prometheus.Gaug
 	return register(reg, prometheus.NewGauge(opts))
 }
 
+// GaugeVec is a registered gauge with labels.
+func GaugeVec(reg prometheus.Registerer, opts prometheus.GaugeOpts, labels ...string) *prometheus.GaugeVec {
+	opts.Namespace = Namespace
+	return register(reg, prometheus.NewGaugeVec(opts, labels))
+}
+
 // GaugeFunc is a registered gauge read when scraped. A second one of the
 // same name in the process is not registered (the first one's function
 // stays).

@@ -240,6 +240,7 @@ func checkPrometheusEndpoints(t *testing.T, cs kubernetes.Interface, srv, ag *ha
 	for _, name := range []string{
 		"edgeos_datastore_db_size_bytes", "edgeos_datastore_wal_size_bytes", "kine_sql_total",
 		"edgeos_dns_answers_total", "edgeos_overlay_peers", "edgeos_containerd_restarts_total",
+		"edgeos_servicelb_services", "edgeos_ingress_requests_total",
 		"apiserver_request_total", "kubelet_running_pods", "scheduler_schedule_attempts_total", "workqueue_adds_total", "kubeproxy_sync_proxy_rules_duration_seconds",
 	} {
 		if server[name] == nil {
@@ -302,12 +303,13 @@ func checkPrometheusEndpoints(t *testing.T, cs kubernetes.Interface, srv, ag *ha
 		t.Fatalf("the agent's metrics endpoint: %d %s", r.ExitCode, r.Stderr)
 	}
 	agent := parseMetrics(t, "the agent's endpoint", r.Stdout)
-	for _, name := range []string{"edgeos_dns_answers_total", "edgeos_overlay_peers", "edgeos_containerd_restarts_total", "kubelet_running_pods", "kubeproxy_sync_proxy_rules_duration_seconds"} {
+	for _, name := range []string{"edgeos_dns_answers_total", "edgeos_overlay_peers", "edgeos_containerd_restarts_total", "edgeos_ingress_requests_total",
+		"kubelet_running_pods", "kubeproxy_sync_proxy_rules_duration_seconds"} {
 		if agent[name] == nil {
 			t.Errorf("the agent's endpoint lacks %s", name)
 		}
 	}
-	for _, name := range []string{"apiserver_request_total", "edgeos_datastore_db_size_bytes"} {
+	for _, name := range []string{"apiserver_request_total", "edgeos_datastore_db_size_bytes", "edgeos_servicelb_services"} {
 		if agent[name] != nil {
 			t.Errorf("the agent's endpoint has the server's %s", name)
 		}

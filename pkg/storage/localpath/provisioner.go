@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"strconv"
 
+	"github.com/edgeos/edgeos/pkg/telemetry"
 	"github.com/edgeos/edgeos/pkg/watch"
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -87,11 +89,16 @@ type Provisioner struct {
 	cs kubernetes.Interface
 	// told is the last refusal evented per PVC UID.
 	told map[string]string
+	// outcomes counts the claims handled, by result
+	outcomes *prometheus.CounterVec
 }
 
-// NewProvisioner makes the controller.
-func NewProvisioner(cs kubernetes.Interface) *Provisioner {
-	return &Provisioner{cs: cs, told: map[string]string{}}
+// NewProvisioner makes the controller; reg (which may be nil) is where the
+// count of provisionings is published.
+func NewProvisioner(cs kubernetes.Interface, reg prometheus.Registerer) *Provisioner {
+	return &Provisioner{cs: cs, told: map[string]string{},
+		outcomes: telemetry.CounterVec(reg, prometheus.CounterOpts{Subsystem: "localpath", Name: "provisions_total",
+			Help: "Claims for local-path volumes handled, by result: created (a PV), refused (an Event says why), failed (the API refused the PV)."}, "result")}
 }
 
 func (p *Provisioner) Name() string { return "local-path-provisioner" }
@@ -142,13 +149,16 @@ func (p *Provisioner) provision(ctx context.Context, pvc *corev1.PersistentVolum
 	if d.refusal != "" && p.told[string(pvc.UID)] != d.refusal {
 		recorder.Event(pvc, corev1.EventTypeWarning, "ProvisioningFailed", d.refusal)
 		p.told[string(pvc.UID)] = d.refusal
+		p.outcomes.WithLabelValues("refused").Inc()
 	}
 	if d.pv == nil {
 		return nil
 	}
 	if _, err := p.cs.CoreV1().PersistentVolumes().Create(ctx, d.pv, metav1.CreateOptions{}); err != nil && !apierrors.IsAlreadyExists(err) {
+		p.outcomes.WithLabelValues("failed").Inc()
 		return fmt.Errorf("PV for %s/%s: %w", pvc.Namespace, pvc.Name, err)
 	}
+	p.outcomes.WithLabelValues("created").Inc()
 	recorder.Eventf(pvc, corev1.EventTypeNormal, "ProvisioningSucceeded", "volume %s at %s on node %s", d.pv.Name, d.pv.Spec.HostPath.Path, node.Name)
 	delete(p.told, string(pvc.UID))
 	return nil
