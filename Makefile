@@ -71,6 +71,7 @@ lint:
 
 unit: $(GENERATED)
 	$(GO) test -count=1 $(UNIT_PKGS)
+	cd tests/alerts && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # Go fuzz targets of what reads hostile input, each for FUZZTIME: a short
 # run in `make test`, a longer one by `make fuzz FUZZTIME=10m`.

@@ -12,6 +12,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/join"
 	"github.com/edgeos/edgeos/pkg/pki"
 	"github.com/edgeos/edgeos/pkg/renewal"
+	"github.com/edgeos/edgeos/pkg/telemetry"
 	"github.com/sirupsen/logrus"
 )
 
@@ -50,8 +51,10 @@ func RunAgent(ctx context.Context, a config.CompletedAgent, ready func()) error 
 	defer m.Stop()
 	// first: the node's other parts may wait for the API, which an expired
 	// certificate keeps them from reaching
+	telemetry.PublishProcess(telemetry.Process(), cfg.DataDir)
 	renewer := renewal.New(renewal.Config{
-		Files: join.CertFiles(cfg.TLSDir()),
+		Files:   join.CertFiles(cfg.TLSDir()),
+		Metrics: telemetry.Process(),
 		Renew: func(ctx context.Context) error {
 			_, err := join.Renew(ctx, join.RenewConfig{Server: a.Server, NodeName: a.NodeName, NodeIPs: a.NodeIPs, Dir: cfg.TLSDir(), Token: a.Token})
 			return err

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/edgeos/edgeos/pkg/pki"
+	"github.com/edgeos/edgeos/pkg/telemetry"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 	"k8s.io/client-go/transport"
 )
@@ -37,6 +39,9 @@ type Config struct {
 	// It is called whenever the loop wakes, at least hourly, so it must
 	// change nothing when nothing is due.
 	Renew func(ctx context.Context) error
+	// Metrics is where the certificates' expiry is published; nil:
+	// nowhere.
+	Metrics prometheus.Registerer
 }
 
 // Renewer is the component.
@@ -52,6 +57,7 @@ func (*Renewer) Name() string { return "certificates" }
 // certificates exist (made at start, or by the join), and keeping them
 // current is all it does.
 func (r *Renewer) Run(ctx context.Context, ready func()) error {
+	telemetry.Collectors(r.cfg.Metrics, expiry{files: r.cfg.Files})
 	ready()
 	// retry is the wait after a failed renewal; after, when set, replaces
 	// the wait for the next due point once.
@@ -173,4 +179,20 @@ const transportDefault = 5 * time.Minute
 // made; with certificates of a year it changes nothing.
 func TuneClients(window time.Duration) {
 	transport.CertCallbackRefreshDuration = ReloadInterval(window)
+}
+
+// expiry publishes when each certificate expires, read from its file when
+// scraped: an alert on it does not depend on this loop running.
+type expiry struct{ files []string }
+
+var expiryDesc = prometheus.NewDesc(telemetry.Namespace+"_certificate_expiry_timestamp_seconds",
+	"When a certificate edgeos keeps renewed expires (Unix time), by file.", []string{"file"}, nil)
+
+func (expiry) Describe(ch chan<- *prometheus.Desc) { ch <- expiryDesc }
+
+func (e expiry) Collect(ch chan<- prometheus.Metric) {
+	sts, _ := Statuses(e.files, time.Now())
+	for _, st := range sts {
+		ch <- prometheus.MustNewConstMetric(expiryDesc, prometheus.GaugeValue, float64(st.NotAfter.Unix()), st.File)
+	}
 }

@@ -117,6 +117,7 @@ func Run(ctx context.Context, cfg config.CompletedServer, ready func()) error {
 	dsCfg := cfg.Datastore
 	dsCfg.Dir = s.paths.db()
 	dsCfg.Metrics = telemetry.Process()
+	telemetry.PublishProcess(telemetry.Process(), cfg.DataDir)
 	ds := datastore.New(dsCfg)
 	if err := m.Start(ctx, ds); err != nil {
 		return err
@@ -246,7 +247,8 @@ func Run(ctx context.Context, cfg config.CompletedServer, ready func()) error {
 func (s *Server) renewal(nodeLeaves []leafFile) *renewal.Renewer {
 	leaves := append(slices.Clone(s.certs.leaves), nodeLeaves...)
 	return renewal.New(renewal.Config{
-		Files: files(leaves),
+		Files:   files(leaves),
+		Metrics: telemetry.Process(),
 		Renew: func(context.Context) error {
 			if _, err := ensureLeaves(leaves, s.certs.lifetime); err != nil {
 				return err

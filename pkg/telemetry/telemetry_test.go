@@ -35,3 +35,23 @@ func TestUnpublished(t *testing.T) {
 		t.Error("an unpublished counter does not count")
 	}
 }
+
+func TestProcessSeries(t *testing.T) {
+	reg := prometheus.NewRegistry()
+	PublishProcess(reg, t.TempDir())
+	families, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, f := range families {
+		m := f.GetMetric()[0]
+		got[f.GetName()] = m.GetGauge().GetValue() + m.GetCounter().GetValue()
+	}
+	if got["edgeos_data_dir_size_bytes"] <= 0 || got["edgeos_data_dir_free_bytes"] <= 0 || got["edgeos_data_dir_free_bytes"] > got["edgeos_data_dir_size_bytes"] {
+		t.Errorf("data dir figures %v", got)
+	}
+	if _, ok := got["edgeos_storage_written_bytes_total"]; !ok {
+		t.Errorf("no written bytes: %v", got)
+	}
+}

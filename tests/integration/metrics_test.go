@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -247,6 +248,16 @@ func checkPrometheusEndpoints(t *testing.T, cs kubernetes.Interface, srv, ag *ha
 			t.Errorf("the server's /metrics lacks %s", name)
 		}
 	}
+	// every series the alert rules of docs/alerts.yaml read (tests/alerts)
+	alertSeries, err := os.ReadFile(filepath.Join(repoRoot(t), "tests/alerts/series.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range strings.Fields(string(alertSeries)) {
+		if server[name] == nil {
+			t.Errorf("the server's /metrics lacks %s, which docs/alerts.yaml reads", name)
+		}
+	}
 	if v := gaugeValue(server["edgeos_datastore_db_size_bytes"]); v <= 0 {
 		t.Errorf("edgeos_datastore_db_size_bytes %v", v)
 	}
@@ -304,6 +315,7 @@ func checkPrometheusEndpoints(t *testing.T, cs kubernetes.Interface, srv, ag *ha
 	}
 	agent := parseMetrics(t, "the agent's endpoint", r.Stdout)
 	for _, name := range []string{"edgeos_dns_answers_total", "edgeos_overlay_peers", "edgeos_containerd_restarts_total", "edgeos_ingress_requests_total",
+		"edgeos_certificate_expiry_timestamp_seconds", "edgeos_data_dir_free_bytes", "edgeos_storage_written_bytes_total",
 		"kubelet_running_pods", "kubeproxy_sync_proxy_rules_duration_seconds"} {
 		if agent[name] == nil {
 			t.Errorf("the agent's endpoint lacks %s", name)
