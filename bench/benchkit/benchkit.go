@@ -1,6 +1,6 @@
 // Package benchkit holds what the Go benchmarks under bench/ share: building
-// a helper program, writing a file, and reading a load tool's one line of
-// figures.
+// a helper program, writing a file, reading a load tool's one line of
+// figures, and $BENCH_ROUNDS.
 package benchkit
 
 import (
@@ -47,4 +47,17 @@ func Fields(b testing.TB, tool, stdout, stderr string, n int) map[string]float64
 		out[f[i]] = v
 	}
 	return out
+}
+
+// Rounds is $BENCH_ROUNDS, a positive count; def when it is unset.
+func Rounds(b testing.TB, def int) int {
+	s := os.Getenv("BENCH_ROUNDS")
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		b.Fatalf("BENCH_ROUNDS %q", s)
+	}
+	return n
 }

@@ -6,11 +6,11 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/edgeos/edgeos/bench/benchkit"
 	"github.com/edgeos/edgeos/tests/harness"
 	"github.com/edgeos/edgeos/tests/images"
 )
@@ -42,14 +42,7 @@ func BenchmarkMetrics(b *testing.B) {
 	if msBin == "" {
 		b.Fatal("BENCH_METRICS_SERVER: the metrics-server binary (bench/metrics.sh builds it)")
 	}
-	rounds := 2
-	if s := os.Getenv("BENCH_ROUNDS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			b.Fatalf("BENCH_ROUNDS %q", s)
-		}
-		rounds = n
-	}
+	rounds := benchkit.Rounds(b, 2)
 	for range b.N {
 		c := harness.New(b)
 		srv, ag := c.AddNode("server"), c.AddNode("agent")

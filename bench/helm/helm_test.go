@@ -15,7 +15,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,14 +36,7 @@ func TestMain(m *testing.M) {
 var helmCharts = schema.GroupVersionResource{Group: "helm.cattle.io", Version: "v1", Resource: "helmcharts"}
 
 func BenchmarkHelmChart(b *testing.B) {
-	rounds := 3
-	if s := os.Getenv("BENCH_ROUNDS"); s != "" {
-		n, err := strconv.Atoi(s)
-		if err != nil || n < 1 {
-			b.Fatalf("BENCH_ROUNDS %q", s)
-		}
-		rounds = n
-	}
+	rounds := benchkit.Rounds(b, 3)
 	for range b.N {
 		c := harness.New(b)
 		nodes, cs := c.StartCluster(0, map[string][]byte{"echo.tar": images.Build(b, "echo")})
