@@ -30,8 +30,10 @@ type ContainerUsage struct {
 type Store struct {
 	mu    sync.RWMutex
 	nodes map[string]*nodeSeries
-	// pods: which node's scrape a pod was last seen in
-	pods map[podID]string
+	// pods: which node's scrape a pod was last seen in; podsOf: the pods
+	// of each node's last scrape
+	pods   map[podID]string
+	podsOf map[string]map[podID]bool
 }
 
 type podID struct{ Namespace, Name string }
@@ -53,7 +55,7 @@ func (r ContainerReading) reading() Reading { return r.Reading }
 
 // NewStore returns an empty Store.
 func NewStore() *Store {
-	return &Store{nodes: map[string]*nodeSeries{}, pods: map[podID]string{}}
+	return &Store{nodes: map[string]*nodeSeries{}, pods: map[podID]string{}, podsOf: map[string]map[podID]bool{}}
 }
 
 // Record adds a node's scrape. A container that is not in it is forgotten.
@@ -105,18 +107,27 @@ func (s *Store) Known() []string {
 }
 
 // reindex points the pods of ns at node, and drops the pods that node no
-// longer reports.
+// longer reports (unless another node reports them now); ns nil: the node
+// is gone. Its cost is the node's pods, not the cluster's.
 func (s *Store) reindex(node string, ns *nodeSeries) {
-	for p, n := range s.pods {
-		if n == node {
+	now := map[podID]bool{}
+	if ns != nil {
+		for id := range ns.containers {
+			now[podID{id.Namespace, id.Pod}] = true
+		}
+	}
+	for p := range s.podsOf[node] {
+		if !now[p] && s.pods[p] == node {
 			delete(s.pods, p)
 		}
 	}
-	if ns == nil {
-		return
+	for p := range now {
+		s.pods[p] = node
 	}
-	for id := range ns.containers {
-		s.pods[podID{id.Namespace, id.Pod}] = node
+	if ns == nil {
+		delete(s.podsOf, node)
+	} else {
+		s.podsOf[node] = now
 	}
 }
 

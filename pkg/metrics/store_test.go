@@ -100,3 +100,20 @@ func TestPodFollowsItsNode(t *testing.T) {
 		t.Fatalf("pods left: %v", s.pods)
 	}
 }
+
+func TestPodSeenOnAnotherNodeFirst(t *testing.T) {
+	s := NewStore()
+	s.Record("n1", scrape(Reading{}, map[ContainerID]ContainerReading{app: {Reading: Reading{Time: at(0), CPU: 0}}}))
+	// recreated on n2, which is scraped before n1 drops it
+	for i := range 2 {
+		s.Record("n2", scrape(Reading{}, map[ContainerID]ContainerReading{app: {Reading: Reading{Time: at(15 * (i + 1)), CPU: float64(i)}}}))
+	}
+	s.Record("n1", scrape(Reading{}, nil))
+	if _, ok := s.Pod("demo", "web-1"); !ok {
+		t.Fatal("n1's scrape without the pod dropped n2's")
+	}
+	s.Forget("n1")
+	if s.pods[podID{"demo", "web-1"}] != "n2" {
+		t.Fatalf("pods %v", s.pods)
+	}
+}
