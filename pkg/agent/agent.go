@@ -41,6 +41,8 @@ func ContainerdAddress() string { return containerd.Config{State: containerdStat
 type Config struct {
 	DataDir string
 	Debug   bool
+	// Verbosity is the kubelet's and kube-proxy's -v (0: upstream's).
+	Verbosity int
 	// Server is the API URL the kubelet talks to.
 	Server   string
 	NodeName string

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"path/filepath"
+	"strconv"
 	"strings"
 
 	"github.com/edgeos/edgeos/pkg/join"
@@ -44,6 +45,9 @@ func kubeletComponent(cfg Config, runtimeEndpoint, cgroupDriver string) (*kubele
 		"node-ip":           strings.Join(cfg.NodeIPs, ","),
 		"root-dir":          cfg.dir("kubelet"),
 		"cert-dir":          cfg.TLSDir(),
+	}
+	if cfg.Verbosity > 0 {
+		args["v"] = strconv.Itoa(cfg.Verbosity)
 	}
 	if len(cfg.Node.Labels) > 0 {
 		args["node-labels"] = strings.Join(cfg.Node.Labels, ",")

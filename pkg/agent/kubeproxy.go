@@ -2,6 +2,7 @@ package agent
 
 import (
 	"path/filepath"
+	"strconv"
 
 	"github.com/edgeos/edgeos/pkg/join"
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
@@ -34,6 +35,9 @@ func kubeProxyComponent(cfg Config) (*kubeproxy.KubeProxy, error) {
 	}
 	if len(cfg.NodeIPs) > 0 {
 		args["bind-address"] = cfg.NodeIPs[0]
+	}
+	if cfg.Verbosity > 0 {
+		args["v"] = strconv.Itoa(cfg.Verbosity)
 	}
 	return kubeproxy.New(multicall.Flags(multicall.Merge(args, cfg.Node.KubeProxyArgs))), nil
 }

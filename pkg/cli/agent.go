@@ -25,14 +25,14 @@ func agentCommand() *cli.Command {
 			dataDirFlag(&cfg.DataDir),
 			nodeNameFlag(&cfg.NodeName),
 			nodeIPFlag(&cfg.NodeIPs),
-			debugFlag(&cfg.Debug),
 			stringFlag("metrics-bind-address", "127.0.0.1:10249", "IP:PORT where this node serves its Prometheus metrics, without authentication", &cfg.MetricsBindAddress),
-		}, nodeOptionFlags(&cfg.Node)...),
+		}, append(logFlags(&cfg.Debug, &cfg.Verbosity, &cfg.LogFormat), nodeOptionFlags(&cfg.Node)...)...),
 		Action: func(c *cli.Context) error {
 			if c.NArg() > 0 {
 				return usageError(c, errUnexpectedArgs(c.Args().Slice()), true)
 			}
-			setupLogging(cfg.Debug)
+			logs := logging{debug: cfg.Debug, verbosity: cfg.Verbosity, format: cfg.LogFormat}
+			setupLogging(logs)
 			sizeMemory()
 			completed, err := cfg.Complete()
 			if err != nil {
@@ -41,7 +41,7 @@ func agentCommand() *cli.Command {
 			if os.Geteuid() != 0 {
 				return errNotRoot
 			}
-			return runNode(cfg.Debug, func(ctx context.Context, ready func()) error { return agent.RunAgent(ctx, completed, ready) })
+			return runNode(logs, func(ctx context.Context, ready func()) error { return agent.RunAgent(ctx, completed, ready) })
 		},
 	}
 }

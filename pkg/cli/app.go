@@ -74,13 +74,14 @@ func signalContext() (context.Context, context.CancelFunc) {
 }
 
 // runNode runs a server or an agent until a stop signal: behind the log
-// filter unless debug, telling it and systemd when the node is ready, and
-// the filter when the stop begins.
-func runNode(debug bool, run func(ctx context.Context, ready func()) error) error {
+// relay (filtering unless --debug or -v, formatting with --log-format
+// json), telling it and systemd when the node is ready, and the relay
+// when the stop begins.
+func runNode(logs logging, run func(ctx context.Context, ready func()) error) error {
 	var relay *logfilter.Relay
-	if !debug {
+	if opts := logs.relay(); opts.Filter || opts.JSON {
 		var err error
-		if relay, err = logfilter.Start(); err != nil {
+		if relay, err = logfilter.Start(opts); err != nil {
 			return err
 		}
 		defer relay.Close()
@@ -133,9 +134,27 @@ func sizeMemory() {
 		set.GCPercent, set.Limit>>20, avail>>20)
 }
 
-func setupLogging(debug bool) {
-	logrus.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
-	if debug {
+// logging is how a server or agent logs: --debug, -v, --log-format.
+type logging struct {
+	debug     bool
+	verbosity int
+	format    string
+}
+
+// everything: nothing filtered, edgeos's debug messages included
+func (l logging) everything() bool { return l.debug || l.verbosity > 0 }
+
+func (l logging) relay() logfilter.Options {
+	return logfilter.Options{Filter: !l.everything(), JSON: l.format == "json"}
+}
+
+func setupLogging(l logging) {
+	if l.format == "json" {
+		logrus.SetFormatter(&logrus.JSONFormatter{})
+	} else {
+		logrus.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+	}
+	if l.everything() {
 		logrus.SetLevel(logrus.DebugLevel)
 	}
 }

@@ -47,7 +47,14 @@ func nodeIPFlag(dst *[]string) cli.Flag {
 	return listFlag("node-ip", "IP address of this node (repeatable; default: the host's primary address)", dst)
 }
 
-func debugFlag(dst *bool) cli.Flag { return boolFlag("debug", "verbose logs", dst) }
+// logFlags are --debug, -v and --log-format.
+func logFlags(debug *bool, v *int, format *string) []cli.Flag {
+	return []cli.Flag{
+		boolFlag("debug", "every log line: edgeos's debug messages, containerd's, and the upstream components' unfiltered", debug),
+		&cli.IntFlag{Name: "v", Usage: "the upstream components' log verbosity (klog -v); above 0, every line is shown as with --debug", EnvVars: envVar("v"), Destination: v},
+		stringFlag("log-format", "text", "log format: text, or json (one object a line, for log collectors)", format),
+	}
+}
 
 // nodeOptionFlags are the node flags beyond identity and data dir.
 func nodeOptionFlags(o *config.Node) []cli.Flag {

@@ -54,8 +54,7 @@ func serverFlags(cfg *config.Server) []cli.Flag {
 		argsFlag("kube-apiserver-arg", "flag for kube-apiserver, key=value (repeatable); it wins over edgeos's own", &cfg.APIServerArgs),
 		argsFlag("kube-controller-manager-arg", "flag for kube-controller-manager, key=value (repeatable); it wins over edgeos's own", &cfg.ControllerManagerArgs),
 		argsFlag("kube-scheduler-arg", "flag for kube-scheduler, key=value (repeatable); it wins over edgeos's own", &cfg.SchedulerArgs),
-		debugFlag(&cfg.Debug),
-	}, nodeOptionFlags(&cfg.Node)...)
+	}, append(logFlags(&cfg.Debug, &cfg.Verbosity, &cfg.LogFormat), nodeOptionFlags(&cfg.Node)...)...)
 }
 
 func serverCommand() *cli.Command {
@@ -70,7 +69,8 @@ func serverCommand() *cli.Command {
 			if c.NArg() > 0 {
 				return usageError(c, errUnexpectedArgs(c.Args().Slice()), true)
 			}
-			setupLogging(cfg.Debug)
+			logs := logging{debug: cfg.Debug, verbosity: cfg.Verbosity, format: cfg.LogFormat}
+			setupLogging(logs)
 			sizeMemory()
 			completed, err := cfg.Complete()
 			if err != nil {
@@ -79,7 +79,7 @@ func serverCommand() *cli.Command {
 			if os.Geteuid() != 0 {
 				return errNotRoot
 			}
-			return runNode(cfg.Debug, func(ctx context.Context, ready func()) error { return server.Run(ctx, completed, ready) })
+			return runNode(logs, func(ctx context.Context, ready func()) error { return server.Run(ctx, completed, ready) })
 		},
 	}
 }

@@ -19,6 +19,9 @@ type Agent struct {
 	NodeName  string
 	NodeIPs   []string
 	Debug     bool
+	// Verbosity (-v) and LogFormat are the server's.
+	Verbosity int
+	LogFormat string
 	// MetricsBindAddress is IP:PORT of the node-local Prometheus endpoint.
 	MetricsBindAddress string
 	Node               Node
@@ -41,6 +44,7 @@ func (a *Agent) Validate() error {
 	if host, port, err := net.SplitHostPort(a.MetricsBindAddress); err != nil || net.ParseIP(host) == nil || !validPort(port) {
 		errs = append(errs, fmt.Errorf("--metrics-bind-address %q is not IP:PORT", a.MetricsBindAddress))
 	}
+	errs = append(errs, checkLogging(a.LogFormat, a.Verbosity))
 	errs = append(errs, checkNodeIPs(a.NodeIPs), a.Node.Validate())
 	return errors.Join(errs...)
 }

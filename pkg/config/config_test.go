@@ -21,6 +21,7 @@ func validServer() *Server {
 		SnapshotSchedule:    "0 */12 * * *", SnapshotRetention: 5,
 		IngressHTTPPort: 80, IngressHTTPSPort: 443,
 		MetricsResolution: 15 * time.Second,
+		LogFormat:         "text",
 	}
 }
 
@@ -56,6 +57,9 @@ func TestServerValidate(t *testing.T) {
 		{"snapshot retention", func(c *Server) { c.SnapshotRetention = 0 }, "--snapshot-retention 0"},
 		{"metrics resolution", func(c *Server) { c.MetricsResolution = time.Second }, "--metrics-resolution 1s is shorter than 5s"},
 		{"metrics off", func(c *Server) { c.Disable = []string{"metrics"} }, ""},
+		{"json logs, verbose", func(c *Server) { c.LogFormat, c.Verbosity = "json", 4 }, ""},
+		{"log format", func(c *Server) { c.LogFormat = "logfmt" }, "--log-format \"logfmt\" is not one of text, json"},
+		{"verbosity", func(c *Server) { c.Verbosity = -1 }, "-v -1 is not a verbosity"},
 		{"manifests dir", func(c *Server) { c.ManifestsDir = "manifests" }, "--manifests-dir \"manifests\" is not an absolute path"},
 		{"snapshots off", func(c *Server) { c.DisableSnapshots, c.SnapshotSchedule = true, "" }, ""},
 		{"reset without a snapshot", func(c *Server) { c.ClusterReset = true }, "--cluster-reset and --restore-path"},
@@ -219,7 +223,7 @@ func validAgent() *Agent {
 	return &Agent{
 		Server: "https://192.0.2.1:6443", Token: "K10abc::server:s3cret", DataDir: "/var/lib/edgeos",
 		NodeName: "edge-2", NodeIPs: []string{"192.0.2.20"}, Node: Node{CNI: CNIEdgeos},
-		MetricsBindAddress: "127.0.0.1:10249",
+		MetricsBindAddress: "127.0.0.1:10249", LogFormat: "text",
 	}
 }
 
@@ -236,6 +240,7 @@ func TestAgent(t *testing.T) {
 		{"both tokens", func(a *Agent) { a.TokenFile = "/t" }, "exactly one of --token and --token-file"},
 		{"node ip", func(a *Agent) { a.NodeIPs = []string{"::1::"} }, "--node-ip"},
 		{"node option", func(a *Agent) { a.Node.ExternalIP = "x" }, "--node-external-ip"},
+		{"agent log format", func(a *Agent) { a.LogFormat = "" }, "--log-format \"\""},
 		{"metrics endpoint everywhere", func(a *Agent) { a.MetricsBindAddress = "[::]:10249" }, ""},
 		{"no metrics endpoint", func(a *Agent) { a.MetricsBindAddress = "" }, "--metrics-bind-address \"\" is not IP:PORT"},
 		{"metrics endpoint without port", func(a *Agent) { a.MetricsBindAddress = "127.0.0.1" }, "--metrics-bind-address \"127.0.0.1\" is not IP:PORT"},

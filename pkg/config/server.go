@@ -68,6 +68,10 @@ type Server struct {
 	// proxy listens.
 	IngressHTTPPort, IngressHTTPSPort int
 	Debug                             bool
+	// Verbosity (-v) is the upstream components' log verbosity; LogFormat
+	// is text or json.
+	Verbosity int
+	LogFormat string
 	// key=value flags for the upstream components; they win over edgeos's
 	APIServerArgs, ControllerManagerArgs, SchedulerArgs []string
 }
@@ -130,6 +134,7 @@ func (c *Server) Validate() error {
 			errs = append(errs, fmt.Errorf("--disable %q is not a bundled part (known: %s)", d, strings.Join(Parts, ", ")))
 		}
 	}
+	errs = append(errs, checkLogging(c.LogFormat, c.Verbosity))
 	errs = append(errs, c.checkIngressPorts())
 	errs = append(errs, c.Node.Validate())
 	if c.Token != "" && c.TokenFile != "" {
@@ -182,6 +187,20 @@ func (c *Server) checkIngressPorts() error {
 	}
 	if c.IngressHTTPPort == c.IngressHTTPSPort {
 		errs = append(errs, fmt.Errorf("--ingress-http-port and --ingress-https-port are both %d", c.IngressHTTPPort))
+	}
+	return errors.Join(errs...)
+}
+
+// LogFormats are the values of --log-format.
+var LogFormats = []string{"text", "json"}
+
+func checkLogging(format string, v int) error {
+	var errs []error
+	if !slices.Contains(LogFormats, format) {
+		errs = append(errs, fmt.Errorf("--log-format %q is not one of %s", format, strings.Join(LogFormats, ", ")))
+	}
+	if v < 0 || v > 10 {
+		errs = append(errs, fmt.Errorf("-v %d is not a verbosity from 0 to 10", v))
 	}
 	return errors.Join(errs...)
 }

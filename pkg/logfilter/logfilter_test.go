@@ -20,6 +20,8 @@ func TestDecide(t *testing.T) {
 		{`E1130 10:11:09.316166   26183 server.go:1332] "Failed to set rlimit on max file handles" err="operation not permitted"`, Starting, true},
 		{`E1130 10:11:10.493726   26183 remote_runtime.go:435] "ListPodSandbox with filter from runtime service failed"`, Stopping, false},
 		{`F1130 10:11:10.493726   26183 server.go:1] "cannot go on"`, Stopping, true},
+		{`W1130 17:17:42.468217   31391 endpointsreconciler.go:233] Resetting endpoints for master service "kubernetes" to &v1.Endpoints{}`, Starting, false},
+		{`W1130 17:17:42.468217   31391 endpointsreconciler.go:233] Resetting endpoints for master service "kubernetes" to &v1.Endpoints{}`, Running, true},
 		{`time="2026-11-30T10:11:08.822Z" level=warning msg="failed check for fsverity support"`, Running, false},
 		{`time="2026-11-30T10:11:08.834Z" level=warning msg="failed to load cni during init, please check CRI plugin status"`, Starting, false},
 		{`time="2026-11-30T10:11:08.834Z" level=error msg="failed to pull image"`, Starting, true},
@@ -48,7 +50,7 @@ func TestRelay(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.Stderr = outFile
-	r, err := Start()
+	r, err := Start(Options{Filter: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,6 +47,8 @@ var startupNoise = []string{
 	"connect: connection refused",
 	"Failed to ensure lease exists, will retry",
 	"Found stale data, removed previous endpoints on kubernetes service",
+	// a restarted apiserver writes the kubernetes Service's endpoints again
+	`Resetting endpoints for master service "kubernetes"`,
 	"is not allocated; repairing",
 	"PLEG is not healthy: pleg has yet to be successful",
 	"Image garbage collection failed once. Stats initialization may not have completed yet",

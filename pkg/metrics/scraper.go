@@ -68,7 +68,7 @@ func (s *Scraper) Run(ctx context.Context, ready func()) error {
 	client := &http.Client{Transport: tr, Timeout: min(s.cfg.Resolution, 10*time.Second)}
 	ready()
 
-	down := map[string]bool{}
+	down := map[string]*outage{}
 	tick := time.NewTicker(s.cfg.Resolution)
 	defer tick.Stop()
 	for {
@@ -81,10 +81,22 @@ func (s *Scraper) Run(ctx context.Context, ready func()) error {
 	}
 }
 
-// scrapeAll reads every node once and records what each answered. down
-// holds the nodes that did not answer last time, so that a node's failure
-// is logged when it starts and when it ends, not every time.
-func (s *Scraper) scrapeAll(ctx context.Context, client *http.Client, down map[string]bool) {
+// outage is a node whose kubelet has not answered since since; told: the
+// log said so.
+type outage struct {
+	since time.Time
+	told  bool
+}
+
+// quietFor is how long a kubelet may not answer before the log says so: a
+// node's kubelet comes up after the server when both start together, and
+// its Node object is there from the run before.
+const quietFor = 30 * time.Second
+
+// scrapeAll reads every node once and records what each answered. A node
+// that does not answer drops out at once; down holds those, so that an
+// outage is logged once it lasted quietFor, and its end, not every time.
+func (s *Scraper) scrapeAll(ctx context.Context, client *http.Client, down map[string]*outage) {
 	nodes, err := s.nodes.CoreV1().Nodes().List(ctx, metav1.ListOptions{ResourceVersion: "0"})
 	if err != nil {
 		if ctx.Err() == nil {
@@ -116,20 +128,26 @@ func (s *Scraper) scrapeAll(ctx context.Context, client *http.Client, down map[s
 	if ctx.Err() != nil {
 		return
 	}
+	now := time.Now()
 	for r := range results {
+		o := down[r.node]
 		switch {
 		case r.err != nil:
 			s.store.Forget(r.node)
-			if !down[r.node] {
+			if o == nil {
+				o = &outage{since: now}
+				down[r.node] = o
+			}
+			if !o.told && now.Sub(o.since) >= quietFor {
 				logrus.Warnf("Resource metrics: node %s left out until its kubelet answers: %v", r.node, r.err)
-				down[r.node] = true
+				o.told = true
 			}
 		default:
 			s.store.Record(r.node, r.sc)
-			if down[r.node] {
+			if o != nil && o.told {
 				logrus.Infof("Resource metrics: node %s answers again", r.node)
-				delete(down, r.node)
 			}
+			delete(down, r.node)
 		}
 	}
 	for _, n := range s.store.Known() {

@@ -66,12 +66,21 @@ func (s *Server) apiserverArgs(ds *datastore.Datastore) map[string]string {
 		// an external etcd is handed to the apiserver as is; kine only passes it through
 		args["etcd-cafile"], args["etcd-certfile"], args["etcd-keyfile"] = ds.CAFile, ds.CertFile, ds.KeyFile
 	}
+	return s.withVerbosity(args)
+}
+
+// withVerbosity adds -v to a component's flags when it is asked for: the
+// components share klog, and each applies its own -v.
+func (s *Server) withVerbosity(args map[string]string) map[string]string {
+	if s.cfg.Verbosity > 0 {
+		args["v"] = strconv.Itoa(s.cfg.Verbosity)
+	}
 	return args
 }
 
 func (s *Server) controllerManagerArgs(ds *datastore.Datastore) map[string]string {
 	c, cfg := s.certs, s.cfg
-	return map[string]string{
+	return s.withVerbosity(map[string]string{
 		"kubeconfig":   s.paths.kubeconfig("controller"),
 		"leader-elect": strconv.FormatBool(!ds.Embedded()),
 		"secure-port":  "0",
@@ -100,14 +109,14 @@ func (s *Server) controllerManagerArgs(ds *datastore.Datastore) map[string]strin
 		"cluster-signing-kube-apiserver-client-key-file":  c.clientCA.KeyFile,
 		"cluster-signing-kubelet-serving-cert-file":       c.kubeletCA.CertFile,
 		"cluster-signing-kubelet-serving-key-file":        c.kubeletCA.KeyFile,
-	}
+	})
 }
 
 func (s *Server) schedulerArgs(ds *datastore.Datastore) map[string]string {
-	return map[string]string{
+	return s.withVerbosity(map[string]string{
 		"kubeconfig":   s.paths.kubeconfig("scheduler"),
 		"leader-elect": strconv.FormatBool(!ds.Embedded()),
 		"secure-port":  "0",
 		"profiling":    "false",
-	}
+	})
 }

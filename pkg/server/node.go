@@ -26,13 +26,15 @@ import (
 // agent gets, signed here instead of through the bootstrap API.
 func (s *Server) nodeConfig(ctx context.Context, cs kubernetes.Interface) (agent.Config, error) {
 	cfg := agent.Config{
-		DataDir:  s.cfg.DataDir,
-		Debug:    s.cfg.Debug,
-		Server:   s.localURL(),
-		NodeName: s.cfg.NodeName,
-		NodeIPs:  s.cfg.NodeIPs,
-		Cluster:  s.clusterInfo(),
-		Node:     s.cfg.Node,
+		DataDir: s.cfg.DataDir,
+		Debug:   s.cfg.Debug,
+		// the node's components log as verbosely as the control plane
+		Verbosity: s.cfg.Verbosity,
+		Server:    s.localURL(),
+		NodeName:  s.cfg.NodeName,
+		NodeIPs:   s.cfg.NodeIPs,
+		Cluster:   s.clusterInfo(),
+		Node:      s.cfg.Node,
 	}
 	dir := cfg.TLSDir()
 	c := s.certs

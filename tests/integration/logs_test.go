@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"regexp"
 	"strings"
 	"testing"
@@ -24,7 +25,10 @@ var harnessConditions = []string{
 // TestQuietStart starts a fresh server, waits until its node is Ready, and
 // stops it: no line of its log is a warning or an error, since nothing is
 // wrong (but what the harness's machines lack), and upstream's
-// informational lines are not there either. With --debug they are.
+// informational lines are not there either. With --debug they are. With
+// --log-format json every line is a JSON object, the same count of
+// warnings and errors; with -v 2 as well, upstream's informational lines
+// are there, at the verbosity asked for.
 func TestQuietStart(t *testing.T) {
 	c := harness.New(t)
 	nodes, _ := c.StartCluster(0, nil)
@@ -67,5 +71,48 @@ func TestQuietStart(t *testing.T) {
 	srv.Stop()
 	if !strings.Contains(srv.Log(), "because it has no resources") {
 		t.Error("with --debug, upstream's warnings are hidden")
+	}
+
+	for _, tc := range []struct {
+		args    []string
+		verbose bool
+	}{{[]string{"--log-format", "json"}, false}, {[]string{"--log-format", "json", "-v", "2"}, true}} {
+		srv.Start(srv.ServerArgs(tc.args...)...)
+		srv.WaitLog(`"msg":"edgeos server is ready`)
+		if code := srv.Stop(); code != 0 {
+			t.Fatalf("%v: edgeos exited %d", tc.args, code)
+		}
+		var problems []string
+		upstreamInfo, verboseInfo := 0, 0
+		for _, line := range strings.Split(strings.TrimSpace(srv.Log()), "\n") {
+			var e struct{ Time, Level, Msg, Source string }
+			if err := json.Unmarshal([]byte(line), &e); err != nil || e.Time == "" || e.Level == "" {
+				t.Errorf("%v: not a JSON entry with time and level: %.200q (%v)", tc.args, line, err)
+				continue
+			}
+			if e.Source != "" && e.Level == "info" {
+				upstreamInfo++
+				// the components print their flags at verbosity 1 and up
+				if strings.HasPrefix(e.Msg, "FLAG: --") {
+					verboseInfo++
+				}
+			}
+			known := false
+			for _, h := range harnessConditions {
+				known = known || strings.Contains(e.Msg, h)
+			}
+			if (e.Level == "warning" || e.Level == "error") && !known && !tc.verbose {
+				problems = append(problems, line)
+			}
+		}
+		if len(problems) > 0 {
+			t.Errorf("%v: %d warnings or errors on a clean start:\n%s", tc.args, len(problems), strings.Join(problems, "\n"))
+		}
+		if tc.verbose != (upstreamInfo > 0) {
+			t.Errorf("%v: %d informational lines of upstream components", tc.args, upstreamInfo)
+		}
+		if tc.verbose && verboseInfo == 0 {
+			t.Errorf("%v: no upstream line of verbosity 1 or more", tc.args)
+		}
 	}
 }
