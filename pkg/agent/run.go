@@ -49,9 +49,9 @@ func RunAgent(ctx context.Context, a config.CompletedAgent, ready func()) error 
 	tuneClients(cfg.TLSDir())
 	m := component.NewManager()
 	defer m.Stop()
+	telemetry.PublishProcess(telemetry.Process(), cfg.DataDir)
 	// first: the node's other parts may wait for the API, which an expired
 	// certificate keeps them from reaching
-	telemetry.PublishProcess(telemetry.Process(), cfg.DataDir)
 	renewer := renewal.New(renewal.Config{
 		Files:   join.CertFiles(cfg.TLSDir()),
 		Metrics: telemetry.Process(),
