@@ -159,7 +159,8 @@ func (n *Network) publish(ctx context.Context, cs kubernetes.Interface, mac net.
 	}
 	for {
 		_, err := cs.CoreV1().Nodes().Patch(ctx, n.cfg.NodeName, types.MergePatchType, patch, metav1.PatchOptions{})
-		if err == nil {
+		if err == nil || ctx.Err() != nil {
+			// stopped: the patch was cut short by the stop, no fault
 			return nil
 		}
 		logrus.Warnf("Overlay: publishing this node's VTEP: %v", err)

@@ -161,6 +161,9 @@ func (n *Node) keepOut(ctx context.Context, lbl *labeller) error {
 			<-ctx.Done()
 			return nil
 		}
+		if ctx.Err() != nil {
+			return nil // cut short by the stop
+		}
 		logrus.Warnf("Ingress proxy: %v (trying again)", err)
 		select {
 		case <-ctx.Done():
