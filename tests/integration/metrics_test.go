@@ -226,12 +226,13 @@ func runPodOn(t *testing.T, cs kubernetes.Interface, namespace, name, node strin
 func checkPrometheusEndpoints(t *testing.T, cs kubernetes.Interface, srv, ag *harness.Node) {
 	t.Helper()
 	ctx := context.Background()
-	// a DNS answer of each node, counted
+	// a DNS answer of each node, counted (asked until answered: what is
+	// checked here is the count, not the DNS)
 	for _, n := range []*harness.Node{srv, ag} {
-		r := srv.Run("kubectl", "-n", "top", "exec", "echo-"+n.Name, "--", "/echo", "dns", "A", "kubernetes.default.svc.cluster.local")
-		if r.ExitCode != 0 {
-			t.Fatalf("DNS query in echo-%s: %s %s", n.Name, r.Stdout, r.Stderr)
-		}
+		eventually(t, "a DNS answer in echo-"+n.Name, func(context.Context) (bool, error) {
+			r := srv.Run("kubectl", "-n", "top", "exec", "echo-"+n.Name, "--", "/echo", "dns", "A", "kubernetes.default.svc.cluster.local")
+			return r.ExitCode == 0, fmt.Errorf("%s %s", r.Stdout, r.Stderr)
+		})
 	}
 	r := srv.Run("kubectl", "get", "--raw", "/metrics")
 	if r.ExitCode != 0 {
