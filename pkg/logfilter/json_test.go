@@ -2,7 +2,6 @@ package logfilter
 
 import (
 	"encoding/json"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -39,28 +38,10 @@ func TestToJSON(t *testing.T) {
 // Through the relay in JSON mode with the filter off (-v, --debug): every
 // line comes out as one JSON object, a long line in pieces.
 func TestRelayJSON(t *testing.T) {
-	saved := os.Stderr
-	defer func() { os.Stderr = saved }()
-	outFile, err := os.CreateTemp(t.TempDir(), "stderr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Stderr = outFile
-	r, err := Start(Options{JSON: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	long := "W1130 10:00:00.000000 1 a.go:1] " + strings.Repeat("x", 2*maxLine) + "\n"
 	input := "I1130 10:00:00.000000 1 a.go:1] info shown without the filter\n  its continuation\nplain\n" + long
-	if _, err := os.Stderr.WriteString(input); err != nil {
-		t.Fatal(err)
-	}
-	r.Close()
-	out, err := os.ReadFile(outFile.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	lines := strings.Split(strings.TrimSuffix(string(out), "\n"), "\n")
+	out := relayed(t, Options{JSON: true}, input)
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
 	var levels []string
 	total := 0
 	for _, l := range lines {

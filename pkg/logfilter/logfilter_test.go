@@ -1,7 +1,6 @@
 package logfilter
 
 import (
-	"bytes"
 	"os"
 	"strings"
 	"testing"
@@ -43,17 +42,6 @@ func TestDecide(t *testing.T) {
 // it, a shown one's shown; a line longer than the buffer passes whole;
 // Close delivers everything written before it.
 func TestRelay(t *testing.T) {
-	saved := os.Stderr
-	defer func() { os.Stderr = saved }()
-	outFile, err := os.CreateTemp(t.TempDir(), "stderr")
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.Stderr = outFile
-	r, err := Start(Options{Filter: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	long := "E1130 10:00:00.000000 1 a.go:1] " + strings.Repeat("x", 3*maxLine) + "\n"
 	input := "I1130 10:00:00.000000 1 a.go:1] hidden info\n" +
 		"  hidden continuation\n" +
@@ -61,6 +49,29 @@ func TestRelay(t *testing.T) {
 		"E1130 10:00:00.000000 1 a.go:1] shown error\n" +
 		"  shown continuation\n" +
 		long
+	out := relayed(t, Options{Filter: true}, input)
+	want := "plain message\nE1130 10:00:00.000000 1 a.go:1] shown error\n  shown continuation\n" + long
+	if out != want {
+		t.Errorf("relayed %d bytes, want %d:\n%.300s", len(out), len(want), out)
+	}
+}
+
+// relayed writes input to os.Stderr through a relay started with opts,
+// closes it, and returns what reached the standard error it replaced
+// (checking that Close gave os.Stderr back).
+func relayed(t *testing.T, opts Options, input string) string {
+	t.Helper()
+	saved := os.Stderr
+	defer func() { os.Stderr = saved }()
+	outFile, err := os.CreateTemp(t.TempDir(), "stderr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Stderr = outFile
+	r, err := Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if _, err := os.Stderr.WriteString(input); err != nil {
 		t.Fatal(err)
 	}
@@ -72,9 +83,5 @@ func TestRelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := bytes.NewBuffer(b)
-	want := "plain message\nE1130 10:00:00.000000 1 a.go:1] shown error\n  shown continuation\n" + long
-	if out.String() != want {
-		t.Errorf("relayed %d bytes, want %d:\n%.300s", out.Len(), len(want), out.String())
-	}
+	return string(b)
 }
