@@ -6,10 +6,14 @@ package atomicfile
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // Write writes data to path with mode, creating path's directory (0700)
@@ -67,4 +71,72 @@ func syncDir(dir string) error {
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// ReplaceDir makes dir hold exactly files (slash-separated paths inside
+// dir → content), each with mode: the new tree is written and flushed
+// beside dir, then swapped with it in one rename, so that after a crash
+// dir is wholly the old tree or wholly the new one. Subdirectories are
+// 0700. What was in dir before is removed.
+func ReplaceDir(dir string, files map[string][]byte, mode os.FileMode) error {
+	parent := filepath.Dir(dir)
+	if err := os.MkdirAll(parent, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(parent, "."+filepath.Base(dir)+"-*.tmp")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp) // the new tree on failure, the old one after the swap
+	synced := map[string]bool{}
+	for name, data := range files {
+		p := filepath.Join(tmp, filepath.FromSlash(name))
+		if !strings.HasPrefix(p, tmp+string(filepath.Separator)) {
+			return fmt.Errorf("%s: %q is outside the directory", dir, name)
+		}
+		if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+			return err
+		}
+		if err := writeNew(p, data, mode); err != nil {
+			return err
+		}
+		for d := filepath.Dir(p); d != tmp && !synced[d]; d = filepath.Dir(d) {
+			if err := syncDir(d); err != nil {
+				return err
+			}
+			synced[d] = true
+		}
+	}
+	if err := syncDir(tmp); err != nil {
+		return err
+	}
+	err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE)
+	if errors.Is(err, unix.ENOENT) {
+		err = os.Rename(tmp, dir) // no old tree to swap with
+	}
+	if err != nil {
+		return err
+	}
+	return syncDir(parent)
+}
+
+// writeNew writes a file that does not exist yet, and flushes it.
+func writeNew(path string, data []byte, mode os.FileMode) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, mode)
+	if err != nil {
+		return err
+	}
+	if err := f.Chmod(mode); err != nil { // whatever the umask
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

@@ -96,3 +96,40 @@ func onlyTarget(t *testing.T, path string) {
 		t.Errorf("directory holds %v, want only %s", names, filepath.Base(path))
 	}
 }
+
+// ReplaceDir leaves exactly the new tree, modes as asked, and nothing
+// beside it; a name that escapes the directory is refused and the old
+// tree stays.
+func TestReplaceDir(t *testing.T) {
+	old := syscall.Umask(0o077)
+	defer syscall.Umask(old)
+	parent := t.TempDir()
+	dir := filepath.Join(parent, "certs.d")
+	if err := ReplaceDir(dir, map[string][]byte{"a/hosts.toml": []byte("a"), "b/hosts.toml": []byte("b")}, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := ReplaceDir(dir, map[string][]byte{"b/hosts.toml": []byte("b2"), "c/d/hosts.toml": []byte("c")}, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	check(t, filepath.Join(dir, "b", "hosts.toml"), "b2", 0o644)
+	check(t, filepath.Join(dir, "c", "d", "hosts.toml"), "c", 0o644)
+	if _, err := os.Stat(filepath.Join(dir, "a")); !os.IsNotExist(err) {
+		t.Errorf("a from the old tree is still there (%v)", err)
+	}
+	if st, _ := os.Stat(filepath.Join(dir, "c")); st.Mode().Perm() != 0o700 {
+		t.Errorf("created directory mode %v, want 0700", st.Mode().Perm())
+	}
+	onlyTarget(t, dir)
+
+	if err := ReplaceDir(dir, map[string][]byte{"../escape": []byte("x")}, 0o600); err == nil {
+		t.Error("a name outside the directory was accepted")
+	}
+	check(t, filepath.Join(dir, "b", "hosts.toml"), "b2", 0o644)
+	onlyTarget(t, dir)
+	if err := ReplaceDir(dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if entries, err := os.ReadDir(dir); err != nil || len(entries) != 0 {
+		t.Errorf("an empty tree left %d entries (%v)", len(entries), err)
+	}
+}
