@@ -1,0 +1,191 @@
+package registries
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// Plan is what containerd is told about registries.
+type Plan struct {
+	// Hosts are the hosts.toml files of containerd's registry config
+	// directory, by path inside it: <registry>/hosts.toml, and
+	// _default/hosts.toml for the "*" mirror.
+	Hosts map[string][]byte
+	// Auths are the credentials by host, in host order; containerd looks
+	// them up by the host it is about to talk to (a mirror or the
+	// registry).
+	Auths []HostAuth
+}
+
+// HostAuth are one host's credentials.
+type HostAuth struct {
+	Host string
+	Auth Auth
+}
+
+// defaultDir is containerd's directory for registries without one of their
+// own.
+const defaultDir = "_default"
+
+// dockerHub is the host docker.io's images come from: containerd asks it,
+// and looks its credentials up, under this name.
+const dockerHub = "registry-1.docker.io"
+
+// MakePlan turns a file that passed Parse into containerd's config. Each
+// registry named in the file gets a hosts.toml: its mirrors in order (the
+// "*" mirrors for a registry without its own), then the registry itself
+// as the last resort, with the TLS settings of configs for each host.
+func MakePlan(f *File) Plan {
+	p := Plan{Hosts: map[string][]byte{}}
+	registries := map[string]bool{}
+	for reg := range f.Mirrors {
+		registries[reg] = true
+	}
+	for host := range f.Configs {
+		if host != Wildcard {
+			registries[host] = true
+		}
+	}
+	for _, reg := range sortedKeys(registries) {
+		mirror, own := f.Mirrors[reg]
+		if !own {
+			mirror = f.Mirrors[Wildcard]
+		}
+		dir := reg
+		if reg == Wildcard {
+			dir = defaultDir
+		}
+		p.Hosts[dir+"/hosts.toml"] = hostsTOML(f, reg, mirror.Endpoints)
+	}
+	p.Auths = auths(f)
+	return p
+}
+
+// hostsTOML is one registry's hosts.toml. Endpoints are checked.
+func hostsTOML(f *File, reg string, endpoints []string) []byte {
+	var b strings.Builder
+	b.WriteString("# Written by edgeos from registries.yaml at every start.\n")
+	// no server line: containerd's default for the registry (Docker Hub's
+	// host for docker.io, plain HTTP for localhost) is the last resort
+	writeTLS(&b, "", f.config(reg))
+	def := "https://" + serverHost(reg)
+	seen := map[string]bool{def: true, def + "/v2": true}
+	for _, s := range endpoints {
+		e, _ := parseEndpoint(s)
+		if seen[e.url()] {
+			continue
+		}
+		seen[e.url()] = true
+		fmt.Fprintf(&b, "\n[host.%s]\n", tomlString(e.url()))
+		b.WriteString("  capabilities = [\"pull\", \"resolve\"]\n")
+		if e.OverridePath {
+			b.WriteString("  override_path = true\n")
+		}
+		writeTLS(&b, "  ", f.config(e.Host))
+	}
+	return []byte(b.String())
+}
+
+// serverHost is where a registry's own images are: docker.io's are on
+// Docker Hub's registry host.
+func serverHost(reg string) string {
+	if reg == "docker.io" {
+		return dockerHub
+	}
+	return reg
+}
+
+// config is the TLS and credentials for host: its own entry, else "*"'s.
+func (f *File) config(host string) HostConfig {
+	if c, ok := f.Configs[host]; ok {
+		return c
+	}
+	if host == dockerHub {
+		if c, ok := f.Configs["docker.io"]; ok {
+			return c
+		}
+	}
+	return f.Configs[Wildcard]
+}
+
+func writeTLS(b *strings.Builder, indent string, c HostConfig) {
+	t := c.TLS
+	if t == nil {
+		return
+	}
+	if t.CAFile != "" {
+		fmt.Fprintf(b, "%sca = %s\n", indent, tomlString(t.CAFile))
+	}
+	if t.CertFile != "" {
+		fmt.Fprintf(b, "%sclient = [[%s, %s]]\n", indent, tomlString(t.CertFile), tomlString(t.KeyFile))
+	}
+	if t.InsecureSkipVerify {
+		fmt.Fprintf(b, "%sskip_verify = true\n", indent)
+	}
+}
+
+// auths are the credentials of every host named in the file (registries,
+// endpoint hosts, configs): its own, else "*"'s. containerd looks
+// credentials up by exact host, so "*" reaches only hosts the file names;
+// sending them to any registry at all would give them away.
+func auths(f *File) []HostAuth {
+	hosts := map[string]bool{}
+	for reg, m := range f.Mirrors {
+		if reg != Wildcard {
+			hosts[serverHost(reg)] = true
+		}
+		for _, s := range m.Endpoints {
+			e, _ := parseEndpoint(s)
+			hosts[e.Host] = true
+		}
+	}
+	for host := range f.Configs {
+		if host != Wildcard {
+			hosts[serverHost(host)] = true
+		}
+	}
+	var out []HostAuth
+	for _, h := range sortedKeys(hosts) {
+		if a := f.config(h).Auth; a != nil {
+			out = append(out, HostAuth{Host: h, Auth: *a})
+		}
+	}
+	return slices.Clip(out)
+}
+
+// CRIRegistry is the registry section of containerd's CRI image config:
+// the hosts.toml directory and the credentials by host.
+func (p Plan) CRIRegistry(certsDir string) string {
+	var b strings.Builder
+	b.WriteString("[plugins.'io.containerd.cri.v1.images'.registry]\n")
+	fmt.Fprintf(&b, "  config_path = %s\n", tomlString(certsDir))
+	for _, a := range p.Auths {
+		fmt.Fprintf(&b, "  [plugins.'io.containerd.cri.v1.images'.registry.configs.%s.auth]\n", tomlString(a.Host))
+		for _, kv := range [][2]string{{"username", a.Auth.Username}, {"password", a.Auth.Password}, {"auth", a.Auth.Auth}, {"identitytoken", a.Auth.IdentityToken}} {
+			if kv[1] != "" {
+				fmt.Fprintf(&b, "    %s = %s\n", kv[0], tomlString(kv[1]))
+			}
+		}
+	}
+	return b.String()
+}
+
+// tomlString quotes s as a TOML basic string.
+func tomlString(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, "\\u%04X", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
