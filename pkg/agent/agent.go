@@ -22,6 +22,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/join"
 	"github.com/edgeos/edgeos/pkg/pageout"
 	"github.com/edgeos/edgeos/pkg/pause"
+	"github.com/edgeos/edgeos/pkg/registries"
 	"github.com/edgeos/edgeos/pkg/storage/localpath"
 	"github.com/edgeos/edgeos/pkg/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
@@ -53,6 +54,8 @@ type Config struct {
 	// MetricsBindAddress is where the node serves its Prometheus metrics;
 	// empty: kube-proxy's default, loopback.
 	MetricsBindAddress string
+	// Registries is what registries.yaml tells containerd.
+	Registries registries.Plan
 }
 
 func (c Config) dir(parts ...string) string {
@@ -76,6 +79,8 @@ func Components(cfg Config) ([]component.Component, error) {
 		State:               containerdState,
 		BinDir:              binDir,
 		ConfigFile:          cfg.dir("etc", "containerd", "config.toml"),
+		CertsDir:            cfg.dir("etc", "containerd", "certs.d"),
+		Registries:          cfg.Registries,
 		SandboxImage:        pause.Image,
 		CNIBinDir:           binDir,
 		CNIConfDir:          cniConfDir,

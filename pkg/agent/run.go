@@ -24,7 +24,7 @@ func (c Config) TLSDir() string { return c.dir("tls") }
 // the node until ctx ends; it calls ready once the node's parts run.
 func RunAgent(ctx context.Context, a config.CompletedAgent, ready func()) error {
 	cfg := Config{DataDir: a.DataDir, Debug: a.Debug, Verbosity: a.Verbosity, Server: a.Server, NodeName: a.NodeName, NodeIPs: a.NodeIPs, Node: a.Node,
-		MetricsBindAddress: a.MetricsBindAddress}
+		MetricsBindAddress: a.MetricsBindAddress, Registries: a.Registries}
 	if err := datadir.Prepare(cfg.DataDir); err != nil {
 		return err
 	}

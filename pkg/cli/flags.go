@@ -4,6 +4,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/config"
 	"github.com/edgeos/edgeos/pkg/configfile"
 	"github.com/edgeos/edgeos/pkg/pageout"
+	"github.com/edgeos/edgeos/pkg/registries"
 	"github.com/urfave/cli/v2"
 )
 
@@ -71,5 +72,6 @@ func nodeOptionFlags(o *config.Node) []cli.Flag {
 			Usage: "when after start-up edgeos hands the pages only its start-up used back to the kernel (0: never)"},
 		stringFlag("node-external-ip", "", "address other nodes reach this node at, for nodes behind NAT (default: the node IP)", &o.ExternalIP),
 		boolFlag("disable-ingress-proxy", "keep this node out of the ingress: its proxy does not listen", &o.DisableIngressProxy),
+		stringFlag("private-registry", "", "registries.yaml, k3s's format: mirrors, credentials and TLS per registry (default: "+registries.Default+" where it exists)", &o.PrivateRegistry),
 	}
 }

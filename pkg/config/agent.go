@@ -7,6 +7,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+
+	"github.com/edgeos/edgeos/pkg/registries"
 )
 
 // Agent is everything `edgeos agent` is told.
@@ -64,6 +66,8 @@ type completedAgent struct {
 	// Agent holds the flags, with Token (read from --token-file where
 	// given), NodeName and NodeIPs filled in.
 	Agent
+	// Registries is what registries.yaml tells containerd.
+	Registries registries.Plan
 }
 
 // Complete validates a and derives the completed config. a is left as it
@@ -79,6 +83,9 @@ func (a *Agent) Complete() (CompletedAgent, error) {
 		return CompletedAgent{}, err
 	}
 	out.NodeName, out.NodeIPs = name, ips
+	if out.Registries, err = registryPlan(a.Node); err != nil {
+		return CompletedAgent{}, err
+	}
 	out.Token = strings.TrimSpace(a.Token)
 	if a.TokenFile != "" {
 		if out.Token, err = readSecret("--token-file", a.TokenFile); err != nil {

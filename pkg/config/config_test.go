@@ -269,3 +269,41 @@ func TestAgent(t *testing.T) {
 		})
 	}
 }
+
+// --private-registry: read by Complete for the node's containerd; a
+// malformed file refuses the start with its line; a server without a
+// node does not read it.
+func TestPrivateRegistry(t *testing.T) {
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good.yaml"), filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("mirrors:\n  docker.io:\n    endpoint: [\"https://mirror.example\"]\n"), 0o600)
+	os.WriteFile(bad, []byte("mirrors:\n  docker.io:\n    endpoint: [\"ftp://mirror.example\"]\n"), 0o600)
+
+	c := withDatastoreTimeout(validServer())
+	c.Node.PrivateRegistry = good
+	out, err := c.Complete()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := out.Registries.Hosts["docker.io/hosts.toml"]; !ok {
+		t.Errorf("no hosts.toml for docker.io in %v", out.Registries.Hosts)
+	}
+	c.Node.PrivateRegistry = bad
+	if _, err := c.Complete(); err == nil || !strings.Contains(err.Error(), "line 3") {
+		t.Errorf("malformed registries.yaml: %v, want an error naming line 3", err)
+	}
+	c.DisableAgent = true
+	if _, err := c.Complete(); err != nil {
+		t.Errorf("a server without a node read registries.yaml: %v", err)
+	}
+
+	a := validAgent()
+	a.Node.PrivateRegistry = filepath.Join(dir, "missing.yaml")
+	if _, err := a.Complete(); err == nil || !strings.Contains(err.Error(), "--private-registry") {
+		t.Errorf("missing registries.yaml given by name: %v", err)
+	}
+	a.Node.PrivateRegistry = "registries.yaml"
+	if err := a.Validate(); err == nil || !strings.Contains(err.Error(), "absolute") {
+		t.Errorf("relative --private-registry: %v", err)
+	}
+}

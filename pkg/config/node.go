@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/edgeos/edgeos/pkg/multicall"
+	"github.com/edgeos/edgeos/pkg/registries"
 )
 
 // Node are the node flags `server` and `agent` share.
@@ -45,6 +46,9 @@ type Node struct {
 	PageOutAfter time.Duration
 	// DisableIngressProxy keeps this node out of the ingress.
 	DisableIngressProxy bool
+	// PrivateRegistry is registries.yaml (empty: registries.Default, read
+	// where it exists).
+	PrivateRegistry string
 }
 
 // Pod network choices.
@@ -69,6 +73,9 @@ func (o Node) Validate() error {
 	}
 	if o.LocalStoragePath != "" && !filepath.IsAbs(o.LocalStoragePath) {
 		errs = append(errs, fmt.Errorf("--local-storage-path %q must be an absolute path", o.LocalStoragePath))
+	}
+	if o.PrivateRegistry != "" && !filepath.IsAbs(o.PrivateRegistry) {
+		errs = append(errs, fmt.Errorf("--private-registry %q must be an absolute path", o.PrivateRegistry))
 	}
 	return errors.Join(errs...)
 }
@@ -113,6 +120,20 @@ func identity(name string, ips []string) (string, []string, error) {
 		ips = []string{ip.String()}
 	}
 	return name, ips, nil
+}
+
+// registryPlan reads registries.yaml: the file --private-registry names,
+// else the default one where it exists.
+func registryPlan(o Node) (registries.Plan, error) {
+	path := o.PrivateRegistry
+	if path == "" {
+		path = registries.Default
+	}
+	f, err := registries.Load(path, o.PrivateRegistry != "")
+	if err != nil {
+		return registries.Plan{}, err
+	}
+	return registries.MakePlan(f), nil
 }
 
 // readSecret is the content of a token file, trimmed; empty is an error.

@@ -14,6 +14,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/datastore"
 	"github.com/edgeos/edgeos/pkg/multicall"
 	"github.com/edgeos/edgeos/pkg/pki"
+	"github.com/edgeos/edgeos/pkg/registries"
 	"github.com/robfig/cron/v3"
 )
 
@@ -238,6 +239,8 @@ type completedServer struct {
 	Secret string
 	// KubeconfigMode is --write-kubeconfig-mode.
 	KubeconfigMode os.FileMode
+	// Registries is what registries.yaml tells the node's containerd.
+	Registries registries.Plan
 }
 
 // Complete validates c and derives the completed config: the node's name
@@ -269,6 +272,11 @@ func (c *Server) Complete() (CompletedServer, error) {
 	}
 	if out.KubeconfigMode, err = parseMode(c.WriteKubeconfigMode); err != nil {
 		return CompletedServer{}, err
+	}
+	if !c.DisableAgent {
+		if out.Registries, err = registryPlan(c.Node); err != nil {
+			return CompletedServer{}, err
+		}
 	}
 	return CompletedServer{out}, nil
 }

@@ -34,6 +34,7 @@ disabled_plugins = [
   [plugins.'io.containerd.cri.v1.images'.pinned_images]
     sandbox = {{printf "%q" .SandboxImage}}
 
+{{.Registry}}
 [plugins.'io.containerd.cri.v1.runtime']
   enable_selinux = false
   # CPU samples behind the CRI's usage rate, which the kubelet's stats and
@@ -60,7 +61,7 @@ func (c Config) render() ([]byte, error) {
 	var b bytes.Buffer
 	err := configTemplate.Execute(&b, struct {
 		Config
-		Address, TTRPCAddress, ShimPath, RuncPath string
-	}{c, c.Address(), c.Address() + ".ttrpc", c.shimPath(), c.runcPath()})
+		Address, TTRPCAddress, ShimPath, RuncPath, Registry string
+	}{c, c.Address(), c.Address() + ".ttrpc", c.shimPath(), c.runcPath(), c.Registries.CRIRegistry(c.CertsDir)})
 	return b.Bytes(), err
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/edgeos/edgeos/pkg/atomicfile"
 	"github.com/edgeos/edgeos/pkg/containerd/programs"
+	"github.com/edgeos/edgeos/pkg/registries"
 	"github.com/edgeos/edgeos/pkg/runc"
 	"github.com/edgeos/edgeos/pkg/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,7 +36,11 @@ type Config struct {
 	// BinDir holds containerd, its shim and runc, written there at start.
 	BinDir string
 	// ConfigFile is where the generated config.toml goes.
-	ConfigFile   string
+	ConfigFile string
+	// CertsDir is containerd's registry host directory, one hosts.toml per
+	// registry, written from Registries at every start.
+	CertsDir     string
+	Registries   registries.Plan
 	SandboxImage string
 	CNIBinDir    string
 	CNIConfDir   string
@@ -181,6 +186,12 @@ func (d *Containerd) prepare() error {
 	if err != nil {
 		return err
 	}
+	// the host's /etc/containerd/certs.d is never read: the directory is
+	// set, empty when there is no registries.yaml
+	if err := atomicfile.ReplaceDir(d.cfg.CertsDir, d.cfg.Registries.Hosts, 0o600); err != nil {
+		return err
+	}
+	// 0600: it holds registry credentials
 	if err := atomicfile.Write(d.cfg.ConfigFile, b, 0o600); err != nil {
 		return err
 	}

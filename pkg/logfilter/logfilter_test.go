@@ -22,6 +22,8 @@ func TestDecide(t *testing.T) {
 		{`W1130 17:17:42.468217   31391 endpointsreconciler.go:233] Resetting endpoints for master service "kubernetes" to &v1.Endpoints{}`, Starting, false},
 		{`W1130 17:17:42.468217   31391 endpointsreconciler.go:233] Resetting endpoints for master service "kubernetes" to &v1.Endpoints{}`, Running, true},
 		{`time="2026-11-30T10:11:08.822Z" level=warning msg="failed check for fsverity support"`, Running, false},
+		{"time=\"2026-11-30T19:15:12.712Z\" level=warning msg=\"`configs` is deprecated, please use `config_path` instead\"", Running, false},
+		{`time="2026-11-30T19:15:12.712Z" level=warning msg="Found 'Registry.Configs' in CRI config which is incompatible with transfer service (not supported with transfer service (also deprecated)). Falling back to local image pull mode."`, Running, false},
 		{`time="2026-11-30T10:11:08.834Z" level=warning msg="failed to load cni during init, please check CRI plugin status"`, Starting, false},
 		{`time="2026-11-30T10:11:08.834Z" level=error msg="failed to pull image"`, Starting, true},
 		{`time="2026-11-30T10:11:08.834Z" level=info msg="loading plugin"`, Running, false},

@@ -36,6 +36,10 @@ var alwaysNoise = []string{
 	"The manifest file is empty, ignoring.",
 	// containerd probes for fs-verity, which few file systems have
 	"failed check for fsverity support",
+	// registries.yaml's credentials go where containerd's CRI looks them
+	// up by host (pkg/registries); it calls that place deprecated
+	"`configs` is deprecated, please use `config_path` instead",
+	"Found 'Registry.Configs' in CRI config which is incompatible with transfer service",
 }
 
 // startupNoise are the messages of components waiting for one another

@@ -29,12 +29,13 @@ func (s *Server) nodeConfig(ctx context.Context, cs kubernetes.Interface) (agent
 		DataDir: s.cfg.DataDir,
 		Debug:   s.cfg.Debug,
 		// the node's components log as verbosely as the control plane
-		Verbosity: s.cfg.Verbosity,
-		Server:    s.localURL(),
-		NodeName:  s.cfg.NodeName,
-		NodeIPs:   s.cfg.NodeIPs,
-		Cluster:   s.clusterInfo(),
-		Node:      s.cfg.Node,
+		Verbosity:  s.cfg.Verbosity,
+		Server:     s.localURL(),
+		NodeName:   s.cfg.NodeName,
+		NodeIPs:    s.cfg.NodeIPs,
+		Cluster:    s.clusterInfo(),
+		Node:       s.cfg.Node,
+		Registries: s.cfg.Registries,
 	}
 	dir := cfg.TLSDir()
 	c := s.certs
