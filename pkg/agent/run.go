@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/edgeos/edgeos/pkg/component"
 	"github.com/edgeos/edgeos/pkg/config"
@@ -29,7 +30,15 @@ func RunAgent(ctx context.Context, a config.CompletedAgent, ready func()) error 
 		return err
 	}
 	if join.Joined(cfg.TLSDir()) {
-		logrus.Infof("Node credentials found in %s; starting without contacting the server", cfg.TLSDir())
+		logrus.Infof("Node credentials found in %s", cfg.TLSDir())
+		// the server may have changed a cluster setting since; a server
+		// that does not answer soon does not hold the start up
+		rctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+		_, err := join.RefreshNodeConfig(rctx, join.RenewConfig{Server: a.Server, NodeName: a.NodeName, NodeIPs: a.NodeIPs, Dir: cfg.TLSDir(), Token: a.Token})
+		cancel()
+		if err != nil {
+			logrus.Infof("Starting with the cluster settings of the last contact with %s: %v", a.Server, err)
+		}
 	} else {
 		j := join.Config{Server: a.Server, Token: a.Token, NodeName: a.NodeName, NodeIPs: a.NodeIPs, Dir: cfg.TLSDir()}
 		if _, err := join.Join(ctx, j); err != nil {
@@ -74,6 +83,9 @@ func RunAgent(ctx context.Context, a config.CompletedAgent, ready func()) error 
 		return err
 	}
 }
+
+// refreshTimeout bounds the question for the cluster settings at start.
+const refreshTimeout = 5 * time.Second
 
 // tuneClients has the node's clients look for renewed certificates as
 // often as the lifetime the server gives them needs (renewal.TuneClients).

@@ -78,6 +78,12 @@ type NodeConfig struct {
 	// DisableLocalStorage says the server runs with --disable
 	// local-storage: nodes keep no local-path volumes.
 	DisableLocalStorage bool `json:"disableLocalStorage,omitempty"`
+	// KubeletCA is the PEM CA that signs node serving certificates, which
+	// nodes verify one another's registry mirrors by.
+	KubeletCA string `json:"kubeletCA,omitempty"`
+	// EmbeddedRegistry says the server runs with --embedded-registry:
+	// every node serves its images to the others (pkg/mirror).
+	EmbeddedRegistry bool `json:"embeddedRegistry,omitempty"`
 }
 
 // Config is everything the API needs.

@@ -48,6 +48,7 @@ type Config struct {
 const (
 	ServerCAFile     = "server-ca.crt"
 	ClientCAFile     = "client-ca.crt"
+	KubeletCAFile    = "kubelet-ca.crt"
 	ClientCertFile   = "kubelet-client.crt"
 	ClientKeyFile    = "kubelet-client.key"
 	ServingCertFile  = "kubelet-serving.crt"
@@ -118,6 +119,9 @@ func Join(ctx context.Context, cfg Config) (*bootstrap.NodeConfig, error) {
 	}
 
 	files := map[string][]byte{ServerCAFile: caBundle, ClientCAFile: []byte(nc.ClientCA)}
+	if nc.KubeletCA != "" {
+		files[KubeletCAFile] = []byte(nc.KubeletCA)
+	}
 	ips, err := parseIPs(cfg.NodeIPs)
 	if err != nil {
 		return nil, err

@@ -69,8 +69,8 @@ func TestAgent(t *testing.T) {
 	}
 	ag.Start(agent(good)...)
 	ag.WaitLog("edgeos agent is ready")
-	if !strings.Contains(ag.Log(), "starting without contacting the server") {
-		t.Error("the agent did not start from its own credentials")
+	if !strings.Contains(ag.Log(), "Node credentials found") || !strings.Contains(ag.Log(), "Starting with the cluster settings of the last contact") {
+		t.Error("the agent did not start from its own credentials and the settings it kept")
 	}
 
 	// the server returns: the agent reconnects by itself
