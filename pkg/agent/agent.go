@@ -20,6 +20,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/images"
 	"github.com/edgeos/edgeos/pkg/ingress"
 	"github.com/edgeos/edgeos/pkg/join"
+	"github.com/edgeos/edgeos/pkg/mirror"
 	"github.com/edgeos/edgeos/pkg/pageout"
 	"github.com/edgeos/edgeos/pkg/pause"
 	"github.com/edgeos/edgeos/pkg/registries"
@@ -55,7 +56,7 @@ type Config struct {
 	// empty: kube-proxy's default, loopback.
 	MetricsBindAddress string
 	// Registries is what registries.yaml tells containerd.
-	Registries registries.Plan
+	Registries *registries.File
 }
 
 func (c Config) dir(parts ...string) string {
@@ -71,6 +72,7 @@ func Components(cfg Config) ([]component.Component, error) {
 	// runc and the kubelet must use the same cgroup driver
 	systemd := systemdIsInit()
 	binDir, cniConfDir := cfg.dir("bin"), cfg.dir("etc", "cni", "net.d")
+	certsDir := cfg.dir("etc", "containerd", "certs.d")
 	// one registry for the process: the server's API port serves it, and
 	// an agent's node-local endpoint
 	reg := telemetry.Process()
@@ -79,8 +81,8 @@ func Components(cfg Config) ([]component.Component, error) {
 		State:               containerdState,
 		BinDir:              binDir,
 		ConfigFile:          cfg.dir("etc", "containerd", "config.toml"),
-		CertsDir:            cfg.dir("etc", "containerd", "certs.d"),
-		Registries:          cfg.Registries,
+		CertsDir:            certsDir,
+		Registries:          registries.MakePlan(cfg.Registries, registries.Peers{}),
 		SandboxImage:        pause.Image,
 		CNIBinDir:           binDir,
 		CNIConfDir:          cniConfDir,
@@ -111,6 +113,16 @@ func Components(cfg Config) ([]component.Component, error) {
 			Dir:     cfg.dir("images"),
 			Builtin: map[string][]byte{pause.Image: pause.Archive},
 		},
+	}
+	if cfg.Cluster.EmbeddedRegistry {
+		tls := func(f string) string { return filepath.Join(cfg.TLSDir(), f) }
+		cs = append(cs, mirror.New(mirror.Config{
+			NodeName: cfg.NodeName, NodeIP: cfg.NodeIPs[0], Port: mirror.Port,
+			Containerd: ctrd.Address(), Kubeconfig: cfg.agentKubeconfig(),
+			ServingCert: tls(join.ServingCertFile), ServingKey: tls(join.ServingKeyFile), ClientCA: tls(join.ClientCAFile),
+			PeerCA: tls(join.KubeletCAFile), ClientCert: tls(join.ClientCertFile), ClientKey: tls(join.ClientKeyFile),
+			CertsDir: certsDir, Registries: cfg.Registries, Metrics: reg,
+		}))
 	}
 	if !cfg.Cluster.DisableDNS {
 		d, err := dnsComponent(cfg, reg)

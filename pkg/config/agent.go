@@ -67,7 +67,7 @@ type completedAgent struct {
 	// given), NodeName and NodeIPs filled in.
 	Agent
 	// Registries is what registries.yaml tells containerd.
-	Registries registries.Plan
+	Registries *registries.File
 }
 
 // Complete validates a and derives the completed config. a is left as it
@@ -83,7 +83,7 @@ func (a *Agent) Complete() (CompletedAgent, error) {
 		return CompletedAgent{}, err
 	}
 	out.NodeName, out.NodeIPs = name, ips
-	if out.Registries, err = registryPlan(a.Node); err != nil {
+	if out.Registries, err = loadRegistries(a.Node); err != nil {
 		return CompletedAgent{}, err
 	}
 	out.Token = strings.TrimSpace(a.Token)

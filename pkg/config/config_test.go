@@ -285,8 +285,8 @@ func TestPrivateRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := out.Registries.Hosts["docker.io/hosts.toml"]; !ok {
-		t.Errorf("no hosts.toml for docker.io in %v", out.Registries.Hosts)
+	if _, ok := out.Registries.Mirrors["docker.io"]; !ok {
+		t.Errorf("no mirror for docker.io in %+v", out.Registries)
 	}
 	c.Node.PrivateRegistry = bad
 	if _, err := c.Complete(); err == nil || !strings.Contains(err.Error(), "line 3") {

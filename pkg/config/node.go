@@ -122,18 +122,14 @@ func identity(name string, ips []string) (string, []string, error) {
 	return name, ips, nil
 }
 
-// registryPlan reads registries.yaml: the file --private-registry names,
-// else the default one where it exists.
-func registryPlan(o Node) (registries.Plan, error) {
+// loadRegistries reads registries.yaml: the file --private-registry
+// names, else the default one where it exists.
+func loadRegistries(o Node) (*registries.File, error) {
 	path := o.PrivateRegistry
 	if path == "" {
 		path = registries.Default
 	}
-	f, err := registries.Load(path, o.PrivateRegistry != "")
-	if err != nil {
-		return registries.Plan{}, err
-	}
-	return registries.MakePlan(f), nil
+	return registries.Load(path, o.PrivateRegistry != "")
 }
 
 // readSecret is the content of a token file, trimmed; empty is an error.

@@ -65,6 +65,9 @@ type Server struct {
 	Node         Node
 	DisableAgent bool
 	Disable      []string
+	// EmbeddedRegistry has every node serve the images it holds to the
+	// cluster's other nodes, which try them first (pkg/mirror).
+	EmbeddedRegistry bool
 	// IngressHTTPPort and IngressHTTPSPort are where every node's ingress
 	// proxy listens.
 	IngressHTTPPort, IngressHTTPSPort int
@@ -240,7 +243,7 @@ type completedServer struct {
 	// KubeconfigMode is --write-kubeconfig-mode.
 	KubeconfigMode os.FileMode
 	// Registries is what registries.yaml tells the node's containerd.
-	Registries registries.Plan
+	Registries *registries.File
 }
 
 // Complete validates c and derives the completed config: the node's name
@@ -274,7 +277,7 @@ func (c *Server) Complete() (CompletedServer, error) {
 		return CompletedServer{}, err
 	}
 	if !c.DisableAgent {
-		if out.Registries, err = registryPlan(c.Node); err != nil {
+		if out.Registries, err = loadRegistries(c.Node); err != nil {
 			return CompletedServer{}, err
 		}
 	}

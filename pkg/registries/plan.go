@@ -32,11 +32,30 @@ const defaultDir = "_default"
 // and looks its credentials up, under this name.
 const dockerHub = "registry-1.docker.io"
 
+// Peers are the registry mirrors of the cluster's other nodes
+// (pkg/mirror), tried first for every registry the file mirrors.
+type Peers struct {
+	// URLs are https://IP:PORT, in the order to try.
+	URLs []string
+	// CAFile verifies the peers' serving certificates; CertFile and
+	// KeyFile are this node's client certificate, which peers ask for.
+	CAFile, CertFile, KeyFile string
+}
+
+// peerDialTimeout: peers are on the cluster's network; one that does not
+// answer soon is skipped for the next.
+const peerDialTimeout = "2s"
+
 // MakePlan turns a file that passed Parse into containerd's config. Each
-// registry named in the file gets a hosts.toml: its mirrors in order (the
-// "*" mirrors for a registry without its own), then the registry itself
-// as the last resort, with the TLS settings of configs for each host.
-func MakePlan(f *File) Plan {
+// registry named in the file gets a hosts.toml: the peers and then its
+// mirrors in order (the "*" entry's for a registry without its own), then
+// the registry itself as the last resort, with the TLS settings of configs
+// for each host. A registry the file names only in configs, with no "*"
+// mirror, gets no peers.
+func MakePlan(f *File, peers Peers) Plan {
+	if f == nil {
+		f = &File{}
+	}
 	p := Plan{Hosts: map[string][]byte{}}
 	registries := map[string]bool{}
 	for reg := range f.Mirrors {
@@ -56,14 +75,23 @@ func MakePlan(f *File) Plan {
 		if reg == Wildcard {
 			dir = defaultDir
 		}
-		p.Hosts[dir+"/hosts.toml"] = hostsTOML(f, reg, mirror.Endpoints)
+		var ps Peers
+		if own || hasKey(f.Mirrors, Wildcard) {
+			ps = peers
+		}
+		p.Hosts[dir+"/hosts.toml"] = hostsTOML(f, reg, mirror.Endpoints, ps)
 	}
 	p.Auths = auths(f)
 	return p
 }
 
+func hasKey[V any](m map[string]V, k string) bool {
+	_, ok := m[k]
+	return ok
+}
+
 // hostsTOML is one registry's hosts.toml. Endpoints are checked.
-func hostsTOML(f *File, reg string, endpoints []string) []byte {
+func hostsTOML(f *File, reg string, endpoints []string, peers Peers) []byte {
 	var b strings.Builder
 	b.WriteString("# Written by edgeos from registries.yaml at every start.\n")
 	// no server line: containerd's default for the registry (Docker Hub's
@@ -71,6 +99,16 @@ func hostsTOML(f *File, reg string, endpoints []string) []byte {
 	writeTLS(&b, "", f.config(reg))
 	def := "https://" + serverHost(reg)
 	seen := map[string]bool{def: true, def + "/v2": true}
+	for _, u := range peers.URLs {
+		if seen[u] {
+			continue
+		}
+		seen[u] = true
+		fmt.Fprintf(&b, "\n[host.%s]\n", tomlString(u))
+		b.WriteString("  capabilities = [\"pull\", \"resolve\"]\n")
+		fmt.Fprintf(&b, "  dial_timeout = %s\n", tomlString(peerDialTimeout))
+		writeTLS(&b, "  ", HostConfig{TLS: &TLS{CAFile: peers.CAFile, CertFile: peers.CertFile, KeyFile: peers.KeyFile}})
+	}
 	for _, s := range endpoints {
 		e, _ := parseEndpoint(s)
 		if seen[e.url()] {

@@ -62,7 +62,7 @@ func TestLoadMissing(t *testing.T) {
 	if _, err := Load(missing, true); err == nil {
 		t.Error("a missing file given by --private-registry was accepted")
 	}
-	if f, err := Parse(nil); err != nil || len(MakePlan(f).Hosts) != 0 {
+	if f, err := Parse(nil); err != nil || len(MakePlan(f, Peers{}).Hosts) != 0 {
 		t.Errorf("empty file: %v", err)
 	}
 }
@@ -115,7 +115,7 @@ configs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan := MakePlan(f)
+	plan := MakePlan(f, Peers{})
 	certsDir := filepath.Join(dir, "certs.d")
 	if err := atomicfile.ReplaceDir(certsDir, plan.Hosts, 0o600); err != nil {
 		t.Fatal(err)
@@ -204,7 +204,7 @@ configs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	section := MakePlan(f).CRIRegistry("/data/agent/etc/containerd/certs.d")
+	section := MakePlan(f, Peers{}).CRIRegistry("/data/agent/etc/containerd/certs.d")
 	var cfg struct {
 		Plugins map[string]struct {
 			Registry struct {
@@ -268,4 +268,31 @@ func writeCA(t *testing.T, dir string) (ca, cert, key string) {
 		}
 	}
 	return ca, cert, key
+}
+
+// Peers come first for every registry the file mirrors, with the
+// cluster's CA and the node's client certificate; a registry named only
+// in configs, with no "*" mirror, keeps its own hosts.
+func TestPlanWithPeers(t *testing.T) {
+	dir := t.TempDir()
+	ca, cert, key := writeCA(t, dir)
+	f, err := Parse([]byte("mirrors:\n  registry.example: {}\n  docker.io:\n    endpoint: [\"https://mirror.example\"]\nconfigs:\n  private.example:\n    tls: {insecure_skip_verify: true}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan := MakePlan(f, Peers{URLs: []string{"https://10.0.0.3:5001", "https://10.0.0.2:5001"}, CAFile: ca, CertFile: cert, KeyFile: key})
+	certsDir := filepath.Join(dir, "certs.d")
+	if err := atomicfile.ReplaceDir(certsDir, plan.Hosts, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	hosts := hostsconfig.ConfigureHosts(context.Background(), hostsconfig.HostOptions{HostDir: hostsconfig.HostDirFromRoot(certsDir)})
+	for reg, want := range map[string][]string{
+		"registry.example": {"https://10.0.0.3:5001/v2 pull,resolve ca client", "https://10.0.0.2:5001/v2 pull,resolve ca client", "https://registry.example/v2 pull,resolve,push"},
+		"docker.io":        {"https://10.0.0.3:5001/v2 pull,resolve ca client", "https://10.0.0.2:5001/v2 pull,resolve ca client", "https://mirror.example/v2 pull,resolve", "https://registry-1.docker.io/v2 pull,resolve,push"},
+		"private.example":  {"https://private.example/v2 pull,resolve,push skip-verify"},
+	} {
+		if got := describe(t, hosts, reg); strings.Join(got, "\n") != strings.Join(want, "\n") {
+			t.Errorf("%s:\n%s\nwant\n%s", reg, strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
 }

@@ -46,7 +46,7 @@ func (s *Server) nodeConfig(ctx context.Context, cs kubernetes.Interface) (agent
 	if err != nil {
 		return cfg, err
 	}
-	for name, data := range map[string][]byte{join.ServerCAFile: serverCA, join.ClientCAFile: c.clientCA.PEM()} {
+	for name, data := range map[string][]byte{join.ServerCAFile: serverCA, join.ClientCAFile: c.clientCA.PEM(), join.KubeletCAFile: c.kubeletCA.PEM()} {
 		if err := pki.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
 			return cfg, err
 		}
@@ -109,6 +109,8 @@ func (s *Server) clusterInfo() bootstrap.NodeConfig {
 		ClientCA:            string(s.certs.clientCA.PEM()),
 		DisableDNS:          s.cfg.Disabled("dns"),
 		DisableLocalStorage: s.cfg.Disabled("local-storage"),
+		KubeletCA:           string(s.certs.kubeletCA.PEM()),
+		EmbeddedRegistry:    s.cfg.EmbeddedRegistry,
 	}
 }
 
