@@ -165,7 +165,7 @@ func (h *handler) serve(ctx context.Context, w http.ResponseWriter, r *http.Requ
 	w.Header().Set("Docker-Content-Digest", desc.Digest.String())
 	w.Header().Set("ETag", `"`+desc.Digest.String()+`"`)
 	cw := &countingWriter{ResponseWriter: w}
-	http.ServeContent(cw, r, "", time.Time{}, io.NewSectionReader(ra, 0, ra.Size()))
+	http.ServeContent(cw, r, "", time.Time{}, io.NewSectionReader(&chunked{ra: ra}, 0, ra.Size()))
 	h.count(kind, resultServed)
 	h.bytes.Add(float64(cw.n))
 	return true
@@ -243,4 +243,46 @@ func (c *countingWriter) Write(b []byte) (int, error) {
 	n, err := c.ResponseWriter.Write(b)
 	c.n += int64(n)
 	return n, err
+}
+
+// chunkSize is how much of a blob is read from the store at once.
+const chunkSize = 512 << 10
+
+// chunked reads the store a chunk at a time: each read of containerd's
+// client is a call to containerd, and HTTP's copy asks for 32 KiB at a
+// time. It is used by one request, from one goroutine.
+type chunked struct {
+	ra  content.ReaderAt
+	buf []byte
+	off int64 // where buf starts in the blob
+}
+
+func (c *chunked) ReadAt(p []byte, off int64) (int, error) {
+	n := 0
+	for n < len(p) {
+		pos := off + int64(n)
+		if pos < c.off || pos >= c.off+int64(len(c.buf)) {
+			if err := c.fill(pos); err != nil {
+				return n, err
+			}
+		}
+		n += copy(p[n:], c.buf[pos-c.off:])
+	}
+	return n, nil
+}
+
+// fill reads the chunk that starts at off.
+func (c *chunked) fill(off int64) error {
+	if c.buf == nil {
+		c.buf = make([]byte, 0, chunkSize)
+	}
+	m, err := c.ra.ReadAt(c.buf[:cap(c.buf)], off)
+	c.buf, c.off = c.buf[:m], off
+	if m > 0 {
+		return nil
+	}
+	if err == nil {
+		err = io.ErrUnexpectedEOF
+	}
+	return err
 }

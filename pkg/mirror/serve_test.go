@@ -3,6 +3,7 @@ package mirror
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -54,7 +55,10 @@ func put(t *testing.T, cs content.Store, mediaType string, b []byte) ocispec.Des
 
 func TestServe(t *testing.T) {
 	cs := store(t)
-	layer := put(t, cs, ocispec.MediaTypeImageLayerGzip, bytes.Repeat([]byte("layer "), 1000))
+	// more than two of the chunks the store is read in
+	big := make([]byte, 2*chunkSize+12345)
+	rand.Read(big)
+	layer := put(t, cs, ocispec.MediaTypeImageLayerGzip, big)
 	config := put(t, cs, ocispec.MediaTypeImageConfig, []byte(`{"architecture":"amd64","os":"linux"}`))
 	mb, _ := json.Marshal(ocispec.Manifest{MediaType: ocispec.MediaTypeImageManifest, Config: config, Layers: []ocispec.Descriptor{layer}})
 	manifest := put(t, cs, ocispec.MediaTypeImageManifest, mb)
@@ -90,6 +94,8 @@ func TestServe(t *testing.T) {
 		{"GET", "/v2/apps/echo/manifests/" + bare.Digest.String(), nil, want{200, ocispec.MediaTypeImageIndex, `{"schemaVersion":2,"manifests":[]}`}},
 		{"GET", "/v2/apps/echo/blobs/" + config.Digest.String(), nil, want{200, "application/octet-stream", `{"architecture":"amd64","os":"linux"}`}},
 		{"GET", "/v2/apps/echo/blobs/" + config.Digest.String(), http.Header{"Range": {"bytes=1-14"}}, want{206, "application/octet-stream", `"architecture"`}},
+		{"GET", "/v2/apps/echo/blobs/" + layer.Digest.String(), nil, want{200, "application/octet-stream", string(big)}},
+		{"GET", "/v2/apps/echo/blobs/" + layer.Digest.String(), http.Header{"Range": {fmt.Sprintf("bytes=%d-", chunkSize-5)}}, want{206, "application/octet-stream", string(big[chunkSize-5:])}},
 		// what this node lacks, or a request it cannot place
 		{"GET", "/v2/apps/echo/manifests/2?ns=registry.example:5000", nil, want{status: 404}},
 		{"GET", "/v2/apps/echo/manifests/1", nil, want{status: 404}},
@@ -124,7 +130,7 @@ func TestServe(t *testing.T) {
 			t.Errorf("%s: Content-Type %q, want %q", name, got, tc.want.mediaType)
 		}
 		if string(body) != tc.want.body {
-			t.Errorf("%s: body %q, want %q", name, body, tc.want.body)
+			t.Errorf("%s: %d bytes of body, not the %d bytes wanted", name, len(body), len(tc.want.body))
 		}
 		if d := resp.Header.Get("Docker-Content-Digest"); !strings.HasPrefix(d, "sha256:") {
 			t.Errorf("%s: Docker-Content-Digest %q", name, d)

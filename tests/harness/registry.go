@@ -62,8 +62,12 @@ func (c *Cluster) StartRegistry(port int, user, password string) *Registry {
 		c.t.Fatal(err)
 	}
 
+	// no trace export: the registry would send spans to an OTLP collector
+	// on localhost
+	os.Setenv("OTEL_TRACES_EXPORTER", "none")
 	cfg := &configuration.Configuration{}
-	cfg.Log.Level = "error"
+	// it logs every 404 (a pusher's "is this blob there?") at level error
+	cfg.Log.Level = "fatal"
 	cfg.Log.AccessLog.Disabled = true
 	cfg.HTTP.Addr = r.Addr
 	cfg.HTTP.TLS.Certificate, cfg.HTTP.TLS.Key = certFile, keyFile
@@ -128,4 +132,17 @@ func (r *Registry) Push(archive []byte, archiveTag, repo, tag string) error {
 	}
 	_, err = oras.Copy(ctx, src, archiveTag, dst, tag, oras.DefaultCopyOptions)
 	return err
+}
+
+// LimitHostLink shapes what the host sends to the nodes (the harness
+// registry's answers, the fake upstream DNS) to mbit Mbit/s, as a thin
+// link to outside would; traffic between nodes, bridged, is not shaped.
+// 0 lifts the limit. The bridge, and so the limit, goes with the cluster.
+func (c *Cluster) LimitHostLink(mbit int) {
+	c.t.Helper()
+	if mbit == 0 {
+		c.must("tc", "qdisc", "del", "dev", c.bridge, "root")
+		return
+	}
+	c.must("tc", "qdisc", "replace", "dev", c.bridge, "root", "tbf", "rate", fmt.Sprintf("%dmbit", mbit), "burst", "64kb", "latency", "400ms")
 }
