@@ -5,10 +5,13 @@
 package agent
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 
 	"github.com/edgeos/edgeos/pkg/bootstrap"
 	"github.com/edgeos/edgeos/pkg/cni"
@@ -24,6 +27,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/pageout"
 	"github.com/edgeos/edgeos/pkg/pause"
 	"github.com/edgeos/edgeos/pkg/registries"
+	"github.com/edgeos/edgeos/pkg/rewrite"
 	"github.com/edgeos/edgeos/pkg/storage/localpath"
 	"github.com/edgeos/edgeos/pkg/telemetry"
 	"github.com/prometheus/client_golang/prometheus"
@@ -73,6 +77,10 @@ func Components(cfg Config) ([]component.Component, error) {
 	systemd := systemdIsInit()
 	binDir, cniConfDir := cfg.dir("bin"), cfg.dir("etc", "cni", "net.d")
 	certsDir := cfg.dir("etc", "containerd", "certs.d")
+	rw, err := rewriteProxy(cfg.Registries)
+	if err != nil {
+		return nil, err
+	}
 	// one registry for the process: the server's API port serves it, and
 	// an agent's node-local endpoint
 	reg := telemetry.Process()
@@ -82,7 +90,7 @@ func Components(cfg Config) ([]component.Component, error) {
 		BinDir:              binDir,
 		ConfigFile:          cfg.dir("etc", "containerd", "config.toml"),
 		CertsDir:            certsDir,
-		Registries:          registries.MakePlan(cfg.Registries, registries.Peers{}),
+		Registries:          registries.MakePlan(cfg.Registries, registries.Node{Rewrite: rw.Proxy()}),
 		SandboxImage:        pause.Image,
 		CNIBinDir:           binDir,
 		CNIConfDir:          cniConfDir,
@@ -106,14 +114,18 @@ func Components(cfg Config) ([]component.Component, error) {
 	if err := cfg.writeKubeconfig(cfg.agentKubeconfig(), join.AgentCertFile, join.AgentKeyFile); err != nil {
 		return nil, err
 	}
-	cs := []component.Component{
+	var cs []component.Component
+	if rw.Config.Registries != nil {
+		cs = append(cs, rewrite.New(rw.Config))
+	}
+	cs = append(cs,
 		ctrd,
 		&images.Loader{
 			Address: ctrd.Address(),
 			Dir:     cfg.dir("images"),
 			Builtin: map[string][]byte{pause.Image: pause.Archive},
 		},
-	}
+	)
 	if cfg.Cluster.EmbeddedRegistry {
 		tls := func(f string) string { return filepath.Join(cfg.TLSDir(), f) }
 		cs = append(cs, mirror.New(mirror.Config{
@@ -121,7 +133,7 @@ func Components(cfg Config) ([]component.Component, error) {
 			Containerd: ctrd.Address(), Kubeconfig: cfg.agentKubeconfig(),
 			ServingCert: tls(join.ServingCertFile), ServingKey: tls(join.ServingKeyFile), ClientCA: tls(join.ClientCAFile),
 			PeerCA: tls(join.KubeletCAFile), ClientCert: tls(join.ClientCertFile), ClientKey: tls(join.ClientKeyFile),
-			CertsDir: certsDir, Registries: cfg.Registries, Metrics: reg,
+			CertsDir: certsDir, Registries: cfg.Registries, Rewrite: rw.Proxy(), Metrics: reg,
 		}))
 	}
 	if !cfg.Cluster.DisableDNS {
@@ -171,6 +183,31 @@ func Components(cfg Config) ([]component.Component, error) {
 		cs = append(cs, pageout.New(pageout.Config{After: cfg.Node.PageOutAfter, BinDir: binDir, SelfPaging: []string{programs.Containerd}}))
 	}
 	return cs, nil
+}
+
+// rewrites is the node's rewrite proxy (pkg/rewrite): run only where a
+// mirror of registries.yaml has rewrites, with a new secret each start.
+type rewrites struct{ rewrite.Config }
+
+// Proxy is where containerd reaches it; empty when it does not run.
+func (r rewrites) Proxy() registries.RewriteProxy {
+	if r.Registries == nil {
+		return registries.RewriteProxy{}
+	}
+	return registries.RewriteProxy{URL: r.URL(), Secret: r.Secret}
+}
+
+func rewriteProxy(f *registries.File) (rewrites, error) {
+	if f == nil || len(f.Routes()) == 0 {
+		return rewrites{}, nil
+	}
+	b := make([]byte, 32)
+	if _, err := rand.Read(b); err != nil {
+		return rewrites{}, err
+	}
+	return rewrites{rewrite.Config{
+		Addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(rewrite.Port)), Secret: hex.EncodeToString(b), Registries: f,
+	}}, nil
 }
 
 // restrictOOMScoreAdj turns containerd's restrict_oom_score_adj on only

@@ -63,7 +63,9 @@ type Config struct {
 	// Registries with the peers whenever they change.
 	CertsDir   string
 	Registries *registries.File
-	Metrics    prometheus.Registerer
+	// Rewrite is the node's proxy of the endpoints with rewrites.
+	Rewrite registries.RewriteProxy
+	Metrics prometheus.Registerer
 }
 
 // Mirror is one node's mirror.
@@ -159,8 +161,9 @@ func (m *Mirror) followPeers(ctx context.Context, cs kubernetes.Interface) error
 			if !first && slices.Equal(urls, written) {
 				return nil
 			}
-			plan := registries.MakePlan(m.cfg.Registries, registries.Peers{
-				URLs: urls, CAFile: m.cfg.PeerCA, CertFile: m.cfg.ClientCert, KeyFile: m.cfg.ClientKey,
+			plan := registries.MakePlan(m.cfg.Registries, registries.Node{
+				Peers:   registries.Peers{URLs: urls, CAFile: m.cfg.PeerCA, CertFile: m.cfg.ClientCert, KeyFile: m.cfg.ClientKey},
+				Rewrite: m.cfg.Rewrite,
 			})
 			if err := atomicfile.ReplaceDir(m.cfg.CertsDir, plan.Hosts, 0o600); err != nil {
 				return fmt.Errorf("writing containerd's registry hosts: %w", err)

@@ -67,9 +67,9 @@ func TestServe(t *testing.T) {
 
 	reg := prometheus.NewRegistry()
 	h := &handler{
-		images: imageMap{"registry.example:5000/apps/echo:1": manifest, "docker.io/library/busybox:1": manifest},
-		blobs:  cs,
-		scope:  func(ctx context.Context) context.Context { return ctx },
+		images:   imageMap{"registry.example:5000/apps/echo:1": manifest, "docker.io/library/busybox:1": manifest},
+		blobs:    cs,
+		scope:    func(ctx context.Context) context.Context { return ctx },
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "requests"}, []string{"kind", "result"}),
 		bytes:    prometheus.NewCounter(prometheus.CounterOpts{Name: "bytes"}),
 	}

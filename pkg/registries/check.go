@@ -129,9 +129,10 @@ func check(f *File, l lines) error {
 			errs = append(errs, fmt.Errorf("%s: mirrors: %w", l.at("mirrors", reg), err))
 			continue
 		}
-		if len(m.Rewrites) > 0 {
-			errs = append(errs, fmt.Errorf("%s: mirrors.%s.rewrite: repository rewrites are not supported (containerd, which edgeos runs, has none); for a mirror that keeps the images under a prefix, put the prefix in the endpoint (https://host/v2/prefix)",
-				l.at("mirrors", reg, "rewrite"), reg))
+		for _, pattern := range sortedKeys(m.Rewrites) {
+			if _, err := regexp.Compile(pattern); err != nil {
+				errs = append(errs, fmt.Errorf("%s: mirrors.%s.rewrite: %w", l.at("mirrors", reg, "rewrite", pattern), reg, err))
+			}
 		}
 		for i, s := range m.Endpoints {
 			if _, err := parseEndpoint(s); err != nil {

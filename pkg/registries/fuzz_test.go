@@ -22,7 +22,7 @@ func FuzzParse(f *testing.F) {
 		if err != nil {
 			return
 		}
-		plan := MakePlan(file, Peers{})
+		plan := MakePlan(file, Node{Rewrite: RewriteProxy{URL: "http://127.0.0.1:5002", Secret: "s\"x"}})
 		dir := filepath.Join(t.TempDir(), "certs.d")
 		if err := atomicfile.ReplaceDir(dir, plan.Hosts, 0o600); err != nil {
 			t.Fatalf("writing the plan: %v", err)

@@ -46,13 +46,22 @@ type Peers struct {
 // answer soon is skipped for the next.
 const peerDialTimeout = "2s"
 
+// Node is what the node adds to the file: its peers, and the proxy of the
+// endpoints with rewrites.
+type Node struct {
+	Peers   Peers
+	Rewrite RewriteProxy
+}
+
 // MakePlan turns a file that passed Parse into containerd's config. Each
 // registry named in the file gets a hosts.toml: the peers and then its
 // mirrors in order (the "*" entry's for a registry without its own), then
 // the registry itself as the last resort, with the TLS settings of configs
 // for each host. A registry the file names only in configs, with no "*"
-// mirror, gets no peers.
-func MakePlan(f *File, peers Peers) Plan {
+// mirror, gets no peers. The endpoints of a mirror with rewrites are
+// reached through node.Rewrite (left out when there is none: unrewritten,
+// they would serve other images than the file says).
+func MakePlan(f *File, node Node) Plan {
 	if f == nil {
 		f = &File{}
 	}
@@ -67,9 +76,10 @@ func MakePlan(f *File, peers Peers) Plan {
 		}
 	}
 	for _, reg := range sortedKeys(registries) {
+		key := reg
 		mirror, own := f.Mirrors[reg]
 		if !own {
-			mirror = f.Mirrors[Wildcard]
+			key, mirror = Wildcard, f.Mirrors[Wildcard]
 		}
 		dir := reg
 		if reg == Wildcard {
@@ -77,9 +87,13 @@ func MakePlan(f *File, peers Peers) Plan {
 		}
 		var ps Peers
 		if own || hasKey(f.Mirrors, Wildcard) {
-			ps = peers
+			ps = node.Peers
 		}
-		p.Hosts[dir+"/hosts.toml"] = hostsTOML(f, reg, mirror.Endpoints, ps)
+		var rw *RewriteProxy
+		if len(mirror.Rewrites) > 0 {
+			rw = &node.Rewrite
+		}
+		p.Hosts[dir+"/hosts.toml"] = hostsTOML(f, reg, key, mirror.Endpoints, ps, rw)
 	}
 	p.Auths = auths(f)
 	return p
@@ -90,8 +104,10 @@ func hasKey[V any](m map[string]V, k string) bool {
 	return ok
 }
 
-// hostsTOML is one registry's hosts.toml. Endpoints are checked.
-func hostsTOML(f *File, reg string, endpoints []string, peers Peers) []byte {
+// hostsTOML is one registry's hosts.toml, with the endpoints of the
+// mirror entry key (reg's own or "*"); rw, when not nil, is where they are
+// reached. Endpoints are checked.
+func hostsTOML(f *File, reg, key string, endpoints []string, peers Peers, rw *RewriteProxy) []byte {
 	var b strings.Builder
 	b.WriteString("# Written by edgeos from registries.yaml at every start.\n")
 	// no server line: containerd's default for the registry (Docker Hub's
@@ -109,8 +125,18 @@ func hostsTOML(f *File, reg string, endpoints []string, peers Peers) []byte {
 		fmt.Fprintf(&b, "  dial_timeout = %s\n", tomlString(peerDialTimeout))
 		writeTLS(&b, "  ", HostConfig{TLS: &TLS{CAFile: peers.CAFile, CertFile: peers.CertFile, KeyFile: peers.KeyFile}})
 	}
-	for _, s := range endpoints {
+	for i, s := range endpoints {
 		e, _ := parseEndpoint(s)
+		if rw != nil {
+			if rw.URL == "" {
+				continue
+			}
+			u := rw.URL + Route{Registry: key, Index: i}.Path()
+			fmt.Fprintf(&b, "\n[host.%s]\n", tomlString(u))
+			b.WriteString("  capabilities = [\"pull\", \"resolve\"]\n  override_path = true\n")
+			fmt.Fprintf(&b, "  [host.%s.header]\n    Authorization = %s\n", tomlString(u), tomlString("Bearer "+rw.Secret))
+			continue
+		}
 		if seen[e.url()] {
 			continue
 		}

@@ -37,9 +37,10 @@ type File struct {
 // registry itself is tried last.
 type Mirror struct {
 	Endpoints []string `yaml:"endpoint"`
-	// Rewrites (k3s's repository rewrites) are refused by Parse: the
-	// containerd edgeos runs has no rewrite, and a rule silently not
-	// applied would pull other images than the file says.
+	// Rewrites are k3s's repository rewrites, regular expression →
+	// replacement ($1 for a group), applied to the repository asked of the
+	// endpoints (not of the registry itself). containerd has none: those
+	// endpoints are reached through edgeos's proxy (pkg/rewrite).
 	Rewrites map[string]string `yaml:"rewrite"`
 }
 

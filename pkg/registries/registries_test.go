@@ -34,7 +34,7 @@ func TestParseErrors(t *testing.T) {
 		{"hostile registry", "mirrors:\n  ../../etc:\n    endpoint: [https://m]\n", "line 2: mirrors: \"../../etc\" is not a registry host"},
 		{"path in registry", "configs:\n  r.example/x:\n    tls:\n      insecure_skip_verify: true\n", "line 2"},
 		{"port", "configs:\n  r.example:99999:\n    auth: {username: u, password: p}\n", "line 2"},
-		{"rewrite", "mirrors:\n  docker.io:\n    endpoint: [https://m]\n    rewrite:\n      \"^rancher/(.*)\": \"r/$1\"\n", "line 4: mirrors.docker.io.rewrite"},
+		{"bad rewrite", "mirrors:\n  docker.io:\n    endpoint: [https://m]\n    rewrite:\n      \"^rancher/(.*\": \"r/$1\"\n", "line 5: mirrors.docker.io.rewrite: error parsing regexp"},
 		{"half a user", "configs:\n  r.example:\n    auth:\n      username: u\n", "line 3: configs.r.example.auth: give both"},
 		{"empty auth", "configs:\n  r.example:\n    auth: {}\n", "line 3"},
 		{"half a key pair", "configs:\n  r.example:\n    tls:\n      cert_file: /c.pem\n", "line 3: configs.r.example.tls"},
@@ -62,7 +62,7 @@ func TestLoadMissing(t *testing.T) {
 	if _, err := Load(missing, true); err == nil {
 		t.Error("a missing file given by --private-registry was accepted")
 	}
-	if f, err := Parse(nil); err != nil || len(MakePlan(f, Peers{}).Hosts) != 0 {
+	if f, err := Parse(nil); err != nil || len(MakePlan(f, Node{}).Hosts) != 0 {
 		t.Errorf("empty file: %v", err)
 	}
 }
@@ -115,7 +115,7 @@ configs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan := MakePlan(f, Peers{})
+	plan := MakePlan(f, Node{})
 	certsDir := filepath.Join(dir, "certs.d")
 	if err := atomicfile.ReplaceDir(certsDir, plan.Hosts, 0o600); err != nil {
 		t.Fatal(err)
@@ -204,7 +204,7 @@ configs:
 	if err != nil {
 		t.Fatal(err)
 	}
-	section := MakePlan(f, Peers{}).CRIRegistry("/data/agent/etc/containerd/certs.d")
+	section := MakePlan(f, Node{}).CRIRegistry("/data/agent/etc/containerd/certs.d")
 	var cfg struct {
 		Plugins map[string]struct {
 			Registry struct {
@@ -280,7 +280,7 @@ func TestPlanWithPeers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan := MakePlan(f, Peers{URLs: []string{"https://10.0.0.3:5001", "https://10.0.0.2:5001"}, CAFile: ca, CertFile: cert, KeyFile: key})
+	plan := MakePlan(f, Node{Peers: Peers{URLs: []string{"https://10.0.0.3:5001", "https://10.0.0.2:5001"}, CAFile: ca, CertFile: cert, KeyFile: key}})
 	certsDir := filepath.Join(dir, "certs.d")
 	if err := atomicfile.ReplaceDir(certsDir, plan.Hosts, 0o600); err != nil {
 		t.Fatal(err)
@@ -294,5 +294,39 @@ func TestPlanWithPeers(t *testing.T) {
 		if got := describe(t, hosts, reg); strings.Join(got, "\n") != strings.Join(want, "\n") {
 			t.Errorf("%s:\n%s\nwant\n%s", reg, strings.Join(got, "\n"), strings.Join(want, "\n"))
 		}
+	}
+}
+
+// The endpoints of a mirror with rewrites go through the node's proxy,
+// with this start's secret; without a proxy they are left out.
+func TestPlanWithRewrites(t *testing.T) {
+	f, err := Parse([]byte("mirrors:\n  docker.io:\n    endpoint: [\"https://mirror.example\", \"https://second.example\"]\n    rewrite:\n      \"^library/(.*)\": \"hub/$1\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for _, tc := range []struct {
+		proxy RewriteProxy
+		want  []string
+	}{
+		{RewriteProxy{URL: "http://127.0.0.1:5002", Secret: "s3"}, []string{"http://127.0.0.1:5002/docker.io/0 pull,resolve", "http://127.0.0.1:5002/docker.io/1 pull,resolve", "https://registry-1.docker.io/v2 pull,resolve,push"}},
+		{RewriteProxy{}, []string{"https://registry-1.docker.io/v2 pull,resolve,push"}},
+	} {
+		certsDir := filepath.Join(dir, tc.proxy.Secret+"certs.d")
+		if err := atomicfile.ReplaceDir(certsDir, MakePlan(f, Node{Rewrite: tc.proxy}).Hosts, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		hosts := hostsconfig.ConfigureHosts(context.Background(), hostsconfig.HostOptions{HostDir: hostsconfig.HostDirFromRoot(certsDir)})
+		if got := describe(t, hosts, "docker.io"); strings.Join(got, "\n") != strings.Join(tc.want, "\n") {
+			t.Errorf("proxy %q:\n%s\nwant\n%s", tc.proxy.URL, strings.Join(got, "\n"), strings.Join(tc.want, "\n"))
+		}
+		list, _ := hosts("docker.io")
+		if tc.proxy.URL != "" && list[0].Header.Get("Authorization") != "Bearer s3" {
+			t.Errorf("the proxy is not shown the secret: %v", list[0].Header)
+		}
+	}
+	r := f.Routes()
+	if len(r) != 2 || r[0].Path() != "/docker.io/0" || r[0].Root.String() != "https://mirror.example/v2" || r[0].Rewrite("library/busybox") != "hub/busybox" || r[0].Rewrite("other/x") != "other/x" {
+		t.Errorf("routes: %+v", r)
 	}
 }

@@ -25,13 +25,21 @@ import (
 // second registry given the wrong password in the file makes the pod's
 // Event say unauthorized. The passwords appear nowhere in the nodes' logs
 // (with --debug, where containerd logs every request), and the rendered
-// files are root's only. A malformed file refuses the start with its line.
+// files are root's only. A mirror with a repository rewrite (k3s's
+// `rewrite`) is reached through edgeos's proxy, which asks the registry for
+// the rewritten repository, with the same CA and credentials; the proxy's
+// secret stays out of the logs too. A malformed file refuses the start
+// with its line.
 func TestPrivateRegistry(t *testing.T) {
 	c := harness.New(t)
 	password, wrong := secret(t), secret(t)
 	good := c.StartRegistry(5443, "fleet", password)
 	bad := c.StartRegistry(5444, "fleet", secret(t))
 	if err := good.Push(images.BuildAs(t, "echo", "edgeos.test/echo:1"), "1", "apps/echo", "1"); err != nil {
+		t.Fatalf("pushing the test image to the harness registry: %v", err)
+	}
+	// only under the rewritten name
+	if err := good.Push(images.BuildAs(t, "echo", "edgeos.test/echo:1"), "1", "mirrorproject/echo", "2"); err != nil {
 		t.Fatalf("pushing the test image to the harness registry: %v", err)
 	}
 
@@ -44,6 +52,11 @@ func TestPrivateRegistry(t *testing.T) {
   locked.edgeos.test:
     endpoint:
       - "https://%[3]s"
+  rewritten.edgeos.test:
+    endpoint:
+      - "https://%[1]s"
+    rewrite:
+      "^apps/(.*)": "mirrorproject/$1"
 configs:
   "%[1]s":
     auth:
@@ -88,6 +101,12 @@ configs:
 		return err == nil && p.Status.Phase == corev1.PodRunning, err
 	})
 
+	pull("rewritten", "rewritten.edgeos.test/apps/echo:2")
+	eventually(t, "the pod pulled through a rewrite runs", func(ctx context.Context) (bool, error) {
+		p, err := cs.CoreV1().Pods("default").Get(ctx, "rewritten", metav1.GetOptions{})
+		return err == nil && p.Status.Phase == corev1.PodRunning, err
+	})
+
 	pull("locked", "locked.edgeos.test/apps/echo:1")
 	var said string
 	eventually(t, "the pod with wrong credentials reports unauthorized", func(ctx context.Context) (bool, error) {
@@ -95,9 +114,18 @@ configs:
 		return strings.Contains(strings.ToLower(said), "unauthorized"), nil
 	})
 
+	hosts, err := os.ReadFile(filepath.Join(agent.DataDir, "agent/etc/containerd/certs.d/rewritten.edgeos.test/hosts.toml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, proxySecret, _ := strings.Cut(string(hosts), `Authorization = "Bearer `)
+	proxySecret, _, _ = strings.Cut(proxySecret, `"`)
+	if len(proxySecret) < 32 {
+		t.Fatalf("no proxy secret in the agent's hosts.toml:\n%s", hosts)
+	}
 	for _, n := range nodes {
 		log := n.Log()
-		for _, s := range []string{password, wrong, base64.StdEncoding.EncodeToString([]byte("fleet:" + password))} {
+		for _, s := range []string{password, wrong, base64.StdEncoding.EncodeToString([]byte("fleet:" + password)), proxySecret} {
 			if strings.Contains(log, s) {
 				t.Errorf("%s's log holds a registry credential", n.Name)
 			}
