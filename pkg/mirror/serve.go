@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
 	"github.com/containerd/containerd/v2/core/content"
 	"github.com/containerd/containerd/v2/core/images"
 	"github.com/containerd/errdefs"
+	"github.com/edgeos/edgeos/pkg/registries"
 	"github.com/opencontainers/go-digest"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/prometheus/client_golang/prometheus"
@@ -49,14 +49,6 @@ const (
 	resultServed  = "served"
 	resultMissing = "missing"
 	resultError   = "error"
-)
-
-// The distribution spec's grammar for repository names, tags and
-// registries (host[:port], as containerd's ns parameter holds them).
-var (
-	namePattern = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
-	tagPattern  = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$`)
-	hostPattern = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$`)
 )
 
 // maxManifest bounds what is read of a manifest to learn its media type.
@@ -97,14 +89,14 @@ func cut(path, sep string) (name, ref string, ok bool) {
 		return "", "", false
 	}
 	name, ref = path[:i], path[i+len(sep):]
-	return name, ref, len(name) <= 255 && namePattern.MatchString(name)
+	return name, ref, registries.ValidRepository(name)
 }
 
 func (h *handler) manifest(ctx context.Context, w http.ResponseWriter, r *http.Request, name, ref string) {
 	var desc ocispec.Descriptor
 	registry := r.URL.Query().Get("ns")
 	image := name + "@" + ref
-	if hostPattern.MatchString(registry) {
+	if registries.ValidHost(registry) {
 		image = registry + "/" + image
 	}
 	if dgst, err := digest.Parse(ref); err == nil {
@@ -119,7 +111,7 @@ func (h *handler) manifest(ctx context.Context, w http.ResponseWriter, r *http.R
 			return
 		}
 	} else {
-		if !tagPattern.MatchString(ref) || !hostPattern.MatchString(registry) {
+		if !registries.ValidTag(ref) || !registries.ValidHost(registry) {
 			h.count("manifest", resultMissing)
 			apiError(w, http.StatusNotFound, "MANIFEST_UNKNOWN", "a tag is asked for with the registry in the ns parameter")
 			return

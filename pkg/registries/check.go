@@ -63,15 +63,11 @@ func index(root *yaml.Node) lines {
 // for all others.
 const Wildcard = "*"
 
-// hostPattern is a registry host as an image name holds it: a DNS name or
-// an IPv4 address, or an IPv6 one in brackets, with an optional port.
-var hostPattern = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(:[0-9]{1,5})?$`)
-
 func checkHost(h string) error {
 	if h == Wildcard {
 		return nil
 	}
-	if len(h) > 253 || !hostPattern.MatchString(h) {
+	if !ValidHost(h) {
 		return fmt.Errorf("%q is not a registry host (host or host:port)", h)
 	}
 	if i := strings.LastIndex(h, "]:"); i >= 0 || (!strings.HasPrefix(h, "[") && strings.Contains(h, ":")) {

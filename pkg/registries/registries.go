@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"regexp"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -118,9 +117,6 @@ func parse(b []byte) (*File, lines, error) {
 	return f, l, nil
 }
 
-// unknownField is yaml's message for a key the file's types lack.
-var unknownField = regexp.MustCompile(`^(line \d+): field (.*) not found in type \S+$`)
-
 // oneLine turns yaml's list of decoding errors into one line, each with
 // its line number, in the file's words rather than Go's.
 func oneLine(err error) error {
@@ -130,7 +126,13 @@ func oneLine(err error) error {
 	}
 	msgs := make([]string, len(te.Errors))
 	for i, m := range te.Errors {
-		msgs[i] = unknownField.ReplaceAllString(m, "$1: unknown key $2")
+		// yaml's message for a key the file's types lack
+		if line, rest, ok := strings.Cut(m, ": field "); ok {
+			if field, _, ok := strings.Cut(rest, " not found in type "); ok {
+				m = line + ": unknown key " + field
+			}
+		}
+		msgs[i] = m
 	}
 	return errors.New(strings.Join(msgs, "; "))
 }

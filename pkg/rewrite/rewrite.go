@@ -21,7 +21,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -168,9 +167,6 @@ func tlsConfig(t *registries.TLS) (*tls.Config, error) {
 	return cfg, nil
 }
 
-// namePattern is the distribution spec's repository name.
-var namePattern = regexp.MustCompile(`^[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*(/[a-z0-9]+((\.|_|__|-+)[a-z0-9]+)*)*$`)
-
 // hopHeaders are not passed on.
 var hopHeaders = map[string]bool{"Connection": true, "Keep-Alive": true, "Transfer-Encoding": true, "Www-Authenticate": true, "Upgrade": true, "Trailer": true}
 
@@ -201,7 +197,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	target := rt.Rewrite(repo)
-	if !namePattern.MatchString(target) {
+	if !registries.ValidRepository(target) {
 		logrus.Warnf("Registry rewrite: %s rewrites %s to %q, not a repository name", rt.Registry, repo, target)
 		http.NotFound(w, r)
 		return
@@ -242,7 +238,7 @@ func split(p string) (repo, kind, ref string, ok bool) {
 	for _, k := range []string{"manifests", "blobs"} {
 		if i := strings.LastIndex(p, "/"+k+"/"); i > 0 {
 			repo, ref = p[:i], p[i+len(k)+2:]
-			return repo, k, ref, namePattern.MatchString(repo) && ref != "" && !strings.Contains(ref, "/")
+			return repo, k, ref, registries.ValidRepository(repo) && ref != "" && !strings.Contains(ref, "/")
 		}
 	}
 	return "", "", "", false
