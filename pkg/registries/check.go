@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"os"
 	"regexp"
@@ -119,13 +120,13 @@ func parseEndpoint(s string) (endpoint, error) {
 // check reads what the file says; it does not look at other files.
 func check(f *File, l lines) error {
 	var errs []error
-	for _, reg := range sortedKeys(f.Mirrors) {
+	for _, reg := range slices.Sorted(maps.Keys(f.Mirrors)) {
 		m := f.Mirrors[reg]
 		if err := checkHost(reg); err != nil {
 			errs = append(errs, fmt.Errorf("%s: mirrors: %w", l.at("mirrors", reg), err))
 			continue
 		}
-		for _, pattern := range sortedKeys(m.Rewrites) {
+		for _, pattern := range slices.Sorted(maps.Keys(m.Rewrites)) {
 			if _, err := regexp.Compile(pattern); err != nil {
 				errs = append(errs, fmt.Errorf("%s: mirrors.%s.rewrite: %w", l.at("mirrors", reg, "rewrite", pattern), reg, err))
 			}
@@ -136,7 +137,7 @@ func check(f *File, l lines) error {
 			}
 		}
 	}
-	for _, host := range sortedKeys(f.Configs) {
+	for _, host := range slices.Sorted(maps.Keys(f.Configs)) {
 		c := f.Configs[host]
 		if err := checkHost(host); err != nil {
 			errs = append(errs, fmt.Errorf("%s: configs: %w", l.at("configs", host), err))
@@ -162,7 +163,7 @@ func check(f *File, l lines) error {
 // wrong path stops the start instead of every pull.
 func checkFiles(f *File, l lines) error {
 	var errs []error
-	for _, host := range sortedKeys(f.Configs) {
+	for _, host := range slices.Sorted(maps.Keys(f.Configs)) {
 		t := f.Configs[host].TLS
 		if t == nil {
 			continue
@@ -181,13 +182,4 @@ func checkFiles(f *File, l lines) error {
 		}
 	}
 	return errors.Join(errs...)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

@@ -2,6 +2,7 @@ package registries
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -75,7 +76,7 @@ func MakePlan(f *File, node Node) Plan {
 			registries[host] = true
 		}
 	}
-	for _, reg := range sortedKeys(registries) {
+	for _, reg := range slices.Sorted(maps.Keys(registries)) {
 		key := reg
 		mirror, own := f.Mirrors[reg]
 		if !own {
@@ -210,7 +211,7 @@ func auths(f *File) []HostAuth {
 		}
 	}
 	var out []HostAuth
-	for _, h := range sortedKeys(hosts) {
+	for _, h := range slices.Sorted(maps.Keys(hosts)) {
 		if a := f.config(h).Auth; a != nil {
 			out = append(out, HostAuth{Host: h, Auth: *a})
 		}

@@ -2,14 +2,7 @@ package registries
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -21,6 +14,7 @@ import (
 	"github.com/containerd/containerd/v2/core/remotes/docker"
 	hostsconfig "github.com/containerd/containerd/v2/core/remotes/docker/config"
 	"github.com/edgeos/edgeos/pkg/atomicfile"
+	"github.com/edgeos/edgeos/pkg/pki"
 )
 
 // Every malformed file is refused with the line that is wrong.
@@ -246,28 +240,15 @@ configs:
 // writeCA writes a CA and a client key pair it signed, as PEM files.
 func writeCA(t *testing.T, dir string) (ca, cert, key string) {
 	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	c, err := pki.EnsureCA(dir, "ca", "test-ca")
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test"}, NotBefore: time.Now(), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageDigitalSignature}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
+	cert, key = filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key")
+	if _, err := c.EnsureLeaf(cert, key, pki.Leaf{CommonName: "client"}, time.Hour); err != nil {
 		t.Fatal(err)
 	}
-	kder, err := x509.MarshalECPrivateKey(k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, cert, key = filepath.Join(dir, "ca.pem"), filepath.Join(dir, "client.pem"), filepath.Join(dir, "client.key")
-	certPEM := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	for path, b := range map[string][]byte{ca: certPEM, cert: certPEM, key: pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder})} {
-		if err := os.WriteFile(path, b, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return ca, cert, key
+	return c.CertFile, cert, key
 }
 
 // Peers come first for every registry the file mirrors, with the

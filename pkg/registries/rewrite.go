@@ -2,6 +2,7 @@ package registries
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -53,12 +54,12 @@ func (r Route) Path() string { return fmt.Sprintf("/%s/%d", r.Registry, r.Index)
 // that passed Parse.
 func (f *File) Routes() []Route {
 	var out []Route
-	for _, reg := range sortedKeys(f.Mirrors) {
+	for _, reg := range slices.Sorted(maps.Keys(f.Mirrors)) {
 		m := f.Mirrors[reg]
 		if len(m.Rewrites) == 0 {
 			continue
 		}
-		patterns := sortedKeys(m.Rewrites)
+		patterns := slices.Sorted(maps.Keys(m.Rewrites))
 		slices.SortStableFunc(patterns, func(a, b string) int { return len(b) - len(a) })
 		var rules []Rule
 		for _, p := range patterns {
