@@ -31,7 +31,19 @@ type server struct {
 
 func newServer(t *testing.T) *server {
 	t.Helper()
-	dir := t.TempDir()
+	return newServerIn(t, t.TempDir(), func(*bootstrap.NodeConfig) {})
+}
+
+// newServerIn is a server with the CAs in dir (made there if missing)
+// and the node config change makes.
+func newServerIn(t *testing.T, dir string, change func(*bootstrap.NodeConfig)) *server {
+	t.Helper()
+	return newServerWith(t, dir, nodepassword.Store{Secrets: fake.NewClientset().CoreV1()}, change)
+}
+
+// newServerWith is newServerIn keeping node passwords in passwords.
+func newServerWith(t *testing.T, dir string, passwords bootstrap.NodePasswords, change func(*bootstrap.NodeConfig)) *server {
+	t.Helper()
 	var cas [3]*pki.CA
 	for i, name := range []string{"server-ca", "client-ca", "kubelet-ca"} {
 		var err error
@@ -40,11 +52,13 @@ func newServer(t *testing.T) *server {
 		}
 	}
 	serverCA, clientCA, kubeletCA := cas[0], cas[1], cas[2]
+	node := bootstrap.NodeConfig{ClusterDNS: "10.43.0.10", ClientCA: string(clientCA.PEM())}
+	change(&node)
 	h := bootstrap.New(bootstrap.Config{
 		ServerCA: serverCA.PEM(), ClientCA: clientCA, KubeletCA: kubeletCA,
 		Auth:      token.Authenticator{Server: "server:right"},
-		Passwords: nodepassword.Store{Secrets: fake.NewClientset().CoreV1()},
-		Node:      bootstrap.NodeConfig{ClusterDNS: "10.43.0.10", ClientCA: string(clientCA.PEM())},
+		Passwords: passwords,
+		Node:      node,
 		Lifetime:  time.Hour,
 	})
 	s := &server{token: "K10" + token.CAHash(serverCA.PEM()) + "::server:right"}
@@ -167,5 +181,48 @@ func TestRenew(t *testing.T) {
 	cfg.Token = s.token
 	if _, err := Renew(ctx, cfg); err != nil {
 		t.Fatalf("renewal with the token after the certificate was lost: %v", err)
+	}
+}
+
+// TestRefreshNodeConfig: a setting the server gained after the join (the
+// embedded registry, with the kubelet CA nodes verify peers by) reaches
+// the joined node when it asks with its client certificate; a server that
+// does not answer changes nothing.
+func TestRefreshNodeConfig(t *testing.T) {
+	caDir := t.TempDir()
+	passwords := nodepassword.Store{Secrets: fake.NewClientset().CoreV1()}
+	before := newServerWith(t, caDir, passwords, func(*bootstrap.NodeConfig) {})
+	dir := filepath.Join(t.TempDir(), "tls")
+	ctx := context.Background()
+	if _, err := Join(ctx, Config{Server: before.url, Token: before.token, NodeName: "node", NodeIPs: []string{"198.18.0.9"}, Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	kubeletCA, err := pki.EnsureCA(caDir, "kubelet-ca", "kubelet-ca")
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := newServerWith(t, caDir, passwords, func(n *bootstrap.NodeConfig) {
+		n.EmbeddedRegistry, n.KubeletCA = true, string(kubeletCA.PEM())
+	})
+	cfg := RenewConfig{Server: after.url, NodeName: "node", NodeIPs: []string{"198.18.0.9"}, Dir: dir}
+	nc, err := RefreshNodeConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kept, err := LoadNodeConfig(dir)
+	if err != nil || !nc.EmbeddedRegistry || !kept.EmbeddedRegistry {
+		t.Fatalf("the new setting did not reach the node: %+v, kept %+v, %v", nc, kept, err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, KubeletCAFile)); err != nil || string(b) != string(kubeletCA.PEM()) {
+		t.Errorf("kubelet CA not kept: %v", err)
+	}
+
+	stat, _ := os.Stat(filepath.Join(dir, NodeConfigFile))
+	cfg.Server = "https://127.0.0.1:1"
+	if _, err := RefreshNodeConfig(ctx, cfg); err == nil {
+		t.Error("no server answered, yet the refresh succeeded")
+	}
+	if again, err := os.Stat(filepath.Join(dir, NodeConfigFile)); err != nil || !again.ModTime().Equal(stat.ModTime()) {
+		t.Errorf("a failed refresh touched the kept settings: %v", err)
 	}
 }
