@@ -143,7 +143,7 @@ func (m *Mirror) followPeers(ctx context.Context, cs kubernetes.Interface) error
 	gauge := telemetry.Gauge(m.cfg.Metrics, prometheus.GaugeOpts{Subsystem: "registry_mirror", Name: "peers",
 		Help: "Other nodes this node's containerd asks for images first."})
 	var written []string
-	first := true
+	first, warned := true, false
 	return watch.Loop(ctx, "Registry mirror", factory, []cache.SharedIndexInformer{nodes.Informer()},
 		watch.Pause{AfterError: 5 * time.Second}, nil, func(context.Context) error {
 			list, err := nodes.Lister().List(labels.Everything())
@@ -155,7 +155,10 @@ func (m *Mirror) followPeers(ctx context.Context, cs kubernetes.Interface) error
 				// joined before servers handed nodes the kubelet CA, and
 				// the server was away at this start: containerd could not
 				// read the hosts at all
-				logrus.Warnf("Registry mirror: pulling from no peer until the next start with the server reachable: %v", err)
+				if !warned {
+					logrus.Warnf("Registry mirror: pulling from no peer until the next start with the server reachable: %v", err)
+					warned = true
+				}
 				urls = nil
 			}
 			if !first && slices.Equal(urls, written) {
