@@ -36,6 +36,11 @@ var alwaysNoise = []string{
 	"The manifest file is empty, ignoring.",
 	// containerd probes for fs-verity, which few file systems have
 	"failed check for fsverity support",
+	// the node IPAM controller, reading a Node from a cache that has not
+	// seen the CIDR it just gave it, gives a second one; the apiserver
+	// refuses it and the controller releases it (the node keeps its
+	// first): three lines at level E, no fault
+	"may specify no more than one CIDR for each IP family",
 	// registries.yaml's credentials go where containerd's CRI looks them
 	// up by host (pkg/registries); it calls that place deprecated
 	"`configs` is deprecated, please use `config_path` instead",
