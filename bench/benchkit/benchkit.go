@@ -4,12 +4,15 @@
 package benchkit
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Build compiles the package pkg (relative to the benchmark's directory)
@@ -60,4 +63,20 @@ func Rounds(b testing.TB, def int) int {
 		b.Fatalf("BENCH_ROUNDS %q", s)
 	}
 	return n
+}
+
+// Median is the middle of d (the upper one of an even count).
+func Median(d []time.Duration) time.Duration {
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+// Seconds lists d in seconds, two decimals, comma-separated.
+func Seconds(d []time.Duration) string {
+	parts := make([]string, len(d))
+	for i, x := range d {
+		parts[i] = fmt.Sprintf("%.2f", x.Seconds())
+	}
+	return strings.Join(parts, ", ")
 }

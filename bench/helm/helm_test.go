@@ -14,7 +14,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -91,7 +90,7 @@ func BenchmarkHelmChart(b *testing.B) {
 				what string
 				d    []time.Duration
 			}{{"HelmChart Deployed (hook Job done, objects applied)", deployed}, {"the chart's pod ready", ready}} {
-				fmt.Fprintf(&sb, "| %s | %.2f | %s |\n", r.what, median(r.d).Seconds(), list(r.d))
+				fmt.Fprintf(&sb, "| %s | %.2f | %s |\n", r.what, benchkit.Median(r.d).Seconds(), benchkit.Seconds(r.d))
 			}
 			fmt.Fprintf(&sb, "\n%d rounds, each a new release of tests/testdata/charts/demo (a subchart, a CRD, a pre-install hook Job, one pod of a local image) in a new namespace, on a harness server node. No pod or image is needed to install it: k3s would first start a klipper-helm Job pod for it.\n", rounds)
 			benchkit.Write(b, path, sb.String())
@@ -112,18 +111,4 @@ func waitFor(b *testing.B, what string, start time.Time, cond func(context.Conte
 		time.Sleep(20 * time.Millisecond)
 	}
 	return time.Since(start)
-}
-
-func median(d []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
-}
-
-func list(d []time.Duration) string {
-	var out []string
-	for _, x := range d {
-		out = append(out, fmt.Sprintf("%.2f", x.Seconds()))
-	}
-	return strings.Join(out, ", ")
 }

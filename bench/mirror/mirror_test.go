@@ -17,7 +17,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -97,9 +96,9 @@ func BenchmarkImagePull(b *testing.B) {
 		if path := os.Getenv("BENCH_TABLE"); path != "" {
 			var sb strings.Builder
 			sb.WriteString("| image pulled from | median (s) | each round (s) |\n|---|---|---|\n")
-			fmt.Fprintf(&sb, "| the registry in the harness (TLS, basic auth; peers asked first, none has it) | %.2f | %s |\n", median(fromRegistry).Seconds(), list(fromRegistry))
-			fmt.Fprintf(&sb, "| the same registry behind a %d Mbit/s link | %.2f | %s |\n", link, median(fromThin).Seconds(), list(fromThin))
-			fmt.Fprintf(&sb, "| a peer (the server's node; embedded registry mirror) | %.2f | %s |\n", median(fromPeer).Seconds(), list(fromPeer))
+			fmt.Fprintf(&sb, "| the registry in the harness (TLS, basic auth; peers asked first, none has it) | %.2f | %s |\n", benchkit.Median(fromRegistry).Seconds(), benchkit.Seconds(fromRegistry))
+			fmt.Fprintf(&sb, "| the same registry behind a %d Mbit/s link | %.2f | %s |\n", link, benchkit.Median(fromThin).Seconds(), benchkit.Seconds(fromThin))
+			fmt.Fprintf(&sb, "| a peer (the server's node; embedded registry mirror) | %.2f | %s |\n", benchkit.Median(fromPeer).Seconds(), benchkit.Seconds(fromPeer))
 			fmt.Fprintf(&sb, "\nTime from the pod's creation to Running, on a harness agent, for an image of %.1f MB (one gzip layer: the echo test program and %d MB of random bytes), new in each of %d rounds. The registry is distribution's, in the bench process on the host's bridge address; the peer is another harness node on the same bridge. The thin link is a token bucket on what the host sends to the nodes (tc tbf, BENCH_LINK_MBIT); node-to-node traffic is not shaped.\n",
 				float64(size)/(1<<20), payload>>20, rounds)
 			benchkit.Write(b, path, sb.String())
@@ -167,18 +166,4 @@ func startPod(b *testing.B, cs kubernetes.Interface, name, node, image string) t
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-func median(d []time.Duration) time.Duration {
-	s := append([]time.Duration(nil), d...)
-	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
-	return s[len(s)/2]
-}
-
-func list(d []time.Duration) string {
-	var parts []string
-	for _, x := range d {
-		parts = append(parts, fmt.Sprintf("%.2f", x.Seconds()))
-	}
-	return strings.Join(parts, ", ")
 }
