@@ -60,11 +60,12 @@ func WriteFrom(path string, mode os.FileMode, fill func(io.Writer) error) error 
 		return err
 	}
 	done = true
-	return syncDir(dir)
+	return SyncDir(dir)
 }
 
-// syncDir flushes a directory, so that a rename in it is on disk.
-func syncDir(dir string) error {
+// SyncDir flushes a directory, so that a rename, a new file or a removal
+// in it is on disk.
+func SyncDir(dir string) error {
 	d, err := os.Open(dir)
 	if err != nil {
 		return err
@@ -101,13 +102,13 @@ func ReplaceDir(dir string, files map[string][]byte, mode os.FileMode) error {
 			return err
 		}
 		for d := filepath.Dir(p); d != tmp && !synced[d]; d = filepath.Dir(d) {
-			if err := syncDir(d); err != nil {
+			if err := SyncDir(d); err != nil {
 				return err
 			}
 			synced[d] = true
 		}
 	}
-	if err := syncDir(tmp); err != nil {
+	if err := SyncDir(tmp); err != nil {
 		return err
 	}
 	err = unix.Renameat2(unix.AT_FDCWD, tmp, unix.AT_FDCWD, dir, unix.RENAME_EXCHANGE)
@@ -117,7 +118,7 @@ func ReplaceDir(dir string, files map[string][]byte, mode os.FileMode) error {
 	if err != nil {
 		return err
 	}
-	return syncDir(parent)
+	return SyncDir(parent)
 }
 
 // writeNew writes a file that does not exist yet, and flushes it.
