@@ -77,7 +77,8 @@ unit: $(GENERATED)
 # run in `make test`, a longer one by `make fuzz FUZZTIME=10m`.
 FUZZ     := ./pkg/dns:FuzzReply ./pkg/configfile:FuzzParse ./pkg/token:FuzzParse \
             ./pkg/images:FuzzImportArchive ./pkg/bootstrap:FuzzCertificateRequest \
-            ./pkg/manifests:FuzzParse ./pkg/registries:FuzzParse
+            ./pkg/manifests:FuzzParse ./pkg/registries:FuzzParse \
+            ./pkg/logforward:FuzzSpoolSegment
 FUZZTIME ?= 1m
 fuzz: $(GENERATED)
 	@for t in $(FUZZ); do \
