@@ -23,6 +23,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/images"
 	"github.com/edgeos/edgeos/pkg/ingress"
 	"github.com/edgeos/edgeos/pkg/join"
+	"github.com/edgeos/edgeos/pkg/logforward"
 	"github.com/edgeos/edgeos/pkg/mirror"
 	"github.com/edgeos/edgeos/pkg/pageout"
 	"github.com/edgeos/edgeos/pkg/pause"
@@ -61,6 +62,10 @@ type Config struct {
 	MetricsBindAddress string
 	// Registries is what registries.yaml tells containerd.
 	Registries *registries.File
+	// LogForward is where the node ships its logs; OwnLogs holds
+	// edgeos's own lines for it.
+	LogForward config.LogForward
+	OwnLogs    *logforward.Own
 }
 
 func (c Config) dir(parts ...string) string {
@@ -179,6 +184,14 @@ func Components(cfg Config) ([]component.Component, error) {
 		Off:            cfg.Node.DisableIngressProxy,
 		Metrics:        reg,
 	}))
+	if cfg.LogForward.On() {
+		// after the parts whose lines it ships; edgeos's own lines wait
+		// for it in OwnLogs
+		cs = append(cs, logforward.New(logforward.Config{
+			Target: cfg.LogForward.Target, NodeName: cfg.NodeName, Dir: cfg.dir("log-forward"), PodLogs: podLogsDir,
+			BufferBytes: cfg.LogForward.BufferBytes, Own: cfg.OwnLogs, Metrics: reg,
+		}))
+	}
 	if cfg.Node.PageOutAfter > 0 {
 		cs = append(cs, pageout.New(pageout.Config{After: cfg.Node.PageOutAfter, BinDir: binDir, SelfPaging: []string{programs.Containerd}}))
 	}

@@ -12,6 +12,10 @@ import (
 	"github.com/edgeos/edgeos/pkg/pki"
 )
 
+// podLogsDir is where the kubelet keeps the containers' logs (upstream's
+// place, where log collectors look).
+const podLogsDir = "/var/log/pods"
+
 // kubeletComponent writes the kubelet's kubeconfig and config file and
 // returns the kubelet with its flags.
 func kubeletComponent(cfg Config, runtimeEndpoint, cgroupDriver string) (*kubelet.Kubelet, error) {
@@ -28,7 +32,7 @@ func kubeletComponent(cfg Config, runtimeEndpoint, cgroupDriver string) (*kubele
 		CgroupDriver:    cgroupDriver,
 		ClusterDNS:      cfg.Cluster.ClusterDNS,
 		ClusterDomain:   cfg.Cluster.ClusterDomain,
-		PodLogsDir:      "/var/log/pods",
+		PodLogsDir:      podLogsDir,
 		ResolvConf:      cfg.resolvConf(),
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/config"
 	"github.com/edgeos/edgeos/pkg/datadir"
 	"github.com/edgeos/edgeos/pkg/join"
+	"github.com/edgeos/edgeos/pkg/logforward"
 	"github.com/edgeos/edgeos/pkg/pki"
 	"github.com/edgeos/edgeos/pkg/renewal"
 	"github.com/edgeos/edgeos/pkg/telemetry"
@@ -23,9 +24,11 @@ func (c Config) TLSDir() string { return c.dir("tls") }
 // RunAgent joins the cluster unless this node already holds credentials
 // from an earlier join (so it starts with the server unreachable), then runs
 // the node until ctx ends; it calls ready once the node's parts run.
-func RunAgent(ctx context.Context, a config.CompletedAgent, ready func()) error {
+// ownLogs holds edgeos's own log lines where the node ships its logs (nil:
+// it does not).
+func RunAgent(ctx context.Context, a config.CompletedAgent, ready func(), ownLogs *logforward.Own) error {
 	cfg := Config{DataDir: a.DataDir, Debug: a.Debug, Verbosity: a.Verbosity, Server: a.Server, NodeName: a.NodeName, NodeIPs: a.NodeIPs, Node: a.Node,
-		MetricsBindAddress: a.MetricsBindAddress, Registries: a.Registries}
+		MetricsBindAddress: a.MetricsBindAddress, Registries: a.Registries, LogForward: a.LogForward, OwnLogs: ownLogs}
 	if err := datadir.Prepare(cfg.DataDir); err != nil {
 		return err
 	}

@@ -41,7 +41,8 @@ func agentCommand() *cli.Command {
 			if os.Geteuid() != 0 {
 				return errNotRoot
 			}
-			return runNode(logs, func(ctx context.Context, ready func()) error { return agent.RunAgent(ctx, completed, ready) })
+			own := ownLogs(completed.LogForward)
+			return runNode(logs, own, func(ctx context.Context, ready func()) error { return agent.RunAgent(ctx, completed, ready, own) })
 		},
 	}
 }

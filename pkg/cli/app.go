@@ -12,8 +12,10 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/edgeos/edgeos/pkg/config"
 	"github.com/edgeos/edgeos/pkg/gomem"
 	"github.com/edgeos/edgeos/pkg/logfilter"
+	"github.com/edgeos/edgeos/pkg/logforward"
 	"github.com/edgeos/edgeos/pkg/sdnotify"
 	"github.com/edgeos/edgeos/pkg/version"
 	"github.com/sirupsen/logrus"
@@ -75,11 +77,16 @@ func signalContext() (context.Context, context.CancelFunc) {
 
 // runNode runs a server or an agent until a stop signal: behind the log
 // relay (filtering unless --debug or -v, formatting with --log-format
-// json), telling it and systemd when the node is ready, and the relay
-// when the stop begins.
-func runNode(logs logging, run func(ctx context.Context, ready func()) error) error {
+// json, passing what it shows to own where the node ships its logs),
+// telling it and systemd when the node is ready, and the relay when the
+// stop begins.
+func runNode(logs logging, own *logforward.Own, run func(ctx context.Context, ready func()) error) error {
 	var relay *logfilter.Relay
-	if opts := logs.relay(); opts.Filter || opts.JSON {
+	opts := logs.relay()
+	if own != nil {
+		opts.Tap = own.Write
+	}
+	if opts.Filter || opts.JSON || opts.Tap != nil {
 		var err error
 		if relay, err = logfilter.Start(opts); err != nil {
 			return err
@@ -106,6 +113,15 @@ func runNode(logs logging, run func(ctx context.Context, ready func()) error) er
 		}
 		return run(ctx, ready)
 	})
+}
+
+// ownLogs is where edgeos's own log lines wait for the node's log
+// forwarder; nil where logs are not shipped.
+func ownLogs(l config.LogForward) *logforward.Own {
+	if !l.On() {
+		return nil
+	}
+	return logforward.NewOwn()
 }
 
 // runUntilSignal runs fn; an error caused only by the stop signal is none.

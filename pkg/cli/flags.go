@@ -72,6 +72,8 @@ func nodeOptionFlags(o *config.Node) []cli.Flag {
 			Usage: "when after start-up edgeos hands the pages only its start-up used back to the kernel (0: never)"},
 		stringFlag("node-external-ip", "", "address other nodes reach this node at, for nodes behind NAT (default: the node IP)", &o.ExternalIP),
 		boolFlag("disable-ingress-proxy", "keep this node out of the ingress: its proxy does not listen", &o.DisableIngressProxy),
+		stringFlag("log-forward", "", "ship this node's container logs and edgeos's own to a Loki push URL (…/loki/api/v1/push) or an OpenTelemetry logs URL (OTLP/HTTP, …/v1/logs); user:password@ in the URL is sent as basic auth", &o.LogForward),
+		stringFlag("log-forward-buffer", "64Mi", "cap of the disk buffer of log lines waiting to be shipped (Ki, Mi, Gi); past it the oldest are dropped and counted", &o.LogForwardBuffer),
 		stringFlag("private-registry", "", "registries.yaml, k3s's format: mirrors, credentials and TLS per registry (default: "+registries.Default+" where it exists)", &o.PrivateRegistry),
 	}
 }

@@ -80,7 +80,8 @@ func serverCommand() *cli.Command {
 			if os.Geteuid() != 0 {
 				return errNotRoot
 			}
-			return runNode(logs, func(ctx context.Context, ready func()) error { return server.Run(ctx, completed, ready) })
+			own := ownLogs(completed.LogForward)
+			return runNode(logs, own, func(ctx context.Context, ready func()) error { return server.Run(ctx, completed, ready, own) })
 		},
 	}
 }

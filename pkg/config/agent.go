@@ -68,6 +68,8 @@ type completedAgent struct {
 	Agent
 	// Registries is what registries.yaml tells containerd.
 	Registries *registries.File
+	// LogForward is where the node ships its logs.
+	LogForward LogForward
 }
 
 // Complete validates a and derives the completed config. a is left as it
@@ -84,6 +86,9 @@ func (a *Agent) Complete() (CompletedAgent, error) {
 	}
 	out.NodeName, out.NodeIPs = name, ips
 	if out.Registries, err = loadRegistries(a.Node); err != nil {
+		return CompletedAgent{}, err
+	}
+	if out.LogForward, err = a.Node.logForward(); err != nil {
 		return CompletedAgent{}, err
 	}
 	out.Token = strings.TrimSpace(a.Token)

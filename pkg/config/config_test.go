@@ -307,3 +307,37 @@ func TestPrivateRegistry(t *testing.T) {
 		t.Errorf("relative --private-registry: %v", err)
 	}
 }
+
+// --log-forward and --log-forward-buffer: checked by Validate, completed
+// into the endpoint and the cap; the password is never in an error.
+func TestLogForward(t *testing.T) {
+	for _, tc := range []struct {
+		url, buffer string
+		want        string // error; "" valid
+		bytes       int64
+	}{
+		{"", "nonsense", "", 0}, // off: the buffer is not read
+		{"http://loki:3100/loki/api/v1/push", "64Mi", "", 64 << 20},
+		{"https://collector:4318/v1/logs", "100M", "", 100e6},
+		{"https://collector:4318/v1/logs", "16384", "", 16384},
+		{"https://collector:4318/v1/logs", "1Ki", "--log-forward-buffer \"1Ki\"", 0},
+		{"https://collector:4318/v1/logs", "-5Mi", "--log-forward-buffer", 0},
+		{"https://collector:4318/v1/logs", "9999999999Gi", "--log-forward-buffer", 0},
+		{"https://collector:4318/v1/logs", "", "--log-forward-buffer", 0},
+		{"https://u:hunter2@collector:4318/", "64Mi", "--log-forward", 0},
+	} {
+		a := validAgent()
+		a.Node.LogForward, a.Node.LogForwardBuffer = tc.url, tc.buffer
+		done, err := a.Complete()
+		switch {
+		case tc.want == "" && err != nil:
+			t.Errorf("%s %s: %v", tc.url, tc.buffer, err)
+		case tc.want == "" && (done.LogForward.On() != (tc.url != "") || done.LogForward.BufferBytes != tc.bytes):
+			t.Errorf("%s %s: completed %+v", tc.url, tc.buffer, done.LogForward)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+			t.Errorf("%s %s: %v, want %q", tc.url, tc.buffer, err, tc.want)
+		case err != nil && strings.Contains(err.Error(), "hunter2"):
+			t.Errorf("the error shows the password: %v", err)
+		}
+	}
+}

@@ -8,13 +8,16 @@ package config
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/logforward/endpoint"
 	"github.com/edgeos/edgeos/pkg/multicall"
 	"github.com/edgeos/edgeos/pkg/registries"
 )
@@ -49,7 +52,27 @@ type Node struct {
 	// PrivateRegistry is registries.yaml (empty: registries.Default, read
 	// where it exists).
 	PrivateRegistry string
+	// LogForward is the URL of a Loki or OTLP/HTTP logs endpoint the
+	// node ships its logs to (empty: none).
+	LogForward string
+	// LogForwardBuffer caps the disk buffer of lines not yet shipped: a
+	// size such as 64Mi.
+	LogForwardBuffer string
 }
+
+// LogForward is where a node ships its logs, completed from the flags.
+type LogForward struct {
+	// Target is the endpoint; a nil URL: not shipped.
+	Target      endpoint.Target
+	BufferBytes int64
+}
+
+// On reports whether logs are shipped.
+func (l LogForward) On() bool { return l.Target.URL != nil }
+
+// MinLogForwardBuffer is the smallest --log-forward-buffer: a few
+// segments of the spool.
+const MinLogForwardBuffer = 16 << 10
 
 // Pod network choices.
 const (
@@ -77,7 +100,46 @@ func (o Node) Validate() error {
 	if o.PrivateRegistry != "" && !filepath.IsAbs(o.PrivateRegistry) {
 		errs = append(errs, fmt.Errorf("--private-registry %q must be an absolute path", o.PrivateRegistry))
 	}
+	if _, err := o.logForward(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
+}
+
+// logForward reads --log-forward and --log-forward-buffer.
+func (o Node) logForward() (LogForward, error) {
+	if o.LogForward == "" {
+		return LogForward{}, nil
+	}
+	t, err := endpoint.Parse(o.LogForward)
+	if err != nil {
+		return LogForward{}, err
+	}
+	n, err := parseSize(o.LogForwardBuffer)
+	if err != nil || n < MinLogForwardBuffer {
+		return LogForward{}, fmt.Errorf("--log-forward-buffer %q: want a size of at least 16Ki, such as 64Mi", o.LogForwardBuffer)
+	}
+	return LogForward{Target: t, BufferBytes: n}, nil
+}
+
+// parseSize reads a size in bytes, with a binary suffix (Ki, Mi, Gi) or
+// a decimal one (k, M, G) or none.
+func parseSize(s string) (int64, error) {
+	num, unit := s, int64(1)
+	for _, u := range []struct {
+		suffix string
+		n      int64
+	}{{"Ki", 1 << 10}, {"Mi", 1 << 20}, {"Gi", 1 << 30}, {"k", 1e3}, {"M", 1e6}, {"G", 1e9}} {
+		if v, ok := strings.CutSuffix(s, u.suffix); ok {
+			num, unit = v, u.n
+			break
+		}
+	}
+	n, err := strconv.ParseInt(num, 10, 64)
+	if err != nil || n < 0 || n > math.MaxInt64/unit {
+		return 0, fmt.Errorf("%q is not a size", s)
+	}
+	return n * unit, nil
 }
 
 // clone copies the options, so that a completed config shares no slice

@@ -244,6 +244,8 @@ type completedServer struct {
 	KubeconfigMode os.FileMode
 	// Registries is what registries.yaml tells the node's containerd.
 	Registries *registries.File
+	// LogForward is where the node ships its logs.
+	LogForward LogForward
 }
 
 // Complete validates c and derives the completed config: the node's name
@@ -278,6 +280,9 @@ func (c *Server) Complete() (CompletedServer, error) {
 	}
 	if !c.DisableAgent {
 		if out.Registries, err = loadRegistries(c.Node); err != nil {
+			return CompletedServer{}, err
+		}
+		if out.LogForward, err = c.Node.logForward(); err != nil {
 			return CompletedServer{}, err
 		}
 	}

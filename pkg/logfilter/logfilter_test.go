@@ -59,6 +59,31 @@ func TestRelay(t *testing.T) {
 	}
 }
 
+// The tap gets what is shown, as text, also with --log-format json; with
+// the filter off (--debug), everything.
+func TestRelayTap(t *testing.T) {
+	input := "I1130 10:00:00.000000 1 a.go:1] hidden info\n" +
+		"plain message\n" +
+		"E1130 10:00:00.000000 1 a.go:1] shown error\n"
+	for _, tc := range []struct {
+		opts Options
+		want string
+	}{
+		{Options{Filter: true, JSON: true}, "plain message\nE1130 10:00:00.000000 1 a.go:1] shown error\n"},
+		{Options{}, input},
+	} {
+		var tapped strings.Builder
+		tc.opts.Tap = func(line []byte) { tapped.Write(line) }
+		out := relayed(t, tc.opts, input)
+		if tapped.String() != tc.want {
+			t.Errorf("%+v: tapped %q, want %q", tc.opts, tapped.String(), tc.want)
+		}
+		if tc.opts.JSON && !strings.HasPrefix(out, "{") {
+			t.Errorf("the tap changed what is written: %q", out)
+		}
+	}
+}
+
 // relayed writes input to os.Stderr through a relay started with opts,
 // closes it, and returns what reached the standard error it replaced
 // (checking that Close gave os.Stderr back).

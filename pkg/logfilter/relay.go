@@ -34,6 +34,10 @@ type Options struct {
 	Filter bool
 	// JSON writes each line as one JSON object (--log-format json).
 	JSON bool
+	// Tap, where set, is given each line that passes (as text, before
+	// any JSON form); it must not block. The node's log forwarder takes
+	// edgeos's own lines this way.
+	Tap func(line []byte)
 }
 
 // Relay filters what is written to os.Stderr after Start.
@@ -90,6 +94,9 @@ func (r *Relay) copy(pipe *os.File) {
 			if d := decide(string(line), Phase(r.phase.Load())); !d.continued {
 				show = d.show
 			}
+		}
+		if len(line) > 0 && show && r.opts.Tap != nil {
+			r.opts.Tap(line)
 		}
 		switch {
 		case len(line) == 0 || !show:

@@ -36,6 +36,8 @@ func (s *Server) nodeConfig(ctx context.Context, cs kubernetes.Interface) (agent
 		Cluster:    s.clusterInfo(),
 		Node:       s.cfg.Node,
 		Registries: s.cfg.Registries,
+		LogForward: s.cfg.LogForward,
+		OwnLogs:    s.ownLogs,
 	}
 	dir := cfg.TLSDir()
 	c := s.certs

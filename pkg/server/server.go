@@ -21,6 +21,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/datadir"
 	"github.com/edgeos/edgeos/pkg/datastore"
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
+	"github.com/edgeos/edgeos/pkg/logforward"
 	"github.com/edgeos/edgeos/pkg/multicall"
 	"github.com/edgeos/edgeos/pkg/nodepassword"
 	"github.com/edgeos/edgeos/pkg/pageout"
@@ -73,12 +74,16 @@ type Server struct {
 	cfg   config.CompletedServer
 	paths paths
 	certs *certs
+	// ownLogs holds edgeos's own log lines for the node's log forwarder
+	// (nil: not shipped).
+	ownLogs *logforward.Own
 }
 
 // Run starts the server and serves until ctx ends or a component fails;
-// it calls ready once every part serves.
-func Run(ctx context.Context, cfg config.CompletedServer, ready func()) error {
-	s := &Server{cfg: cfg, paths: paths{cfg.DataDir}}
+// it calls ready once every part serves. ownLogs holds edgeos's own log
+// lines where the node ships its logs (nil: it does not).
+func Run(ctx context.Context, cfg config.CompletedServer, ready func(), ownLogs *logforward.Own) error {
+	s := &Server{cfg: cfg, paths: paths{cfg.DataDir}, ownLogs: ownLogs}
 	if err := datadir.Prepare(cfg.DataDir); err != nil {
 		return err
 	}
