@@ -1,13 +1,15 @@
 // Package alerts checks docs/alerts.yaml with Prometheus's own rule
 // parser, and that the series its rules read are the ones listed in
-// series.txt, which the metrics integration test finds on real
-// endpoints. It is a module of its own: Prometheus's server module stays
-// out of edgeos's build.
+// series.txt, which the metrics integration test finds on a server's
+// endpoint, and series-log-forward.txt, which the log forwarding test
+// finds on a node that ships its logs. It is a module of its own:
+// Prometheus's server module stays out of edgeos's build.
 package alerts
 
 import (
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -51,21 +53,29 @@ func TestAlertRules(t *testing.T) {
 	listed := series(t)
 	for name := range used {
 		if !slices.Contains(listed, name) {
-			t.Errorf("the rules read %s, which series.txt does not list (the series the integration test finds on edgeos's endpoints)", name)
+			t.Errorf("the rules read %s, which no series*.txt lists (the series the integration tests find on edgeos's endpoints)", name)
 		}
 	}
 	for _, name := range listed {
 		if !used[name] {
-			t.Errorf("series.txt lists %s, which no rule reads", name)
+			t.Errorf("series*.txt lists %s, which no rule reads", name)
 		}
 	}
 }
 
-// series reads series.txt: one series name a line.
+// series reads series*.txt: one series name a line.
 func series(t *testing.T) []string {
-	b, err := os.ReadFile("series.txt")
-	if err != nil {
-		t.Fatal(err)
+	files, err := filepath.Glob("series*.txt")
+	if err != nil || len(files) < 2 {
+		t.Fatalf("series files %v: %v", files, err)
 	}
-	return strings.Fields(string(b))
+	var names []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names = append(names, strings.Fields(string(b))...)
+	}
+	return names
 }
