@@ -340,4 +340,15 @@ func TestLogForward(t *testing.T) {
 			t.Errorf("the error shows the password: %v", err)
 		}
 	}
+	// a server without a node ships its own lines
+	c := withDatastoreTimeout(validServer())
+	c.DisableAgent = true
+	c.Node.LogForward, c.Node.LogForwardBuffer = "http://loki:3100/loki/api/v1/push", "1Mi"
+	done, err := c.Complete()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !done.LogForward.On() || done.LogForward.BufferBytes != 1<<20 {
+		t.Errorf("server without a node: %+v", done.LogForward)
+	}
 }

@@ -244,7 +244,8 @@ type completedServer struct {
 	KubeconfigMode os.FileMode
 	// Registries is what registries.yaml tells the node's containerd.
 	Registries *registries.File
-	// LogForward is where the node ships its logs.
+	// LogForward is where the node ships its logs (the server its own,
+	// with --disable-agent).
 	LogForward LogForward
 }
 
@@ -282,9 +283,10 @@ func (c *Server) Complete() (CompletedServer, error) {
 		if out.Registries, err = loadRegistries(c.Node); err != nil {
 			return CompletedServer{}, err
 		}
-		if out.LogForward, err = c.Node.logForward(); err != nil {
-			return CompletedServer{}, err
-		}
+	}
+	// without a node, the server still ships its own lines
+	if out.LogForward, err = c.Node.logForward(); err != nil {
+		return CompletedServer{}, err
 	}
 	return CompletedServer{out}, nil
 }

@@ -27,7 +27,8 @@ type Config struct {
 	// Dir holds the forwarder's files: the spool and where it stopped
 	// reading each log file.
 	Dir string
-	// PodLogs is the kubelet's pod log directory.
+	// PodLogs is the kubelet's pod log directory (empty: a server without
+	// a node, which ships only its own lines).
 	PodLogs string
 	// BufferBytes caps the spool.
 	BufferBytes int64

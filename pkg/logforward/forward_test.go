@@ -325,3 +325,20 @@ func TestOwnBounded(t *testing.T) {
 		t.Error("nil Own")
 	}
 }
+
+// A server without a node ships its own lines only; no pod log directory
+// is looked at (not even the working directory's).
+func TestForwardOwnOnly(t *testing.T) {
+	rcv, srv := newReceiver(t)
+	target, _ := endpoint.Parse(srv.URL + endpoint.OTLPPath)
+	t.Chdir(t.TempDir())
+	newPodLog(t, ".", "ns", "p", "c").lines(0, 5)
+	own := NewOwn()
+	stop := runForwarder(t, Config{Target: target, NodeName: "s1", Dir: t.TempDir(), Own: own, BufferBytes: 1 << 20, Interval: 10 * time.Millisecond})
+	own.Write([]byte("control plane only\n"))
+	got := rcv.waitFor("edgeos", 1)
+	stop()
+	if len(got) != 1 || len(rcv.got("p")) != 0 {
+		t.Errorf("own %q, pod lines %q", got, rcv.got("p"))
+	}
+}

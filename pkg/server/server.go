@@ -205,6 +205,14 @@ func Run(ctx context.Context, cfg config.CompletedServer, ready func(), ownLogs 
 			return err
 		}
 	}
+	if cfg.DisableAgent && cfg.LogForward.On() {
+		// with a node, the node's forwarder ships the server's lines too
+		f := logforward.New(logforward.Config{Target: cfg.LogForward.Target, NodeName: cfg.NodeName, Dir: filepath.Join(cfg.DataDir, "server", "log-forward"),
+			BufferBytes: cfg.LogForward.BufferBytes, Own: s.ownLogs, Metrics: telemetry.Process()})
+		if err := m.Start(ctx, f); err != nil {
+			return err
+		}
+	}
 	if cfg.DisableAgent && cfg.Node.PageOutAfter > 0 {
 		// with a node, the node's components do it (containerd's too)
 		if err := m.Start(ctx, pageout.New(pageout.Config{After: cfg.Node.PageOutAfter})); err != nil {
