@@ -6,7 +6,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"path"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -167,7 +169,11 @@ func scrapeNode(ctx context.Context, client *http.Client, n *corev1.Node) (Scrap
 	if addr == "" {
 		return Scrape{}, fmt.Errorf("no address")
 	}
-	url := "https://" + addr + "/metrics/resource"
+	path, err := resourcePath(n)
+	if err != nil {
+		return Scrape{}, err
+	}
+	url := "https://" + addr + path
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return Scrape{}, err
@@ -182,6 +188,28 @@ func scrapeNode(ctx context.Context, client *http.Client, n *corev1.Node) (Scrap
 		return Scrape{}, fmt.Errorf("%s: %s", url, resp.Status)
 	}
 	return Parse(io.LimitReader(resp.Body, maxBody))
+}
+
+// ResourcePathAnnotation names another path for a node's resource
+// metrics than the kubelet's: metrics-server reads it too, and kwok sets
+// it on the nodes it simulates (all served on one port).
+const ResourcePathAnnotation = "metrics.k8s.io/resource-metrics-path"
+
+const resourceSuffix = "/metrics/resource"
+
+// resourcePath is the path of a node's resource metrics: the kubelet's,
+// or the annotation's where set. An annotation may only move the
+// endpoint, not name another of the kubelet's (its logs, say), which the
+// scraper's credentials could read.
+func resourcePath(n *corev1.Node) (string, error) {
+	p, ok := n.Annotations[ResourcePathAnnotation]
+	if !ok {
+		return resourceSuffix, nil
+	}
+	if !strings.HasPrefix(p, "/") || !strings.HasSuffix(p, resourceSuffix) || path.Clean(p) != p || strings.ContainsAny(p, "?#%\\") {
+		return "", fmt.Errorf("annotation %s %q: want a clean absolute path ending in %s", ResourcePathAnnotation, p, resourceSuffix)
+	}
+	return p, nil
 }
 
 // kubeletAddress is where the apiserver reaches a node's kubelet: the
