@@ -49,8 +49,10 @@ const (
 
 // Parse reads a kubelet's /metrics/resource in the Prometheus text format.
 // A container counts only with both its CPU and memory figures, each
-// stamped with the time the kubelet took it.
-func Parse(r io.Reader) (Scrape, error) {
+// stamped with the time the kubelet took it; a sample without a stamp
+// (an endpoint that is not a kubelet's: kwok's) is taken as of scraped, as
+// Prometheus takes it.
+func Parse(r io.Reader, scraped time.Time) (Scrape, error) {
 	parser := expfmt.NewTextParser(model.UTF8Validation)
 	families, err := parser.TextToMetricFamilies(r)
 	if err != nil {
@@ -59,10 +61,10 @@ func Parse(r io.Reader) (Scrape, error) {
 	out := Scrape{Containers: map[ContainerID]ContainerReading{}}
 	var cpu, mem point
 	for _, m := range families[nodeCPU].GetMetric() {
-		cpu = pointOf(m)
+		cpu = pointOf(m, scraped)
 	}
 	for _, m := range families[nodeMemory].GetMetric() {
-		mem = pointOf(m)
+		mem = pointOf(m, scraped)
 	}
 	if cpu.valid() && mem.valid() {
 		out.Node = combine(cpu, mem)
@@ -71,7 +73,7 @@ func Parse(r io.Reader) (Scrape, error) {
 	cpus := map[ContainerID]point{}
 	for _, m := range families[containerCPU].GetMetric() {
 		if id, ok := containerOf(m); ok {
-			cpus[id] = pointOf(m)
+			cpus[id] = pointOf(m, scraped)
 		}
 	}
 	started := map[ContainerID]time.Time{}
@@ -85,7 +87,7 @@ func Parse(r io.Reader) (Scrape, error) {
 		if !ok {
 			continue
 		}
-		cpu, mem := cpus[id], pointOf(m)
+		cpu, mem := cpus[id], pointOf(m, scraped)
 		if !cpu.valid() || !mem.valid() {
 			continue
 		}
@@ -100,8 +102,8 @@ type point struct {
 	t time.Time
 }
 
-func pointOf(m *dto.Metric) point {
-	p := point{v: value(m)}
+func pointOf(m *dto.Metric, scraped time.Time) point {
+	p := point{v: value(m), t: scraped}
 	if m.TimestampMs != nil {
 		p.t = time.UnixMilli(m.GetTimestampMs())
 	}

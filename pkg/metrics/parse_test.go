@@ -32,7 +32,7 @@ resource_scrape_error 0
 `
 
 func TestParse(t *testing.T) {
-	sc, err := Parse(strings.NewReader(kubeletResource))
+	sc, err := Parse(strings.NewReader(kubeletResource), time.Time{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -57,7 +57,7 @@ func TestParse(t *testing.T) {
 
 func TestParseRefusesGarbage(t *testing.T) {
 	for _, in := range []string{"node_cpu_usage_seconds_total{ 1", "# TYPE x counter\nx{a=\"b\"} notanumber\n"} {
-		if _, err := Parse(strings.NewReader(in)); err == nil {
+		if _, err := Parse(strings.NewReader(in), time.Now()); err == nil {
 			t.Errorf("%q parsed", in)
 		}
 	}
@@ -65,11 +65,34 @@ func TestParseRefusesGarbage(t *testing.T) {
 
 func TestParseWithoutNode(t *testing.T) {
 	// a kubelet that could not read the node's figures leaves them out
-	sc, err := Parse(strings.NewReader("resource_scrape_error 1\n"))
+	sc, err := Parse(strings.NewReader("resource_scrape_error 1\n"), time.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !sc.Node.Time.IsZero() || len(sc.Containers) != 0 {
 		t.Errorf("%+v", sc)
+	}
+}
+
+// kwok serves its simulated kubelets' figures without timestamps: they
+// are as of the scrape.
+func TestParseUnstamped(t *testing.T) {
+	in := `# TYPE container_cpu_usage_seconds_total counter
+container_cpu_usage_seconds_total{container="app",namespace="default",pod="p"} 0.97
+# TYPE container_memory_working_set_bytes gauge
+container_memory_working_set_bytes{container="app",namespace="default",pod="p"} 2.097152e+07
+# TYPE node_cpu_usage_seconds_total counter
+node_cpu_usage_seconds_total 12.5
+# TYPE node_memory_working_set_bytes gauge
+node_memory_working_set_bytes 1e+09
+`
+	at := time.Unix(1764500000, 0)
+	sc, err := Parse(strings.NewReader(in), at)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sc.Containers[ContainerID{Namespace: "default", Pod: "p", Container: "app"}]
+	if !sc.Node.Time.Equal(at) || sc.Node.CPU != 12.5 || !c.Time.Equal(at) || c.Memory != 20971520 {
+		t.Errorf("node %+v, container %+v", sc.Node, c)
 	}
 }

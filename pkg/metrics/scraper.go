@@ -178,7 +178,9 @@ func scrapeNode(ctx context.Context, client *http.Client, n *corev1.Node) (Scrap
 	if err != nil {
 		return Scrape{}, err
 	}
-	req.Header.Set("Accept", "text/plain;version=0.0.4")
+	// anything else second: an endpoint other than the kubelet's (kwok's)
+	// may not name its type
+	req.Header.Set("Accept", "text/plain;version=0.0.4,*/*;q=0.1")
 	resp, err := client.Do(req)
 	if err != nil {
 		return Scrape{}, err
@@ -187,7 +189,7 @@ func scrapeNode(ctx context.Context, client *http.Client, n *corev1.Node) (Scrap
 	if resp.StatusCode != http.StatusOK {
 		return Scrape{}, fmt.Errorf("%s: %s", url, resp.Status)
 	}
-	return Parse(io.LimitReader(resp.Body, maxBody))
+	return Parse(io.LimitReader(resp.Body, maxBody), time.Now())
 }
 
 // ResourcePathAnnotation names another path for a node's resource
