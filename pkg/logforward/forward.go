@@ -73,7 +73,7 @@ func New(cfg Config) *Forwarder {
 		sent: telemetry.Counter(reg, prometheus.CounterOpts{Subsystem: "log_forward", Name: "sent_lines_total",
 			Help: "Log lines the endpoint of --log-forward accepted."}),
 		dropped: telemetry.CounterVec(reg, prometheus.CounterOpts{Subsystem: "log_forward", Name: "dropped_lines_total",
-			Help: "Log lines not shipped, by reason: buffer_full (the oldest unsent lines, past --log-forward-buffer), rejected (refused by the endpoint), relay_overflow (edgeos's own lines, more in a second than held)."}, "reason"),
+			Help: "Log lines not shipped, by reason: buffer_full (the oldest unsent lines, past --log-forward-buffer), rejected (refused by the endpoint), relay_overflow (edgeos's own lines, more in a second than held), unwritable (edgeos's own lines taken while the spool could not be written)."}, "reason"),
 		buffer: telemetry.Gauge(reg, prometheus.GaugeOpts{Subsystem: "log_forward", Name: "buffer_bytes",
 			Help: "Bytes of log lines waiting in the spool on disk."}),
 	}
@@ -136,7 +136,9 @@ func (f *Forwarder) collect(sp *spool, t **tailer, positions string, failing *bo
 			logrus.Warnf("Log forwarding: cannot keep lines in %s: %v", f.cfg.Dir, err)
 		}
 		*failing = true
-		f.dropped.WithLabelValues("relay_overflow").Add(float64(len(own)))
+		// the pods' lines are read again from their files; edgeos's own
+		// are gone
+		f.dropped.WithLabelValues("unwritable").Add(float64(len(own)))
 		(*t).Close()
 		*t = newTailer(f.cfg.PodLogs, positions)
 		return
