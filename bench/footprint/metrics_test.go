@@ -102,9 +102,14 @@ func BenchmarkMetrics(b *testing.B) {
 }
 
 func metricsTable(p params, rounds int, phases []metricsPhase, results map[string][]usage) string {
+	return fmt.Sprintf("Server node and agent, %d idle pods each; the server's process measured over a %s idle window after %s, "+
+		"each edgeos phase %d times (a server restart each), figures in round order.\n\n", idlePods, p.idle, p.settle, rounds) +
+		metricsRows(phases, results)
+}
+
+// metricsRows is the table of what each phase measured.
+func metricsRows(phases []metricsPhase, results map[string][]usage) string {
 	var t strings.Builder
-	fmt.Fprintf(&t, "Server node and agent, %d idle pods each; the server's process measured over a %s idle window after %s, "+
-		"each edgeos phase %d times (a server restart each), figures in round order.\n\n", idlePods, p.idle, p.settle, rounds)
 	t.WriteString("| | edgeos PSS MB | edgeos CPU % of a core | metrics-server PSS MB | metrics-server CPU % |\n|---|---|---|---|---|\n")
 	for _, ph := range phases {
 		var pss, cpu, msPss, msCPU []string
