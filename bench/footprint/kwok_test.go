@@ -68,19 +68,7 @@ func BenchmarkMetricsKwok(b *testing.B) {
 			}
 			results[ph.name] = append(results[ph.name], measureIdle(b, srv, edgeosOnly, p.settle, p.idle, "", ""))
 		}
-		ms := metricsPhase{name: "edgeos --disable metrics, metrics-server v0.8.0 beside it", metricsServer: true}
-		tls := filepath.Join(srv.DataDir, "server", "tls")
-		srv.Background(msBin, "--kubeconfig", srv.Kubeconfig,
-			"--authentication-kubeconfig", srv.Kubeconfig, "--authorization-kubeconfig", srv.Kubeconfig,
-			"--secure-port", "4443", "--cert-dir", b.TempDir(),
-			"--kubelet-certificate-authority", filepath.Join(tls, "kubelet-ca.crt"),
-			"--kubelet-preferred-address-types", "InternalIP", "--kubelet-use-node-status-port",
-			"--metric-resolution", "15s")
-		waitMetricsServer(b, srv)
-		results[ms.name] = append(results[ms.name], measureIdle(b, srv, inDirOrIs("", srv.Bin, msBin), p.settle, p.idle, "", ""))
-		if log, _ := os.ReadFile(filepath.Join(srv.Dir, "metrics-server.log")); strings.Contains(string(log), "Failed to scrape") {
-			b.Fatalf("metrics-server could not read every simulated node:\n%s", log)
-		}
+		ms := metricsServerPhase(b, p, srv, msBin, results)
 		srv.Stop()
 
 		if path := os.Getenv("BENCH_TABLE"); path != "" {

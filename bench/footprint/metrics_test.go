@@ -76,19 +76,7 @@ func BenchmarkMetrics(b *testing.B) {
 			}
 		}
 		// metrics-server beside the server, which has its own off
-		ms := metricsPhase{name: "edgeos --disable metrics, metrics-server v0.8.0 beside it", metricsServer: true}
-		tls := filepath.Join(srv.DataDir, "server", "tls")
-		srv.Background(msBin, "--kubeconfig", srv.Kubeconfig,
-			"--authentication-kubeconfig", srv.Kubeconfig, "--authorization-kubeconfig", srv.Kubeconfig,
-			"--secure-port", "4443", "--cert-dir", b.TempDir(),
-			"--kubelet-certificate-authority", filepath.Join(tls, "kubelet-ca.crt"),
-			"--kubelet-preferred-address-types", "InternalIP", "--kubelet-use-node-status-port",
-			"--metric-resolution", "15s")
-		waitMetricsServer(b, srv)
-		results[ms.name] = append(results[ms.name], measureIdle(b, srv, inDirOrIs("", srv.Bin, msBin), p.settle, p.idle, "", ""))
-		if log, _ := os.ReadFile(filepath.Join(srv.Dir, "metrics-server.log")); strings.Contains(string(log), "Failed to scrape") {
-			b.Fatalf("metrics-server could not read every kubelet:\n%s", log)
-		}
+		ms := metricsServerPhase(b, p, srv, msBin, results)
 		ag.Stop()
 		srv.Stop()
 
@@ -133,6 +121,28 @@ func join(s []string) string {
 		return "–"
 	}
 	return strings.Join(s, ", ")
+}
+
+// metricsServerPhase runs metrics-server (msBin) beside the server, which
+// has its own metrics off, reading every node's kubelet every 15 s, and
+// measures both over the idle window into results; a node it could not
+// read fails the bench.
+func metricsServerPhase(b *testing.B, p params, srv *harness.Node, msBin string, results map[string][]usage) metricsPhase {
+	b.Helper()
+	ms := metricsPhase{name: "edgeos --disable metrics, metrics-server v0.8.0 beside it", metricsServer: true}
+	tls := filepath.Join(srv.DataDir, "server", "tls")
+	srv.Background(msBin, "--kubeconfig", srv.Kubeconfig,
+		"--authentication-kubeconfig", srv.Kubeconfig, "--authorization-kubeconfig", srv.Kubeconfig,
+		"--secure-port", "4443", "--cert-dir", b.TempDir(),
+		"--kubelet-certificate-authority", filepath.Join(tls, "kubelet-ca.crt"),
+		"--kubelet-preferred-address-types", "InternalIP", "--kubelet-use-node-status-port",
+		"--metric-resolution", "15s")
+	waitMetricsServer(b, srv)
+	results[ms.name] = append(results[ms.name], measureIdle(b, srv, inDirOrIs("", srv.Bin, msBin), p.settle, p.idle, "", ""))
+	if log, _ := os.ReadFile(filepath.Join(srv.Dir, "metrics-server.log")); strings.Contains(string(log), "Failed to scrape") {
+		b.Fatalf("metrics-server could not read every node:\n%s", log)
+	}
+	return ms
 }
 
 // waitMetricsServer waits until metrics-server is ready, which it is once
