@@ -8,8 +8,8 @@
 // which the kernel would drop under memory pressure, but until then they
 // count in the process's RSS and PSS, and in its cgroup's memory. A while
 // after start-up, edgeos asks the kernel to reclaim its executable's
-// mappings (madvise MADV_PAGEOUT; the shims' with process_madvise;
-// containerd, built from cmd/containerd, pages itself out); what is still
+// mappings (madvise MADV_PAGEOUT; containerd, built from cmd/containerd,
+// and the runc shims, from cmd/shim, page themselves out); what is still
 // used is read back on its next use, once, and stays.
 //
 // edgeos first marks its own mappings for random access (MADV_RANDOM).
@@ -24,8 +24,9 @@
 // can take that advice (process_madvise allows no MADV_RANDOM), hence
 // containerd's doing it itself.
 //
-// Pages another process maps too (a second edgeos on the same file) are
-// left alone by the kernel. Kernels before 5.4 (MADV_PAGEOUT) and 5.10
+// Pages another process maps too (the shims of a node, or a second
+// edgeos, on the same file) the kernel does not reclaim; Self unmaps them
+// from its process instead. Kernels before 5.4 (MADV_PAGEOUT) and 5.10
 // (process_madvise) refuse the advice; the pages then stay as before.
 package pageout
 
@@ -43,17 +44,38 @@ import (
 )
 
 // Region is one mapping of the file, [Start, End).
-type Region struct{ Start, End uintptr }
+type Region struct {
+	Start, End uintptr
+	// Writable is a mapping whose permissions allow writes (the
+	// program's data).
+	Writable bool
+	// Anonymous is the kB of the mapping that are private copies, not
+	// the file's pages (from smaps; 0 from maps).
+	Anonymous int64
+}
 
 // Regions lists the mappings of the file with inode ino on device dev in
-// a /proc/PID/maps listing.
+// a /proc/PID/maps or /proc/PID/smaps listing.
 func Regions(maps string, dev uint64, ino uint64) ([]Region, error) {
 	var rs []Region
+	in := false // the lines after a header of the file's mapping in smaps
 	sc := bufio.NewScanner(strings.NewReader(maps))
 	for sc.Scan() {
 		// start-end perms offset major:minor inode [path]
 		f := strings.Fields(sc.Text())
-		if len(f) < 5 {
+		if len(f) > 0 && strings.HasSuffix(f[0], ":") {
+			// an smaps attribute of the mapping above: "Key: value [kB]"
+			if in && f[0] == "Anonymous:" && len(f) > 1 {
+				kb, err := strconv.ParseInt(f[1], 10, 64)
+				if err != nil {
+					return nil, fmt.Errorf("smaps line %q", sc.Text())
+				}
+				rs[len(rs)-1].Anonymous = kb
+			}
+			continue
+		}
+		in = false
+		if len(f) < 5 || len(f[1]) < 2 {
 			return nil, fmt.Errorf("maps line %q", sc.Text())
 		}
 		if n, err := strconv.ParseUint(f[4], 10, 64); err != nil || n != ino || n == 0 {
@@ -74,7 +96,8 @@ func Regions(maps string, dev uint64, ino uint64) ([]Region, error) {
 		if !ok || err1 != nil || err2 != nil || end <= start {
 			return nil, fmt.Errorf("maps range %q", f[0])
 		}
-		rs = append(rs, Region{uintptr(start), uintptr(end)})
+		rs = append(rs, Region{Start: uintptr(start), End: uintptr(end), Writable: f[1][1] == 'w'})
+		in = true
 	}
 	return rs, sc.Err()
 }
@@ -87,7 +110,7 @@ func exeRegions(pid string) ([]Region, error) {
 	if err := syscall.Stat("/proc/"+pid+"/exe", &st); err != nil {
 		return nil, err
 	}
-	maps, err := os.ReadFile("/proc/" + pid + "/maps")
+	maps, err := os.ReadFile("/proc/" + pid + "/smaps")
 	if err != nil {
 		return nil, err
 	}
@@ -100,19 +123,41 @@ func exeRegions(pid string) ([]Region, error) {
 
 // Self asks the kernel to reclaim this process's pages of its executable,
 // and from then on to read back only the pages used (MADV_RANDOM: no
-// read-around), not their neighbours.
+// read-around), not their neighbours. The kernel reclaims only the pages
+// no other process maps; those of its read-only mappings that others map
+// too (the runc shims, one process per pod, run one file) it unmaps from
+// this process (MADV_DONTNEED): they stay in the page cache for the
+// others, and this process maps back those it uses.
 func Self() error {
 	rs, err := exeRegions("self")
 	if err != nil {
 		return err
 	}
 	for _, r := range rs {
-		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, r.Start, r.End-r.Start, unix.MADV_RANDOM); errno != 0 {
-			return fmt.Errorf("madvise(MADV_RANDOM): %w", errno)
+		if err := madvise(r, unix.MADV_RANDOM); err != nil {
+			return fmt.Errorf("madvise(MADV_RANDOM): %w", err)
 		}
-		if _, _, errno := unix.Syscall(unix.SYS_MADVISE, r.Start, r.End-r.Start, unix.MADV_PAGEOUT); errno != 0 {
-			return advice("madvise", errno)
+		if err := madvise(r, unix.MADV_PAGEOUT); err != nil {
+			return advice("madvise", err)
 		}
+	}
+	for _, r := range rs {
+		// Writes live only in the process's private copies of the
+		// pages, which MADV_DONTNEED would throw away: the data, and
+		// what a loader relocated before making it read-only.
+		if r.Writable || r.Anonymous != 0 {
+			continue
+		}
+		if err := madvise(r, unix.MADV_DONTNEED); err != nil {
+			return fmt.Errorf("madvise(MADV_DONTNEED): %w", err)
+		}
+	}
+	return nil
+}
+
+func madvise(r Region, advice int) error {
+	if _, _, errno := unix.Syscall(unix.SYS_MADVISE, r.Start, r.End-r.Start, uintptr(advice)); errno != 0 {
+		return errno
 	}
 	return nil
 }
@@ -145,9 +190,9 @@ func Process(pid int) error {
 // ErrUnsupported is what a kernel without the advice answers.
 var ErrUnsupported = errors.New("not supported by this kernel")
 
-func advice(call string, errno syscall.Errno) error {
-	if errno == unix.EINVAL || errno == unix.ENOSYS {
+func advice(call string, err error) error {
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
 		return fmt.Errorf("%s(MADV_PAGEOUT): %w", call, ErrUnsupported)
 	}
-	return fmt.Errorf("%s(MADV_PAGEOUT): %w", call, errno)
+	return fmt.Errorf("%s(MADV_PAGEOUT): %w", call, err)
 }

@@ -2,6 +2,7 @@ package pageout
 
 import (
 	"bufio"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -53,9 +54,32 @@ func TestRegions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Region{{0x400000, 0x403000}, {0x403000, 0x4ed2000}}
-	if len(rs) != len(want) || rs[0] != want[0] || rs[1] != want[1] {
-		t.Fatalf("regions %x, want %x", rs, want)
+	want := []Region{{Start: 0x400000, End: 0x403000}, {Start: 0x403000, End: 0x4ed2000}}
+	if !slices.Equal(rs, want) {
+		t.Fatalf("regions %+v, want %+v", rs, want)
+	}
+	// smaps: the same headers, each followed by the mapping's attributes
+	smaps := `00400000-00403000 r-xp 00000000 fd:01 1234 /usr/local/bin/edgeos
+Rss:                  12 kB
+Anonymous:             0 kB
+VmFlags: rd ex mr mw me
+00403000-00404000 r--p 00003000 fd:01 1234 /usr/local/bin/edgeos
+Anonymous:             4 kB
+00404000-00405000 rw-p 00004000 fd:01 1234 /usr/local/bin/edgeos
+Anonymous:             4 kB
+7f0000000000-7f0000001000 r--p 00000000 fd:01 99 /usr/lib/libc.so.6
+Anonymous:             4 kB
+`
+	rs, err = Regions(smaps, unix.Mkdev(0xfd, 1), 1234)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []Region{{Start: 0x400000, End: 0x403000}, {Start: 0x403000, End: 0x404000, Anonymous: 4}, {Start: 0x404000, End: 0x405000, Writable: true, Anonymous: 4}}
+	if !slices.Equal(rs, want) {
+		t.Fatalf("regions from smaps %+v, want %+v", rs, want)
+	}
+	if _, err := Regions("00400000-00403000 r--p 00000000 fd:01 1234 /x\nAnonymous: many kB\n", unix.Mkdev(0xfd, 1), 1234); err == nil {
+		t.Error("a bad smaps value was taken")
 	}
 	if _, err := Regions("00400000-00403000 r--p 00000000 fd:01\n", 1, 1); err == nil {
 		t.Error("a short line was taken")
@@ -142,7 +166,12 @@ func skipUnlessReclaimable(t *testing.T, exe string, err error) {
 	}
 }
 
+// written is in the program's data (initialised, so not zero-filled):
+// TestSelf changes it before the page-out, which must keep the change.
+var written = 1
+
 func TestSelf(t *testing.T) {
+	written = 2
 	before := exeResident(t, "self")
 	err := Self()
 	skipUnlessReclaimable(t, "/proc/self/exe", err)
@@ -158,6 +187,37 @@ func TestSelf(t *testing.T) {
 	// and what comes back comes without its neighbours
 	if n, rr := randomRead(t, "self"); rr != n || n == 0 {
 		t.Errorf("%d of the program's %d mappings are marked for random reads (VmFlags rr)", rr, n)
+	}
+	if written != 2 {
+		t.Errorf("a variable written before the page-out reads %d after it, want 2: the data went back to the file's", written)
+	}
+}
+
+// Pages that another process maps too, which the kernel does not reclaim,
+// leave this process's mappings all the same, and stay the other's.
+func TestSelfShared(t *testing.T) {
+	dir := t.TempDir()
+	one, out := helper(t, dir)
+	other, _ := helper(t, dir)
+	stop(t, other)
+	pid, otherPid := strconv.Itoa(one.Process.Pid), strconv.Itoa(other.Process.Pid)
+	before, otherBefore := exeResident(t, pid), exeResident(t, otherPid)
+	if err := one.Process.Signal(Signal); err != nil {
+		t.Fatal(err)
+	}
+	line, err := out.ReadString('\n')
+	if line != "paged out\n" {
+		skipUnlessReclaimable(t, filepath.Join(dir, "prog"), errors.New(line))
+		t.Fatalf("the helper said %q %v, want that it paged itself out", line, err)
+	}
+	stop(t, one)
+	after, otherAfter := exeResident(t, pid), exeResident(t, otherPid)
+	t.Logf("helper: %d → %d kB; the other on the same file: %d → %d kB", before>>10, after>>10, otherBefore>>10, otherAfter>>10)
+	if after >= before/2 {
+		t.Errorf("resident pages of the helper's program, which another process maps too: %d → %d kB", before>>10, after>>10)
+	}
+	if otherAfter < otherBefore*9/10 {
+		t.Errorf("the other process's resident pages of the same program: %d → %d kB, want them left alone", otherBefore>>10, otherAfter>>10)
 	}
 }
 
@@ -175,7 +235,8 @@ func randomRead(t *testing.T, pid string) (n, rr int) {
 	return n, rr
 }
 
-// helper runs a copy of the test binary in dir, sleeping, and returns it
+// helper runs a copy of the test binary in dir (one copy for all the
+// helpers of dir), sleeping, and returns it
 // with its output once its pages are resident.
 func helper(t *testing.T, dir string) (*exec.Cmd, *bufio.Reader) {
 	t.Helper()
@@ -184,13 +245,16 @@ func helper(t *testing.T, dir string) (*exec.Cmd, *bufio.Reader) {
 		t.Fatal(err)
 	}
 	prog := filepath.Join(dir, "prog")
-	if out, err := exec.Command("cp", exe, prog).CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
-	}
-	// written back, as an installed program is: the kernel does not page
-	// out dirty pages, and how many are still dirty depends on the moment
-	if out, err := exec.Command("sync", prog).CombinedOutput(); err != nil {
-		t.Fatalf("%v: %s", err, out)
+	if _, err := os.Stat(prog); err != nil {
+		if out, err := exec.Command("cp", exe, prog).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
+		// written back, as an installed program is: the kernel does not
+		// page out dirty pages, and how many are still dirty depends on
+		// the moment
+		if out, err := exec.Command("sync", prog).CombinedOutput(); err != nil {
+			t.Fatalf("%v: %s", err, out)
+		}
 	}
 	cmd := exec.Command(prog)
 	cmd.Env = append(os.Environ(), helperEnv+"=1")
