@@ -44,7 +44,7 @@ build: $(GENERATED)
 $(PAUSE): cmd/pause/main.go pkg/pause/gen/main.go $(wildcard pkg/ociimage/*.go)
 	$(GO) generate ./pkg/pause
 
-$(PROGRAMS) &: go.mod cmd/containerd/main.go $(wildcard pkg/pageout/*.go)
+$(PROGRAMS) &: go.mod cmd/containerd/main.go cmd/shim/main.go $(wildcard pkg/pageout/*.go)
 	$(GO) generate ./pkg/containerd/programs
 
 $(RUNC): packaging/runc/go.mod

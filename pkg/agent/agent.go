@@ -102,6 +102,7 @@ func Components(cfg Config) ([]component.Component, error) {
 		SystemdCgroup:       systemd,
 		RestrictOOMScoreAdj: restrict,
 		Debug:               cfg.Debug,
+		ShimPageOutAfter:    cfg.Node.PageOutAfter,
 		Metrics:             reg,
 	})
 	driver := "cgroupfs"
@@ -193,7 +194,7 @@ func Components(cfg Config) ([]component.Component, error) {
 		}))
 	}
 	if cfg.Node.PageOutAfter > 0 {
-		cs = append(cs, pageout.New(pageout.Config{After: cfg.Node.PageOutAfter, BinDir: binDir, SelfPaging: []string{programs.Containerd}}))
+		cs = append(cs, pageout.New(pageout.Config{After: cfg.Node.PageOutAfter, BinDir: binDir, SelfPaging: []string{programs.Containerd}, OwnClock: []string{programs.Shim}}))
 	}
 	return cs, nil
 }

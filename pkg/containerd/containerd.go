@@ -20,6 +20,7 @@ import (
 
 	"github.com/edgeos/edgeos/pkg/atomicfile"
 	"github.com/edgeos/edgeos/pkg/containerd/programs"
+	"github.com/edgeos/edgeos/pkg/pageout"
 	"github.com/edgeos/edgeos/pkg/registries"
 	"github.com/edgeos/edgeos/pkg/runc"
 	"github.com/edgeos/edgeos/pkg/telemetry"
@@ -50,6 +51,9 @@ type Config struct {
 	// below containerd's own; needed where edgeos lacks CAP_SYS_RESOURCE.
 	RestrictOOMScoreAdj bool
 	Debug               bool
+	// ShimPageOutAfter is when, after its start, each runc shim hands its
+	// start-up pages back (pageout.ShimAfterEnv); 0: never.
+	ShimPageOutAfter time.Duration
 	// Metrics is where the count of restarts is published; nil: nowhere.
 	Metrics prometheus.Registerer
 }
@@ -170,9 +174,35 @@ func (d *Containerd) runOnce(ctx context.Context, ready func()) error {
 }
 
 // env is containerd's environment, which its shims inherit: edgeos's, with
-// BinDir first in PATH and the GC target.
+// BinDir first in PATH, the GC target, the shims' page-out and no heap
+// profile (nothing reads one; its sampling table alone is resident memory
+// in every shim).
 func (d *Containerd) env() []string {
-	return append(withPath(os.Environ(), d.cfg.BinDir), "GOGC=50")
+	env := withGODEBUG(withPath(os.Environ(), d.cfg.BinDir), "memprofilerate=0")
+	return append(env, "GOGC=50", pageout.ShimAfterEnv+"="+d.cfg.ShimPageOutAfter.String())
+}
+
+// withGODEBUG adds key=value to the GODEBUG of env, unless it sets key.
+func withGODEBUG(env []string, setting string) []string {
+	key, _, _ := strings.Cut(setting, "=")
+	out := make([]string, 0, len(env)+1)
+	debug := setting
+	for _, e := range env {
+		v, ok := strings.CutPrefix(e, "GODEBUG=")
+		if !ok {
+			out = append(out, e)
+			continue
+		}
+		for _, s := range strings.Split(v, ",") {
+			if k, _, _ := strings.Cut(s, "="); k == key {
+				return env
+			}
+		}
+		if v != "" {
+			debug = v + "," + setting
+		}
+	}
+	return append(out, "GODEBUG="+debug)
 }
 
 // prepare writes the config, containerd, its shim and runc.

@@ -24,10 +24,19 @@ type Config struct {
 	// BinDir holds the programs edgeos runs (containerd, its shims):
 	// running processes of a program in it are paged out too, except
 	// those of the programs named in SelfPaging, which are sent Signal
-	// instead and page themselves out (see OnSignal).
+	// instead and page themselves out (see OnSignal), and those named in
+	// OwnClock, which page themselves out a while after their own start
+	// (ShimAfterEnv) and are left alone.
 	BinDir     string
 	SelfPaging []string
+	OwnClock   []string
 }
+
+// ShimAfterEnv, in the environment of a runc shim built from cmd/shim, is
+// the wait (a Go duration) between the shim's start and its page-out;
+// unset or 0: never. edgeos sets it in containerd's environment, which
+// the shims inherit.
+const ShimAfterEnv = "EDGEOS_SHIM_PAGEOUT_AFTER"
 
 // Signal asks a program that pages itself out (OnSignal) to do it now: its
 // page-out then comes at the same moment as edgeos's own, After after
@@ -74,6 +83,9 @@ func (t *Trim) pageOut() {
 	var signalled []string
 	for _, p := range t.programs() {
 		var err error
+		if slices.Contains(t.cfg.OwnClock, p.name) {
+			continue
+		}
 		if slices.Contains(t.cfg.SelfPaging, p.name) {
 			if err = unix.Kill(p.pid, Signal); err == nil {
 				signalled = append(signalled, p.name)

@@ -19,7 +19,8 @@ import (
 // (btrfs needs cgo), stamped with its module version, which the CRI reports
 // to the kubelet.
 //go:generate sh -c "CGO_ENABLED=0 go build -trimpath -tags 'no_btrfs no_devmapper no_zfs no_tracing' -ldflags=\"-s -w -buildid= -X github.com/containerd/containerd/v2/version.Version=$(go list -m -f '{{.Version}}' github.com/containerd/containerd/v2)\" -o containerd.bin github.com/edgeos/edgeos/cmd/containerd && gzip -9nf containerd.bin"
-//go:generate sh -c "CGO_ENABLED=0 go build -trimpath -ldflags='-s -w -buildid=' -o shim.bin github.com/containerd/containerd/v2/cmd/containerd-shim-runc-v2 && gzip -9nf shim.bin"
+// The runc shim (upstream's, run by cmd/shim, which pages itself out).
+//go:generate sh -c "CGO_ENABLED=0 go build -trimpath -ldflags='-s -w -buildid=' -o shim.bin github.com/edgeos/edgeos/cmd/shim && gzip -9nf shim.bin"
 
 // File names in the node's bin dir; containerd finds the shim by its name.
 const (
