@@ -92,9 +92,8 @@ func (f *Forwarder) Run(ctx context.Context, ready func()) error {
 	}
 	defer sp.Close()
 	f.buffer.Set(float64(sp.Size()))
-	positions := filepath.Join(f.cfg.Dir, "positions.json")
-	t := newTailer(f.cfg.PodLogs, positions)
-	defer func() { t.Close() }()
+	t := newTailer(f.cfg.PodLogs, filepath.Join(f.cfg.Dir, "positions.json"))
+	defer t.Close()
 	logrus.Infof("Shipping logs to %s", f.cfg.Target.URL.Redacted())
 	ready()
 
@@ -110,10 +109,10 @@ func (f *Forwarder) Run(ctx context.Context, ready func()) error {
 	for {
 		select {
 		case <-ctx.Done():
-			f.collect(sp, &t, positions, &failing)
+			f.collect(sp, t, &failing)
 			return nil
 		case <-tick.C:
-			f.collect(sp, &t, positions, &failing)
+			f.collect(sp, t, &failing)
 		}
 	}
 }
@@ -121,15 +120,15 @@ func (f *Forwarder) Run(ctx context.Context, ready func()) error {
 // collect moves new lines into the spool, then saves where reading
 // stopped. A spool that cannot be written (a full disk) leaves the
 // positions as they were saved, so those lines are read again next time.
-func (f *Forwarder) collect(sp *spool, t **tailer, positions string, failing *bool) {
-	pods := (*t).Read()
+func (f *Forwarder) collect(sp *spool, t *tailer, failing *bool) {
+	pods := t.Read()
 	own, lost := f.cfg.Own.take()
 	if lost > 0 {
 		f.dropped.WithLabelValues("relay_overflow").Add(float64(lost))
 	}
 	err := sp.Append(append(pods, own...))
 	if err == nil {
-		err = (*t).Save()
+		err = t.Save()
 	}
 	if err != nil {
 		if !*failing {
@@ -139,8 +138,7 @@ func (f *Forwarder) collect(sp *spool, t **tailer, positions string, failing *bo
 		// the pods' lines are read again from their files; edgeos's own
 		// are gone
 		f.dropped.WithLabelValues("unwritable").Add(float64(len(own)))
-		(*t).Close()
-		*t = newTailer(f.cfg.PodLogs, positions)
+		t.Rewind()
 		return
 	}
 	*failing = false

@@ -90,11 +90,8 @@ func openSpool(dir string, capBytes int64, dropped func(int)) (*spool, error) {
 	slices.SortFunc(s.segs, func(a, b segment) int { return cmp.Compare(a.seq, b.seq) })
 	s.acked = readAcked(filepath.Join(dir, ackedFile))
 	// segments wholly sent before the last stop
-	for len(s.segs) > 1 && s.segs[0].seq < s.acked.seq {
-		if err := os.Remove(s.path(s.segs[0].seq)); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return nil, err
-		}
-		s.segs = s.segs[1:]
+	if err := s.removeSent(); err != nil {
+		return nil, err
 	}
 	for i := range s.segs {
 		good, lines, err := scanSegment(s.path(s.segs[i].seq), s.ackedAt(s.segs[i].seq))
@@ -278,7 +275,7 @@ func (s *spool) Peek(maxLines int, maxBytes int64) (batch, error) {
 	s.mu.Unlock()
 	b := batch{next: at, lines: lines}
 	var read int64
-	for i, g := range segs {
+	for _, g := range segs {
 		if g.seq < at.seq {
 			continue
 		}
@@ -317,9 +314,6 @@ func (s *spool) Peek(maxLines int, maxBytes int64) (batch, error) {
 		if len(b.entries) >= maxLines || read >= maxBytes {
 			break
 		}
-		if i == len(segs)-1 {
-			break
-		}
 	}
 	return b, nil
 }
@@ -333,13 +327,23 @@ func (s *spool) Ack(b batch) error {
 		return nil // its segments were dropped by the cap meanwhile
 	}
 	s.acked, s.ackedLines = b.next, b.lines
+	// the mark first: a stop between the two then sends nothing twice
+	if err := atomicfile.Write(filepath.Join(s.dir, ackedFile), []byte(fmt.Sprintf("%x %d\n", s.acked.seq, s.acked.off)), 0o600); err != nil {
+		return err
+	}
+	return s.removeSent()
+}
+
+// removeSent removes the segments wholly before the acked mark; the last
+// one, appended to, stays. The caller holds mu, or owns s alone.
+func (s *spool) removeSent() error {
 	for len(s.segs) > 1 && s.segs[0].seq < s.acked.seq {
 		if err := os.Remove(s.path(s.segs[0].seq)); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 		s.segs = s.segs[1:]
 	}
-	return atomicfile.Write(filepath.Join(s.dir, ackedFile), []byte(fmt.Sprintf("%x %d\n", s.acked.seq, s.acked.off)), 0o600)
+	return nil
 }
 
 // Close flushes and closes the segment being appended to.

@@ -48,17 +48,25 @@ type tailer struct {
 	root      string
 	positions string // the positions file
 	files     map[string]*tracked
-	saved     map[string]position // as read at start, until the first pass
+	saved     map[string]position // as read at start or a Rewind, until the next pass
 	dirty     bool                // positions changed since the last Save
 }
 
 func newTailer(root, positionsFile string) *tailer {
-	t := &tailer{root: root, positions: positionsFile, files: map[string]*tracked{}, saved: map[string]position{}}
-	if b, err := os.ReadFile(positionsFile); err == nil {
+	t := &tailer{root: root, positions: positionsFile, files: map[string]*tracked{}}
+	t.Rewind()
+	return t
+}
+
+// Rewind goes back to the positions last saved: what was read since is
+// read again.
+func (t *tailer) Rewind() {
+	t.Close()
+	t.saved, t.dirty = map[string]position{}, false
+	if b, err := os.ReadFile(t.positions); err == nil {
 		// a damaged file costs lines sent twice, never lines lost
 		_ = json.Unmarshal(b, &t.saved)
 	}
-	return t
 }
 
 // Read returns the whole lines written since the last pass, file by file.
