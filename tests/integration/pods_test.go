@@ -133,6 +133,17 @@ func TestPods(t *testing.T) {
 		return false, nil
 	})
 
+	// The shims page themselves out --pageout-after from their own start
+	// (cmd/shim): those of the pods running since well before have.
+	eventually(t, "a pod's shim pages itself out", func(context.Context) (bool, error) {
+		for _, pid := range n.PIDs() {
+			if shimPagedOut(t, pid) {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+
 	// SIGKILL edgeos: the pod keeps serving, and after a restart it is the
 	// same pod, not restarted, on a Ready node.
 	restarts := pod.Status.ContainerStatuses[0].RestartCount
@@ -290,6 +301,37 @@ func checkPageOut(t *testing.T, n *harness.Node) (after func()) {
 			}
 		}
 	}
+}
+
+// shimPagedOut reports whether process pid is a runc shim whose mappings of
+// its program are all marked for random reads (VmFlags rr), which only its
+// own page-out does (pageout.Self).
+func shimPagedOut(t *testing.T, pid string) bool {
+	t.Helper()
+	exe, err := os.Readlink("/proc/" + pid + "/exe")
+	if err != nil || filepath.Base(exe) != "containerd-shim-runc-v2" {
+		return false
+	}
+	smaps, err := os.ReadFile("/proc/" + pid + "/smaps")
+	if err != nil {
+		return false // gone meanwhile
+	}
+	mappings, marked, ours := 0, 0, false
+	for _, line := range strings.Split(string(smaps), "\n") {
+		f := strings.Fields(line)
+		switch {
+		case len(f) >= 6 && strings.Contains(f[0], "-"):
+			ours = f[5] == exe
+			if ours {
+				mappings++
+			}
+		case ours && len(f) > 0 && f[0] == "VmFlags:":
+			if slices.Contains(f[1:], "rr") {
+				marked++
+			}
+		}
+	}
+	return mappings > 0 && marked == mappings
 }
 
 // fileResident is a process's resident memory backed by files (its
