@@ -12,7 +12,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/k3s-io/kine/pkg/endpoint"
+	"github.com/k3s-io/kine/pkg/drivers"
 	kinetls "github.com/k3s-io/kine/pkg/tls"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
@@ -41,9 +41,10 @@ const SQLiteParams = "_journal_mode=WAL&_busy_timeout=30000&_synchronous=NORMAL&
 
 // Datastore is the running kine.
 type Datastore struct {
-	cfg  Config
-	mu   sync.Mutex
-	etcd endpoint.ETCDConfig
+	cfg Config
+	mu  sync.Mutex
+	// endpoints are the etcd URLs the apiserver talks to
+	endpoints []string
 }
 
 // New prepares a datastore; Run starts it.
@@ -56,10 +57,10 @@ func (d *Datastore) Name() string { return "datastore" }
 func (d *Datastore) Embedded() bool { return d.cfg.Endpoint == "" }
 
 // Endpoints are the etcd URLs the apiserver talks to, once Run is ready.
-func (d *Datastore) Endpoints() endpoint.ETCDConfig {
+func (d *Datastore) Endpoints() []string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return d.etcd
+	return d.endpoints
 }
 
 // Run serves the etcd API until ctx ends.
@@ -81,49 +82,50 @@ func (d *Datastore) Run(ctx context.Context, ready func()) error {
 			return err
 		}
 	}
-	tls := kinetls.Config{CAFile: d.cfg.CAFile, CertFile: d.cfg.CertFile, KeyFile: d.cfg.KeyFile}
-	wg := &sync.WaitGroup{}
-	etcd, err := endpoint.Listen(ctx, endpoint.Config{
-		Endpoint:         ep,
-		Listener:         "unix://" + filepath.Join(d.cfg.Dir, "kine.sock"),
-		WaitGroup:        wg,
-		BackendTLSConfig: tls,
-		NotifyInterval:   5 * time.Second,
+	k, err := listen(d.cfg.driver(ep), api{
+		Socket:         filepath.Join(d.cfg.Dir, "kine.sock"),
+		NotifyInterval: 5 * time.Second,
 		// etcd 3.6 semantics tell the apiserver that watch progress
 		// notifications work, which its consistent reads rely on.
-		EmulatedETCDVersion: "3.6.11",
+		EtcdVersion: "3.6.11",
+	})
+	if err != nil {
+		return fmt.Errorf("datastore: %w", err)
+	}
+	defer k.close()
+	d.mu.Lock()
+	d.endpoints = k.endpoints
+	d.mu.Unlock()
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	if d.Embedded() {
+		publishFileSizes(d.cfg.Metrics, db)
+		logrus.Infof("Datastore: SQLite at %s", db)
+		wg.Go(func() { reclaimLoop(ctx, db, DefaultReclaimPolicy()) })
+	} else {
+		logrus.Infof("Datastore: %s", redact(d.cfg.Endpoint))
+	}
+	ready()
+	<-ctx.Done()
+	return nil
+}
+
+// driver is kine's configuration of the driver for ep.
+func (c Config) driver(ep string) drivers.Config {
+	return drivers.Config{
+		Endpoint:         ep,
+		BackendTLSConfig: kinetls.Config{CAFile: c.CAFile, CertFile: c.CertFile, KeyFile: c.KeyFile},
 		// 0 leaves compaction to the apiserver (--etcd-compaction-interval).
-		CompactInterval:  d.cfg.CompactInterval,
+		CompactInterval:  c.CompactInterval,
 		CompactTimeout:   5 * time.Second,
 		CompactMinRetain: 1000,
 		CompactBatchSize: 1000,
 		PollBatchSize:    500,
 		PollInterval:     time.Second,
 		// kine registers its own series (SQL operations and their time,
-		// compactions); once per process
-		MetricsRegisterer: d.cfg.Metrics,
-	})
-	if err != nil {
-		return fmt.Errorf("datastore: %w", err)
+		// compactions)
+		MetricsRegisterer: c.Metrics,
 	}
-	d.mu.Lock()
-	d.etcd = etcd
-	d.mu.Unlock()
-	if d.Embedded() {
-		publishFileSizes(d.cfg.Metrics, db)
-		logrus.Infof("Datastore: SQLite at %s", db)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			reclaimLoop(ctx, db, DefaultReclaimPolicy())
-		}()
-	} else {
-		logrus.Infof("Datastore: %s", redact(d.cfg.Endpoint))
-	}
-	ready()
-	<-ctx.Done()
-	wg.Wait()
-	return nil
 }
 
 // redact hides the password in a datastore URL for logs.

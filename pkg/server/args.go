@@ -42,7 +42,7 @@ func (s *Server) apiserverArgs(ds *datastore.Datastore) map[string]string {
 		"service-account-key-file":           c.serviceAccountKey(),
 		"service-account-signing-key-file":   c.serviceAccountKey(),
 		"service-cluster-ip-range":           cfg.ServiceCIDR,
-		"etcd-servers":                       strings.Join(ds.Endpoints().Endpoints, ","),
+		"etcd-servers":                       strings.Join(ds.Endpoints(), ","),
 		"storage-backend":                    "etcd3",
 		"profiling":                          "false",
 		"encryption-provider-config":         s.paths.encryption(),
