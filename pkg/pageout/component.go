@@ -82,10 +82,10 @@ func (t *Trim) pageOut() {
 	n := 0
 	var signalled []string
 	for _, p := range t.programs() {
-		var err error
 		if slices.Contains(t.cfg.OwnClock, p.name) {
 			continue
 		}
+		var err error
 		if slices.Contains(t.cfg.SelfPaging, p.name) {
 			if err = unix.Kill(p.pid, Signal); err == nil {
 				signalled = append(signalled, p.name)

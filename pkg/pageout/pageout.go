@@ -140,8 +140,6 @@ func Self() error {
 		if err := madvise(r, unix.MADV_PAGEOUT); err != nil {
 			return advice("madvise", err)
 		}
-	}
-	for _, r := range rs {
 		// Writes live only in the process's private copies of the
 		// pages, which MADV_DONTNEED would throw away: the data, and
 		// what a loader relocated before making it read-only.
@@ -155,8 +153,8 @@ func Self() error {
 	return nil
 }
 
-func madvise(r Region, advice int) error {
-	if _, _, errno := unix.Syscall(unix.SYS_MADVISE, r.Start, r.End-r.Start, uintptr(advice)); errno != 0 {
+func madvise(r Region, how int) error {
+	if _, _, errno := unix.Syscall(unix.SYS_MADVISE, r.Start, r.End-r.Start, uintptr(how)); errno != 0 {
 		return errno
 	}
 	return nil
