@@ -57,16 +57,22 @@ func readParams(b *testing.B) params {
 			*v = d
 		}
 	}
-	for env, v := range map[string]*int{"BENCH_PODS": &p.startPods, "BENCH_CONFIGMAPS": &p.configMaps} {
-		if s := os.Getenv(env); s != "" {
-			n, err := strconv.Atoi(s)
-			if err != nil || n < 1 {
-				b.Fatalf("%s %q", env, s)
-			}
-			*v = n
-		}
-	}
+	p.startPods, p.configMaps = envInt(b, "BENCH_PODS", p.startPods), envInt(b, "BENCH_CONFIGMAPS", p.configMaps)
 	return p
+}
+
+// envInt is a positive count from the environment, def when unset.
+func envInt(b *testing.B, name string, def int) int {
+	b.Helper()
+	s := os.Getenv(name)
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 {
+		b.Fatalf("%s %q", name, s)
+	}
+	return n
 }
 
 // run is one node's figures; agent-only nodes have no pod start or API

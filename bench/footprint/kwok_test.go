@@ -84,19 +84,6 @@ func BenchmarkMetricsKwok(b *testing.B) {
 	}
 }
 
-func envInt(b *testing.B, name string, def int) int {
-	b.Helper()
-	s := os.Getenv(name)
-	if s == "" {
-		return def
-	}
-	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 {
-		b.Fatalf("%s %q", name, s)
-	}
-	return n
-}
-
 // startKwok runs kwok on the server's machine with the stages of kwok's
 // own "fast" node and pod lifecycles and leases, and its resource metrics
 // and usage (1m CPU and 1 MiB a pod unless a pod's annotations say
@@ -178,8 +165,7 @@ func createKwokNodes(b *testing.B, cs kubernetes.Interface, ip string, n int) {
 			b.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
+	waitFor(b, 5*time.Minute, time.Second, func() (bool, string) {
 		list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{LabelSelector: "type=kwok"})
 		ready := 0
 		if err == nil {
@@ -191,14 +177,8 @@ func createKwokNodes(b *testing.B, cs kubernetes.Interface, ip string, n int) {
 				}
 			}
 		}
-		if ready == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%d of %d simulated nodes Ready (%v)", ready, n, err)
-		}
-		time.Sleep(time.Second)
-	}
+		return ready == n, fmt.Sprintf("%d of %d simulated nodes Ready (%v)", ready, n, err)
+	})
 }
 
 // runKwokPods runs a Deployment of total pods on the simulated nodes,
@@ -226,33 +206,22 @@ func runKwokPods(b *testing.B, cs kubernetes.Interface, total int) {
 	if _, err := cs.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	deadline := time.Now().Add(10 * time.Minute)
-	for {
+	waitFor(b, 10*time.Minute, 2*time.Second, func() (bool, string) {
 		got, err := cs.AppsV1().Deployments("default").Get(ctx, "kwok-pods", metav1.GetOptions{})
-		if err == nil && got.Status.AvailableReplicas == int32(total) {
-			return
+		if err != nil {
+			return false, fmt.Sprintf("simulated pods not all available: %v", err)
 		}
-		if time.Now().After(deadline) {
-			b.Fatalf("simulated pods not all available: %+v, %v", got.Status, err)
-		}
-		time.Sleep(2 * time.Second)
-	}
+		return got.Status.AvailableReplicas == int32(total), fmt.Sprintf("simulated pods not all available: %+v", got.Status)
+	})
 }
 
 // waitNodeMetrics waits until metrics.k8s.io lists n nodes: edgeos's
 // scraper reads every simulated node.
 func waitNodeMetrics(b *testing.B, srv *harness.Node, n int) {
 	b.Helper()
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
+	waitFor(b, 3*time.Minute, 2*time.Second, func() (bool, string) {
 		r := srv.Run("kubectl", "get", "nodes.metrics.k8s.io", "-o", "name")
 		got := len(strings.Fields(r.Stdout))
-		if r.ExitCode == 0 && got == n {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.Fatalf("metrics.k8s.io lists %d of %d nodes: %s", got, n, r.Stderr)
-		}
-		time.Sleep(2 * time.Second)
-	}
+		return r.ExitCode == 0 && got == n, fmt.Sprintf("metrics.k8s.io lists %d of %d nodes: %s", got, n, r.Stderr)
+	})
 }

@@ -151,19 +151,15 @@ func waitMetricsServer(b *testing.B, srv *harness.Node) {
 	b.Helper()
 	// only whether it is ready: its certificate is self-signed
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
+	waitFor(b, 3*time.Minute, time.Second, func() (bool, string) {
 		resp, err := client.Get("https://" + srv.IP + ":4443/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return true, ""
 			}
 		}
-		if time.Now().After(deadline) {
-			log, _ := os.ReadFile(filepath.Join(srv.Dir, "metrics-server.log"))
-			b.Fatalf("metrics-server not ready (%v):\n%s", err, log)
-		}
-		time.Sleep(time.Second)
-	}
+		log, _ := os.ReadFile(filepath.Join(srv.Dir, "metrics-server.log"))
+		return false, fmt.Sprintf("metrics-server not ready (%v):\n%s", err, log)
+	})
 }

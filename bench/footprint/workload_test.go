@@ -99,16 +99,26 @@ func podStartLatencies(b *testing.B, cs kubernetes.Interface, node string, n int
 // after the API is up.
 func waitServiceAccount(b *testing.B, cs kubernetes.Interface) {
 	b.Helper()
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
+	waitFor(b, 5*time.Minute, 100*time.Millisecond, func() (bool, string) {
 		_, err := cs.CoreV1().ServiceAccounts("default").Get(context.Background(), "default", metav1.GetOptions{})
-		if err == nil {
+		return err == nil, fmt.Sprintf("no default ServiceAccount: %v", err)
+	})
+}
+
+// waitFor calls cond every so often until it is done; after within, the
+// bench fails with what cond said last.
+func waitFor(b *testing.B, within, every time.Duration, cond func() (done bool, failure string)) {
+	b.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		done, failure := cond()
+		if done {
 			return
 		}
 		if time.Now().After(deadline) {
-			b.Fatalf("no default ServiceAccount: %v", err)
+			b.Fatal(failure)
 		}
-		time.Sleep(100 * time.Millisecond)
+		time.Sleep(every)
 	}
 }
 
@@ -148,25 +158,18 @@ func runIdlePods(b *testing.B, cs kubernetes.Interface, node string) {
 	if _, err := cs.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	deadline := time.Now().Add(5 * time.Minute)
-	for {
+	waitFor(b, 5*time.Minute, time.Second, func() (bool, string) {
 		l, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(lbls).String()})
+		running := 0
 		if err == nil {
-			running := 0
 			for _, p := range l.Items {
 				if p.Status.Phase == corev1.PodRunning {
 					running++
 				}
 			}
-			if running == idlePods {
-				return
-			}
 		}
-		if time.Now().After(deadline) {
-			b.Fatalf("%d idle pods on %s not Running", idlePods, node)
-		}
-		time.Sleep(time.Second)
-	}
+		return running == idlePods, fmt.Sprintf("%d idle pods on %s not Running", idlePods, node)
+	})
 }
 
 func percentile(ds []time.Duration, p int) time.Duration {
