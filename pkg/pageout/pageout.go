@@ -22,7 +22,7 @@
 // back by under a thousand faults. With the advice an agent keeps 26 MB of
 // its program resident (bench/RESULTS.md). Only a process's own mappings
 // can take that advice (process_madvise allows no MADV_RANDOM), hence
-// containerd's doing it itself.
+// containerd and the shims doing it themselves.
 //
 // Pages another process maps too (the shims of a node, or a second
 // edgeos, on the same file) the kernel does not reclaim; Self unmaps them

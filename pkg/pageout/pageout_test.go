@@ -355,3 +355,18 @@ func TestTrimSignalsSelfPaging(t *testing.T) {
 		t.Errorf("%d of the program's %d mappings are marked for random reads: it was paged out from outside, not by itself", rr, n)
 	}
 }
+
+// A program named in OwnClock pages itself out on its own schedule: the
+// page-out leaves it alone.
+func TestTrimLeavesOwnClock(t *testing.T) {
+	dir := t.TempDir()
+	cmd, _ := helper(t, dir)
+	skipUnlessReclaimable(t, filepath.Join(dir, "prog"), Self())
+	stop(t, cmd)
+	pid := strconv.Itoa(cmd.Process.Pid)
+	before := exeResident(t, pid)
+	New(Config{BinDir: dir, OwnClock: []string{"prog"}}).pageOut()
+	if after := exeResident(t, pid); after < before*9/10 {
+		t.Errorf("resident pages of the program in OwnClock: %d → %d kB, want them left alone", before>>10, after>>10)
+	}
+}
