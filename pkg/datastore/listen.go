@@ -127,9 +127,7 @@ func registerMetrics(reg prometheus.Registerer) error {
 		return nil
 	}
 	for _, c := range []prometheus.Collector{metrics.SQLTotal, metrics.SQLTime, metrics.CompactTotal, metrics.InsertErrorsTotal} {
-		// kine's series are the package's own: a second start in one
-		// process finds them there
-		if err := reg.Register(c); err != nil && !errors.As(err, new(prometheus.AlreadyRegisteredError)) {
+		if err := reg.Register(c); err != nil {
 			return fmt.Errorf("datastore metrics: %w", err)
 		}
 	}

@@ -45,7 +45,8 @@ func TestListenUnknownScheme(t *testing.T) {
 func TestListenSQLite(t *testing.T) {
 	dir := t.TempDir()
 	for round := range 2 {
-		// the driver's own series go to one registry once
+		// kine's drivers register their series in a registry once, as
+		// edgeos does with one datastore per process
 		reg := prometheus.NewRegistry()
 		sock := filepath.Join(dir, "kine.sock")
 		k, err := listen(Config{Metrics: reg}.driver("sqlite://"+filepath.Join(dir, "state.db")+"?"+SQLiteParams),
