@@ -26,7 +26,7 @@ TAGS     := kustomize_disable_go_plugin_support
 # Extra flags for `make run`, e.g. make run ARGS="--debug".
 ARGS     ?=
 # Packages whose unit tests must stay small: nothing here imports k8s.io/kubernetes.
-UNIT_PKGS := ./pkg/... ./bench/cpuprofile
+UNIT_PKGS := ./pkg/... ./bench/cpuprofile ./tests/scale
 
 # The pause image edgeos embeds, built from cmd/pause for the target arch.
 PAUSE    := pkg/pause/pause.tar
@@ -90,7 +90,7 @@ fuzz-short:
 	$(MAKE) fuzz FUZZTIME=10s
 
 integration: build
-	EDGEOS_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 30m -v ./tests/integration/
+	EDGEOS_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 40m -v ./tests/integration/
 
 # dist/edgeos-linux-{amd64,arm64,armv7}: static, stripped, with sums.
 release:

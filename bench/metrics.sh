@@ -13,7 +13,8 @@
 # BENCH_IDLE (2m) and BENCH_SETTLE (30s) as in bench/footprint.sh.
 # BENCH_KWOK_NODES (100; 0 skips that run) simulated nodes with
 # BENCH_KWOK_PODS (10) pods each; BENCH_TWO_NODES=skip skips the first run.
-# metrics-server and kwok are built from their modules into bin/.
+# metrics-server is built from its module into bin/, kwok by the benchmark
+# (tests/scale).
 set -euo pipefail
 # shellcheck source=bench/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -29,10 +30,8 @@ if [[ ${BENCH_TWO_NODES:-} != skip ]]; then
   fi
 fi
 if [[ $nodes != 0 ]]; then
-  (cd /tmp && GOFLAGS=-mod=mod GOBIN="$OLDPWD/bin" go install sigs.k8s.io/kwok/cmd/kwok@v0.8.0)
-  src=$(go env GOMODCACHE)/sigs.k8s.io/kwok@v0.8.0
-  bench_run BenchmarkMetricsKwok ./bench/footprint/ BENCH_METRICS_SERVER="$PWD/bin/metrics-server" BENCH_KWOK="$PWD/bin/kwok" \
-    BENCH_KWOK_SRC="$src" BENCH_KWOK_NODES="$nodes" BENCH_IDLE="${BENCH_IDLE:-2m}"
+  bench_run BenchmarkMetricsKwok ./bench/footprint/ BENCH_METRICS_SERVER="$PWD/bin/metrics-server" \
+    BENCH_KWOK_NODES="$nodes" BENCH_IDLE="${BENCH_IDLE:-2m}"
   if [[ ${1:-} == --record ]]; then
     bench_record "Resource metrics at $nodes simulated nodes: edgeos's own and metrics-server's cost" \
       "\`bench/metrics.sh --record\` (BENCH_KWOK_NODES=$nodes, BENCH_KWOK_PODS=${BENCH_KWOK_PODS:-10}, BENCH_IDLE=${BENCH_IDLE:-2m}); kwok v0.8.0 and metrics-server v0.8.0 built from their modules."

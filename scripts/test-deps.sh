@@ -13,7 +13,7 @@ command -v pkg-config >/dev/null || need+=(pkg-config)
 # run: kube-proxy, hostPorts and pod egress program iptables
 command -v iptables >/dev/null || need+=(iptables)
 command -v mount >/dev/null  || need+=(mount)
-# test: namespaces, lint, the install test, PostgreSQL
+# test: namespaces, lint, the install test, PostgreSQL, the scale test
 if [[ ${1:-} != run ]]; then
   command -v ip >/dev/null     || need+=(iproute2)
   command -v curl >/dev/null   || need+=(curl ca-certificates)
@@ -24,6 +24,7 @@ if [[ ${1:-} != run ]]; then
   command -v nsenter >/dev/null || need+=(util-linux)
   compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
   command -v psql >/dev/null   || need+=(postgresql-client)
+  command -v sqlite3 >/dev/null || need+=(sqlite3)   # the scale test reads the datastore
 fi
 
 if ((${#need[@]})); then

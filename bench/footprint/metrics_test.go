@@ -13,6 +13,7 @@ import (
 	"github.com/edgeos/edgeos/bench/benchkit"
 	"github.com/edgeos/edgeos/tests/harness"
 	"github.com/edgeos/edgeos/tests/images"
+	"github.com/edgeos/edgeos/tests/scale"
 )
 
 // metricsPhase is one way of serving resource metrics, measured on the
@@ -151,7 +152,7 @@ func waitMetricsServer(b *testing.B, srv *harness.Node) {
 	b.Helper()
 	// only whether it is ready: its certificate is self-signed
 	client := &http.Client{Timeout: 5 * time.Second, Transport: &http.Transport{TLSClientConfig: &tls.Config{InsecureSkipVerify: true}}}
-	waitFor(b, 3*time.Minute, time.Second, func() (bool, string) {
+	scale.WaitFor(b, 3*time.Minute, time.Second, func() (bool, string) {
 		resp, err := client.Get("https://" + srv.IP + ":4443/readyz")
 		if err == nil {
 			resp.Body.Close()

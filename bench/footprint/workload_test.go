@@ -9,6 +9,7 @@ import (
 
 	"github.com/edgeos/edgeos/tests/harness"
 	"github.com/edgeos/edgeos/tests/images"
+	"github.com/edgeos/edgeos/tests/scale"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -99,27 +100,10 @@ func podStartLatencies(b *testing.B, cs kubernetes.Interface, node string, n int
 // after the API is up.
 func waitServiceAccount(b *testing.B, cs kubernetes.Interface) {
 	b.Helper()
-	waitFor(b, 5*time.Minute, 100*time.Millisecond, func() (bool, string) {
+	scale.WaitFor(b, 5*time.Minute, 100*time.Millisecond, func() (bool, string) {
 		_, err := cs.CoreV1().ServiceAccounts("default").Get(context.Background(), "default", metav1.GetOptions{})
 		return err == nil, fmt.Sprintf("no default ServiceAccount: %v", err)
 	})
-}
-
-// waitFor calls cond every so often until it is done; after within, the
-// bench fails with what cond said last.
-func waitFor(b *testing.B, within, every time.Duration, cond func() (done bool, failure string)) {
-	b.Helper()
-	deadline := time.Now().Add(within)
-	for {
-		done, failure := cond()
-		if done {
-			return
-		}
-		if time.Now().After(deadline) {
-			b.Fatal(failure)
-		}
-		time.Sleep(every)
-	}
 }
 
 func untilRunning(w watch.Interface) error {
@@ -158,7 +142,7 @@ func runIdlePods(b *testing.B, cs kubernetes.Interface, node string) {
 	if _, err := cs.AppsV1().Deployments("default").Create(ctx, d, metav1.CreateOptions{}); err != nil {
 		b.Fatal(err)
 	}
-	waitFor(b, 5*time.Minute, time.Second, func() (bool, string) {
+	scale.WaitFor(b, 5*time.Minute, time.Second, func() (bool, string) {
 		l, err := cs.CoreV1().Pods("default").List(ctx, metav1.ListOptions{LabelSelector: labels.SelectorFromSet(lbls).String()})
 		running := 0
 		if err == nil {
