@@ -88,6 +88,7 @@ func (d *Datastore) Run(ctx context.Context, ready func()) error {
 		// etcd 3.6 semantics tell the apiserver that watch progress
 		// notifications work, which its consistent reads rely on.
 		EtcdVersion: "3.6.11",
+		OneWriter:   strings.HasPrefix(ep, "sqlite:"),
 	})
 	if err != nil {
 		return fmt.Errorf("datastore: %w", err)

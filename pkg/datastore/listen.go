@@ -61,6 +61,8 @@ type api struct {
 	NotifyInterval time.Duration
 	// EtcdVersion is the etcd version kine says it is.
 	EtcdVersion string
+	// OneWriter queues the writes in Go (SQLite; see oneWriter).
+	OneWriter bool
 }
 
 // listen starts kine's driver for cfg.Endpoint and, unless that is an etcd
@@ -93,6 +95,9 @@ func listen(cfg drivers.Config, a api) (*kine, error) {
 		grpc.MaxRecvMsgSize(maxRequestBytes+grpcOverheadBytes),
 		grpc.MaxSendMsgSize(math.MaxInt32),
 	)
+	if a.OneWriter {
+		backend = &oneWriter{Backend: backend}
+	}
 	server.New(backend, "unix", a.NotifyInterval, a.EtcdVersion).Register(k.grpc)
 	l, err := listenUnix(a.Socket)
 	if err != nil {
