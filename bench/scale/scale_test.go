@@ -57,22 +57,22 @@ func BenchmarkScale(b *testing.B) {
 
 // result is one size's figures.
 type result struct {
-	nodes, pods      int
-	churn            scale.Churn
-	create           phase // nodes and workload created until every pod runs
-	steady           phase // the churn and the settling after it
-	slos             []scale.SLO
-	startup          []time.Duration
-	report           scale.ChurnReport
-	ds               scale.Datastore
-	dbSize, walMax   int64
-	pssKB, hwmKB     int64
-	locked           int // "database is locked" in the server's log
-	settledPods      int
-	requestsObserved uint64
-	profile          string // the CPU profile's owners, or why there is none
-	errorLines       []string
-	notReady         int // NodeNotReady events of simulated nodes
+	nodes, pods    int
+	churn          scale.Churn
+	create         phase // nodes and workload created until every pod runs
+	steady         phase // the churn and the settling after it
+	slos           []scale.SLO
+	startup        []time.Duration
+	report         scale.ChurnReport
+	ds             scale.Datastore
+	dbSize, walMax int64
+	pssKB, hwmKB   int64
+	locked         int // "database is locked" in the server's log
+	settledPods    int
+	// the CPU profiles' owners, or why there is none
+	createProfile, profile string
+	errorLines             []string
+	notReady               int // NodeNotReady events of simulated nodes
 }
 
 // klogErrors finds the server's error lines (klog's E prefix): where
@@ -125,7 +125,15 @@ func run(b *testing.B, kwok scale.Kwok, nodes, pods int, churn scale.Churn) resu
 	r.create = measure(b, srv, func() {
 		scale.CreateNodes(b, cs, srv.IP, nodes)
 		w.Create(b, cs)
+		// a profile while the controllers, the scheduler and kwok make
+		// the pods run: from 10 s after the Deployments were made
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			time.Sleep(10 * time.Second)
+			r.createProfile = profileCPU(ctx, cs, 30*time.Second)
+		})
 		w.WaitSettled(b, cs, 90*time.Minute)
+		wg.Wait()
 	})
 	r.steady = measure(b, srv, func() {
 		// a profile from the middle of the churn, taken beside it
@@ -147,9 +155,6 @@ func run(b *testing.B, kwok scale.Kwok, nodes, pods int, churn scale.Churn) resu
 	}
 	delta := after.Since(before)
 	r.slos = delta.SLOs()
-	for _, h := range delta {
-		r.requestsObserved += h.Count()
-	}
 	r.startup = startup.Latencies()
 	r.ds = scale.ReadDatastore(b, db)
 	r.dbSize, r.walMax = fileSize(db), wal.stop()

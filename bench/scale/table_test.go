@@ -44,6 +44,7 @@ func (r result) markdown() string {
 		"Errors the churn's client saw: %s; \"database is locked\" in the server's log: %d.\n\n",
 		mb(r.pssKB<<10), mb(r.hwmKB<<10), mb(r.dbSize), mb(r.walMax), r.ds, errs, r.locked)
 	fmt.Fprintf(&t, "NodeNotReady events: %d. Error lines in the server's log: %s.\n\n", r.notReady, summarizeErrors(r.errorLines))
+	fmt.Fprintf(&t, "CPU profile of the server in the creation (30 s from 10 s after the Deployments were made), by owner: %s.\n\n", r.createProfile)
 	fmt.Fprintf(&t, "CPU profile of the server in the churn, by owner: %s.\n\n", r.profile)
 	return t.String()
 }
