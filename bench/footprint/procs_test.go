@@ -3,10 +3,8 @@ package footprint
 import (
 	"maps"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -85,16 +83,12 @@ func processes(n *harness.Node, count counts) map[string]string {
 func cpuAndWrites(b *testing.B, pids map[string]string) map[string]procStat {
 	out := map[string]procStat{}
 	for pid := range pids {
-		stat, err := os.ReadFile("/proc/" + pid + "/stat")
-		if err != nil {
+		ticks, ok := harness.ProcCPUTicks(pid)
+		if !ok {
 			continue // gone
 		}
-		// fields after the command name, which is in parentheses
-		f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
-		utime, _ := strconv.ParseInt(f[11], 10, 64)
-		stime, _ := strconv.ParseInt(f[12], 10, 64)
 		io := harness.ProcFields(b, "/proc/"+pid+"/io", "")
-		out[pid] = procStat{ticks: utime + stime, writes: io["write_bytes"]}
+		out[pid] = procStat{ticks: ticks, writes: io["write_bytes"]}
 	}
 	return out
 }
@@ -124,7 +118,7 @@ func measureIdle(b *testing.B, n *harness.Node, count counts, settle, window tim
 	}
 	u.walEnd, u.dbEnd = fileSize(wal), fileSize(db)
 	u.walMax = max(u.walMax, u.walEnd)
-	hz, secs := clockTicks(b), elapsed.Seconds()
+	hz, secs := harness.ClockTicks(b), elapsed.Seconds()
 	u.cpuByRole, u.writesByRole = map[string]float64{}, map[string]float64{}
 	for pid, a := range after {
 		// a process started within the window counts from zero
@@ -175,17 +169,4 @@ func fileSize(path string) int64 {
 		return nil
 	})
 	return total
-}
-
-// clockTicks is the kernel's USER_HZ, the unit of /proc/PID/stat times.
-func clockTicks(b *testing.B) float64 {
-	out, err := exec.Command("getconf", "CLK_TCK").Output()
-	if err != nil {
-		b.Fatalf("getconf CLK_TCK: %v", err)
-	}
-	hz, err := strconv.ParseFloat(strings.TrimSpace(string(out)), 64)
-	if err != nil || hz <= 0 {
-		b.Fatalf("CLK_TCK %q", out)
-	}
-	return hz
 }

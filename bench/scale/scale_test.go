@@ -18,7 +18,6 @@ import (
 	"github.com/edgeos/edgeos/bench/cpuprofile"
 	"github.com/edgeos/edgeos/tests/harness"
 	"github.com/edgeos/edgeos/tests/scale"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
 )
 
@@ -79,16 +78,6 @@ type result struct {
 // they come from and what they say.
 var klogErrors = regexp.MustCompile(`(?m)^E\d{4} [0-9:.]+ +\d+ [^\]]+\] .*$`)
 
-// notReadyEvents counts the NodeNotReady events: a simulated node whose
-// Lease lapsed under the load.
-func notReadyEvents(b *testing.B, cs kubernetes.Interface) int {
-	ev, err := cs.CoreV1().Events("").List(context.Background(), metav1.ListOptions{FieldSelector: "reason=NodeNotReady"})
-	if err != nil {
-		b.Fatal(err)
-	}
-	return len(ev.Items)
-}
-
 func run(b *testing.B, kwok scale.Kwok, nodes, pods int, churn scale.Churn) result {
 	r := result{nodes: nodes, churn: churn}
 	c := harness.New(b)
@@ -138,12 +127,10 @@ func run(b *testing.B, kwok scale.Kwok, nodes, pods int, churn scale.Churn) resu
 	r.steady = measure(b, srv, func() {
 		// a profile from the middle of the churn, taken beside it
 		var wg sync.WaitGroup
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			time.Sleep(churn.Duration / 3)
 			r.profile = profileCPU(ctx, cs, min(30*time.Second, churn.Duration/3))
-		}()
+		})
 		r.report = churn.Run(ctx, cs, w)
 		wg.Wait()
 		r.settledPods = w.WaitSettled(b, cs, 30*time.Minute)
@@ -165,7 +152,9 @@ func run(b *testing.B, kwok scale.Kwok, nodes, pods int, churn scale.Churn) resu
 	log := srv.Log()
 	r.locked = strings.Count(log, "database is locked")
 	r.errorLines = klogErrors.FindAllString(log, -1)
-	r.notReady = notReadyEvents(b, cs)
+	if r.notReady, err = scale.NotReadyEvents(ctx, cs); err != nil {
+		b.Fatal(err)
+	}
 	srv.Stop()
 	return r
 }
@@ -201,14 +190,10 @@ func measure(b *testing.B, srv *harness.Node, f func()) phase {
 	ticks1, writes1 := cpuAndWrites(b, pid)
 	return phase{
 		took:       took,
-		cpuPercent: float64(ticks1-ticks0) / clockTicks / took.Seconds() * 100,
+		cpuPercent: float64(ticks1-ticks0) / harness.ClockTicks(b) / took.Seconds() * 100,
 		writeBps:   float64(writes1-writes0) / took.Seconds(),
 	}
 }
-
-// clockTicks is USER_HZ, the unit of /proc/PID/stat times: 100 on every
-// Linux architecture edgeos runs on.
-const clockTicks = 100
 
 // serverPID is the edgeos process in the server's namespace (kwok runs
 // beside it).
@@ -222,15 +207,14 @@ func serverPID(b *testing.B, srv *harness.Node) string {
 	return ""
 }
 
+// cpuAndWrites is the server's CPU time in clock ticks and the bytes it
+// sent to storage.
 func cpuAndWrites(b *testing.B, pid string) (ticks, writes int64) {
-	stat, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		b.Fatal(err)
+	ticks, ok := harness.ProcCPUTicks(pid)
+	if !ok {
+		b.Fatalf("the server (pid %s) is gone", pid)
 	}
-	f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
-	utime, _ := strconv.ParseInt(f[11], 10, 64)
-	stime, _ := strconv.ParseInt(f[12], 10, 64)
-	return utime + stime, harness.ProcFields(b, "/proc/"+pid+"/io", "")["write_bytes"]
+	return ticks, harness.ProcFields(b, "/proc/"+pid+"/io", "")["write_bytes"]
 }
 
 // walSampler keeps the largest size the WAL reached, read every second.

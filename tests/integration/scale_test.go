@@ -19,9 +19,8 @@ import (
 // kwok, 500 pods through Deployments, then a minute of churn. It asserts
 // behaviour only: every pod runs, no change the churn made failed, every
 // node stayed Ready, no "database is locked" anywhere, and the
-// apiserver's compaction went
-// through to SQLite (every row it replaced below the compacted revision
-// gone).
+// apiserver's compaction went through to SQLite (every row it replaced
+// below the compacted revision gone).
 func TestScale(t *testing.T) {
 	kwok := scale.InstallKwok(t)
 	c := harness.New(t)
@@ -77,9 +76,8 @@ func TestScale(t *testing.T) {
 		t.Errorf("datastore: %s: compaction removed no row", ds)
 	}
 	// the simulated kubelets' Leases kept every node Ready throughout
-	ev, err := cs.CoreV1().Events("").List(context.Background(), metav1.ListOptions{FieldSelector: "reason=NodeNotReady"})
-	if err != nil || len(ev.Items) > 0 {
-		t.Errorf("NodeNotReady events: %d (%v)", len(ev.Items), err)
+	if n, err := scale.NotReadyEvents(context.Background(), cs); err != nil || n > 0 {
+		t.Errorf("NodeNotReady events: %d (%v)", n, err)
 	}
 	if n := strings.Count(srv.Log(), "database is locked"); n > 0 {
 		t.Errorf("\"database is locked\" %d times in the server's log", n)

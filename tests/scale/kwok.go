@@ -174,3 +174,14 @@ func WaitFor(tb testing.TB, limit, interval time.Duration, check func() (bool, s
 		time.Sleep(interval)
 	}
 }
+
+// NotReadyEvents counts the cluster's NodeNotReady events: a simulated
+// node whose Lease lapsed under the load (and its pods, marked NotReady
+// with it).
+func NotReadyEvents(ctx context.Context, cs kubernetes.Interface) (int, error) {
+	ev, err := cs.CoreV1().Events("").List(ctx, metav1.ListOptions{FieldSelector: "reason=NodeNotReady"})
+	if err != nil {
+		return 0, err
+	}
+	return len(ev.Items), nil
+}
