@@ -45,6 +45,8 @@ type Datastore struct {
 	mu  sync.Mutex
 	// endpoints are the etcd URLs the apiserver talks to
 	endpoints []string
+	// direct: an etcd endpoint handed through, not served by kine
+	direct bool
 }
 
 // New prepares a datastore; Run starts it.
@@ -95,7 +97,7 @@ func (d *Datastore) Run(ctx context.Context, ready func()) error {
 	}
 	defer k.close()
 	d.mu.Lock()
-	d.endpoints = k.endpoints
+	d.endpoints, d.direct = k.endpoints, k.grpc == nil
 	d.mu.Unlock()
 	var wg sync.WaitGroup
 	defer wg.Wait()

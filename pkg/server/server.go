@@ -96,26 +96,6 @@ func Run(ctx context.Context, cfg config.CompletedServer, ready func(), ownLogs 
 	if cfg.ClusterReset {
 		return clusterReset(cfg)
 	}
-	if s.certs, err = ensureCerts(cfg, s.paths.tls()); err != nil {
-		return fmt.Errorf("certificates: %w", err)
-	}
-	renewal.TuneClients(pki.WindowFor(cfg.CertificateLifetime))
-	// The apiserver looks for a changed encryption configuration this
-	// often (upstream: every minute); each step of 'edgeos secrets-encrypt'
-	// waits for it. A look is a read and hash of a small file.
-	encryptionconfig.EncryptionConfigFileChangePollDuration = encryptionPoll
-	tok, err := s.ensureToken()
-	if err != nil {
-		return err
-	}
-	if err := s.writeKubeconfigs(); err != nil {
-		return err
-	}
-	newEncryption, err := secretsencrypt.Ensure(s.paths.encryption(), cfg.SecretsEncryption)
-	if err != nil {
-		return fmt.Errorf("secrets encryption: %w", err)
-	}
-
 	m := component.NewManager()
 	defer m.Stop()
 
@@ -125,6 +105,18 @@ func Run(ctx context.Context, cfg config.CompletedServer, ready func(), ownLogs 
 	telemetry.PublishProcess(telemetry.Process(), cfg.DataDir)
 	ds := datastore.New(dsCfg)
 	if err := m.Start(ctx, ds); err != nil {
+		return err
+	}
+	tok, newEncryption, err := s.identity(ctx, ds)
+	if err != nil {
+		return err
+	}
+	renewal.TuneClients(pki.WindowFor(cfg.CertificateLifetime))
+	// The apiserver looks for a changed encryption configuration this
+	// often (upstream: every minute); each step of 'edgeos secrets-encrypt'
+	// waits for it. A look is a read and hash of a small file.
+	encryptionconfig.EncryptionConfigFileChangePollDuration = encryptionPoll
+	if err := s.writeKubeconfigs(); err != nil {
 		return err
 	}
 
