@@ -2,11 +2,14 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"path/filepath"
+	"slices"
 	"strings"
 
+	"github.com/edgeos/edgeos/pkg/apilb"
 	"github.com/edgeos/edgeos/pkg/join"
 	"github.com/edgeos/edgeos/pkg/pki"
 	"k8s.io/client-go/tools/clientcmd"
@@ -46,7 +49,25 @@ func RotateCertificates(ctx context.Context, dataDir, token string) ([]string, e
 			ips = append(ips, ip.String())
 		}
 	}
-	return join.Renew(ctx, join.RenewConfig{
-		Server: cluster.Server, NodeName: node, NodeIPs: ips, Dir: cfg.TLSDir(), Token: token, Force: true,
-	})
+	// the running agent's load balancer; a stopped agent's: --server and
+	// the servers it kept
+	servers := []string{cluster.Server}
+	if kept, err := apilb.Load(cfg.serversFile()); err == nil {
+		for _, s := range append([]string{kept.Server}, kept.Servers...) {
+			if u := "https://" + s; s != "" && !slices.Contains(servers, u) {
+				servers = append(servers, u)
+			}
+		}
+	}
+	var errs []error
+	for _, s := range servers {
+		renewed, err := join.Renew(ctx, join.RenewConfig{
+			Server: s, NodeName: node, NodeIPs: ips, Dir: cfg.TLSDir(), Token: token, Force: true,
+		})
+		if err == nil {
+			return renewed, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", s, err))
+	}
+	return nil, errors.Join(errs...)
 }

@@ -3,10 +3,16 @@ package agent
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/apilb"
 	"github.com/edgeos/edgeos/pkg/component"
 	"github.com/edgeos/edgeos/pkg/config"
 	"github.com/edgeos/edgeos/pkg/datadir"
@@ -16,6 +22,9 @@ import (
 	"github.com/edgeos/edgeos/pkg/renewal"
 	"github.com/edgeos/edgeos/pkg/telemetry"
 	"github.com/sirupsen/logrus"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
 )
 
 // TLSDir holds a joined node's credentials.
@@ -54,6 +63,14 @@ func RunAgent(ctx context.Context, a config.CompletedAgent, ready func(), ownLog
 		return err
 	}
 	cfg.Cluster = *nc
+	// the node's clients reach whichever server answers through the load
+	// balancer
+	lb := apilb.New(apilb.Config{
+		Listen: net.JoinHostPort("127.0.0.1", strconv.Itoa(a.LBServerPort)), Server: a.ServerAddress,
+		NodeName: a.NodeName, StateFile: cfg.serversFile(), Discover: discoverServers(cfg.agentKubeconfig()),
+		Check: readyz(cfg.agentKubeconfig()),
+	})
+	cfg.Server = lb.URL()
 	node, err := Components(cfg)
 	if err != nil {
 		return err
@@ -62,17 +79,17 @@ func RunAgent(ctx context.Context, a config.CompletedAgent, ready func(), ownLog
 	m := component.NewManager()
 	defer m.Stop()
 	telemetry.PublishProcess(telemetry.Process(), cfg.DataDir)
-	// first: the node's other parts may wait for the API, which an expired
-	// certificate keeps them from reaching
+	// the renewer next: the node's other parts may wait for the API, which
+	// an expired certificate keeps them from reaching
 	renewer := renewal.New(renewal.Config{
 		Files:   join.CertFiles(cfg.TLSDir()),
 		Metrics: telemetry.Process(),
 		Renew: func(ctx context.Context) error {
-			_, err := join.Renew(ctx, join.RenewConfig{Server: a.Server, NodeName: a.NodeName, NodeIPs: a.NodeIPs, Dir: cfg.TLSDir(), Token: a.Token})
+			_, err := join.Renew(ctx, join.RenewConfig{Server: lb.URL(), NodeName: a.NodeName, NodeIPs: a.NodeIPs, Dir: cfg.TLSDir(), Token: a.Token})
 			return err
 		},
 	})
-	for _, c := range append([]component.Component{renewer}, node...) {
+	for _, c := range append([]component.Component{lb, renewer}, node...) {
 		if err := m.Start(ctx, c); err != nil {
 			return err
 		}
@@ -86,6 +103,72 @@ func RunAgent(ctx context.Context, a config.CompletedAgent, ready func(), ownLog
 		return err
 	}
 }
+
+// discoverServers learns the cluster's servers with the identity of
+// edgeos's own node-side workers, through the load balancer itself.
+func discoverServers(kubeconfig string) func(context.Context, func([]string)) error {
+	return func(ctx context.Context, found func([]string)) error {
+		rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return err
+		}
+		cs, err := kubernetes.NewForConfig(rc)
+		if err != nil {
+			return err
+		}
+		return apilb.Discover(cs)(ctx, found)
+	}
+}
+
+// readyz checks a server by its /readyz, with the identity of edgeos's
+// node-side workers, over one kept-alive connection per server: a server
+// whose apiserver answers but cannot serve (its datastore out of reach)
+// counts as down, and no check costs a TLS handshake.
+func readyz(kubeconfig string) func(context.Context, string) error {
+	var mu sync.Mutex
+	clients := map[string]*http.Client{}
+	client := func(server string) (*http.Client, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if c := clients[server]; c != nil {
+			return c, nil
+		}
+		rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, err
+		}
+		rc.Host = "https://" + server
+		c, err := rest.HTTPClientFor(rc)
+		if err != nil {
+			return nil, err
+		}
+		clients[server] = c
+		return c, nil
+	}
+	return func(ctx context.Context, server string) error {
+		c, err := client(server)
+		if err != nil {
+			return err
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "https://"+server+"/readyz", nil)
+		if err != nil {
+			return err
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			return err
+		}
+		defer resp.Body.Close()
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/readyz: %s", resp.Status)
+		}
+		return nil
+	}
+}
+
+// serversFile keeps the cluster's servers for the next start.
+func (c Config) serversFile() string { return c.dir("etc", "api-servers.json") }
 
 // refreshTimeout bounds the question for the cluster settings at start.
 const refreshTimeout = 5 * time.Second

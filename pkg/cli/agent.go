@@ -25,6 +25,7 @@ func agentCommand() *cli.Command {
 			dataDirFlag(&cfg.DataDir),
 			nodeNameFlag(&cfg.NodeName),
 			nodeIPFlag(&cfg.NodeIPs),
+			&cli.IntFlag{Name: "lb-server-port", Value: 6444, Usage: "loopback port of the node's load balancer for the Kubernetes API, which the node's clients use to reach any server", EnvVars: envVar("lb-server-port"), Destination: &cfg.LBServerPort},
 			stringFlag("metrics-bind-address", "127.0.0.1:10249", "IP:PORT where this node serves its Prometheus metrics, without authentication", &cfg.MetricsBindAddress),
 		}, append(logFlags(&cfg.Debug, &cfg.Verbosity, &cfg.LogFormat), nodeOptionFlags(&cfg.Node)...)...),
 		Action: func(c *cli.Context) error {

@@ -26,7 +26,9 @@ type Agent struct {
 	LogFormat string
 	// MetricsBindAddress is IP:PORT of the node-local Prometheus endpoint.
 	MetricsBindAddress string
-	Node               Node
+	// LBServerPort is the loopback port of the node's API load balancer.
+	LBServerPort int
+	Node         Node
 }
 
 // Validate checks the config without changing it or reading anything
@@ -43,12 +45,24 @@ func (a *Agent) Validate() error {
 	if a.DataDir == "" {
 		errs = append(errs, errors.New("--data-dir must not be empty"))
 	}
+	if !validPort(strconv.Itoa(a.LBServerPort)) {
+		errs = append(errs, fmt.Errorf("--lb-server-port %d is not a port", a.LBServerPort))
+	}
 	if host, port, err := net.SplitHostPort(a.MetricsBindAddress); err != nil || net.ParseIP(host) == nil || !validPort(port) {
 		errs = append(errs, fmt.Errorf("--metrics-bind-address %q is not IP:PORT", a.MetricsBindAddress))
 	}
 	errs = append(errs, checkLogging(a.LogFormat, a.Verbosity))
 	errs = append(errs, checkNodeIPs(a.NodeIPs), a.Node.Validate())
 	return errors.Join(errs...)
+}
+
+// hostPort is a validated https URL's host:port (443 when it names none).
+func hostPort(server string) string {
+	u, _ := url.Parse(server)
+	if u.Port() == "" {
+		return net.JoinHostPort(u.Hostname(), "443")
+	}
+	return u.Host
 }
 
 // validPort: a port number to listen on.
@@ -70,6 +84,8 @@ type completedAgent struct {
 	Registries *registries.File
 	// LogForward is where the node ships its logs.
 	LogForward LogForward
+	// ServerAddress is --server's host:port.
+	ServerAddress string
 }
 
 // Complete validates a and derives the completed config. a is left as it
@@ -85,6 +101,7 @@ func (a *Agent) Complete() (CompletedAgent, error) {
 		return CompletedAgent{}, err
 	}
 	out.NodeName, out.NodeIPs = name, ips
+	out.ServerAddress = hostPort(a.Server)
 	if out.Registries, err = loadRegistries(a.Node); err != nil {
 		return CompletedAgent{}, err
 	}

@@ -223,7 +223,7 @@ func validAgent() *Agent {
 	return &Agent{
 		Server: "https://192.0.2.1:6443", Token: "K10abc::server:s3cret", DataDir: "/var/lib/edgeos",
 		NodeName: "edge-2", NodeIPs: []string{"192.0.2.20"}, Node: Node{CNI: CNIEdgeos},
-		MetricsBindAddress: "127.0.0.1:10249", LogFormat: "text",
+		MetricsBindAddress: "127.0.0.1:10249", LogFormat: "text", LBServerPort: 6444,
 	}
 }
 
@@ -245,6 +245,8 @@ func TestAgent(t *testing.T) {
 		{"no metrics endpoint", func(a *Agent) { a.MetricsBindAddress = "" }, "--metrics-bind-address \"\" is not IP:PORT"},
 		{"metrics endpoint without port", func(a *Agent) { a.MetricsBindAddress = "127.0.0.1" }, "--metrics-bind-address \"127.0.0.1\" is not IP:PORT"},
 		{"metrics endpoint by name", func(a *Agent) { a.MetricsBindAddress = "localhost:10249" }, "--metrics-bind-address"},
+		{"no load balancer port", func(a *Agent) { a.LBServerPort = 0 }, "--lb-server-port 0 is not a port"},
+		{"load balancer port too high", func(a *Agent) { a.LBServerPort = 70000 }, "--lb-server-port 70000"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := validAgent()
@@ -258,7 +260,7 @@ func TestAgent(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if done.NodeName != "edge-2" || done.NodeIPs[0] != "192.0.2.20" || done.Token != a.Token {
+				if done.NodeName != "edge-2" || done.NodeIPs[0] != "192.0.2.20" || done.Token != a.Token || done.ServerAddress != "192.0.2.1:6443" {
 					t.Errorf("completed %+v", *done.completedAgent)
 				}
 				return
@@ -267,6 +269,24 @@ func TestAgent(t *testing.T) {
 				t.Errorf("Complete: %v, want an error naming %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestServerAddress(t *testing.T) {
+	for server, want := range map[string]string{
+		"https://192.0.2.1:6443":     "192.0.2.1:6443",
+		"https://edge.example":       "edge.example:443",
+		"https://[2001:db8::1]:6443": "[2001:db8::1]:6443",
+		"https://[2001:db8::1]/":     "[2001:db8::1]:443",
+	} {
+		a := validAgent()
+		a.Server = server
+		done, err := a.Complete()
+		if err != nil {
+			t.Errorf("--server %s: %v", server, err)
+		} else if done.ServerAddress != want {
+			t.Errorf("--server %s: ServerAddress %q, want %q", server, done.ServerAddress, want)
+		}
 	}
 }
 
