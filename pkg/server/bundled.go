@@ -10,6 +10,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/ingress"
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
 	"github.com/edgeos/edgeos/pkg/lb"
+	"github.com/edgeos/edgeos/pkg/leader"
 	"github.com/edgeos/edgeos/pkg/manifests"
 	"github.com/edgeos/edgeos/pkg/secretsencrypt"
 	"github.com/edgeos/edgeos/pkg/storage/localpath"
@@ -19,8 +20,10 @@ import (
 )
 
 // bundled are the cluster-wide parts the server runs beside the control
-// plane, each unless --disable names it.
-func (s *Server) bundled(cs kubernetes.Interface, newEncryption bool) []component.Component {
+// plane, each unless --disable names it. With a datastore several servers
+// may share (shared), the controllers among them run on one server at a
+// time, the one holding the ControllersLease.
+func (s *Server) bundled(cs kubernetes.Interface, newEncryption, shared bool) []component.Component {
 	out := []component.Component{component.Once("agent-rbac", func(ctx context.Context) error { return ensureAgentRBAC(ctx, cs) })}
 	if newEncryption && s.cfg.SecretsEncryption {
 		out = append(out, encryptExisting(s.paths.kubeconfig("admin")))
@@ -30,10 +33,10 @@ func (s *Server) bundled(cs kubernetes.Interface, newEncryption bool) []componen
 			return dns.EnsureService(ctx, cs, s.cfg.ClusterDNS)
 		}))
 	}
+	var controllers []component.Component
 	if !s.cfg.Disabled("local-storage") {
-		out = append(out,
-			component.Once("local-path-class", func(ctx context.Context) error { return localpath.EnsureStorageClass(ctx, cs) }),
-			localpath.NewProvisioner(cs, telemetry.Process()))
+		out = append(out, component.Once("local-path-class", func(ctx context.Context) error { return localpath.EnsureStorageClass(ctx, cs) }))
+		controllers = append(controllers, localpath.NewProvisioner(cs, telemetry.Process()))
 	}
 	ports := ingress.Ports{HTTP: s.cfg.IngressHTTPPort, HTTPS: s.cfg.IngressHTTPSPort}
 	var claimer lb.Claimer
@@ -41,22 +44,30 @@ func (s *Server) bundled(cs kubernetes.Interface, newEncryption bool) []componen
 		// nodes follow the class: without it their proxies stop
 		out = append(out, component.Once("ingress-class-removal", func(ctx context.Context) error { return ingress.RemoveClass(ctx, cs) }))
 	} else {
-		out = append(out, ingress.NewController(cs, ports))
+		controllers = append(controllers, ingress.NewController(cs, ports))
 		claimer = ingress.NewClaimer(ports)
 	}
 	if !s.cfg.Disabled("servicelb") {
-		out = append(out, lb.New(cs, claimer, telemetry.Process()))
+		controllers = append(controllers, lb.New(cs, claimer, telemetry.Process()))
 	}
 	if !s.cfg.DisableHelmController {
 		// before the manifests, whose HelmCharts it then installs at once
-		out = append(out, helm.New(helm.Config{
+		controllers = append(controllers, helm.New(helm.Config{
 			Kubeconfig: s.paths.kubeconfig("admin"),
 			StaticDir:  filepath.Join(s.paths.server(), "static"),
 			WorkDir:    filepath.Join(s.paths.server(), "helm"),
 		}))
 	}
+	if shared && len(controllers) > 0 {
+		controllers = []component.Component{&leader.Group{Client: cs, Lease: ControllersLease, Identity: s.cfg.NodeName, Components: controllers}}
+	}
+	out = append(out, controllers...)
 	return append(out, manifests.New(manifests.Config{Dir: s.cfg.ManifestsDir, Kubeconfig: s.paths.kubeconfig("admin")}))
 }
+
+// ControllersLease is the Lease in kube-system held by the server that
+// runs edgeos's cluster-wide controllers.
+const ControllersLease = "edgeos-controllers"
 
 // encryptExisting writes every Secret again once, in the background, when
 // encryption was just set up on a cluster that may hold Secrets written

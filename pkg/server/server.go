@@ -192,7 +192,7 @@ func Run(ctx context.Context, cfg config.CompletedServer, ready func(), ownLogs 
 		apiserver,
 		component.Func{Label: "kube-controller-manager", Outlives: true, Fn: cp.ControllerManager},
 		component.Func{Label: "kube-scheduler", Outlives: true, Fn: cp.Scheduler},
-	}, append(s.bundled(cs, newEncryption), rm.components...)...) {
+	}, append(s.bundled(cs, newEncryption, !ds.Embedded()), rm.components...)...) {
 		if err := m.Start(ctx, c); err != nil {
 			return err
 		}

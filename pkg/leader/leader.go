@@ -1,0 +1,113 @@
+// Package leader runs edgeos's cluster-wide controllers on one server at a
+// time. Servers that share a datastore compete for a Lease; the one holding
+// it runs the controllers, and when it stops renewing (stopped, killed,
+// cut off) another takes the Lease and starts them.
+package leader
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/edgeos/edgeos/pkg/component"
+	"github.com/sirupsen/logrus"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/leaderelection"
+	"k8s.io/client-go/tools/leaderelection/resourcelock"
+)
+
+// Timings are upstream's defaults for its controllers' leases.
+const (
+	leaseDuration = 15 * time.Second
+	renewDeadline = 10 * time.Second
+	retryPeriod   = 2 * time.Second
+)
+
+// Group runs Components while this server holds the Lease named Lease in
+// kube-system, and stops them when it loses it. Each component must be
+// able to run again after a stop.
+type Group struct {
+	Client     kubernetes.Interface
+	Lease      string
+	Identity   string
+	Components []component.Component
+}
+
+func (g *Group) Name() string { return "leader-" + g.Lease }
+
+// Run is ready at once: a server that does not lead still serves.
+func (g *Group) Run(ctx context.Context, ready func()) error {
+	ready()
+	for ctx.Err() == nil {
+		if err := g.lead(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// lead takes part in one election and, when this server wins, runs the
+// components until the Lease is lost; it returns a component's failure.
+func (g *Group) lead(ctx context.Context) error {
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// the elector runs its callback in a goroutine of its own and does not
+	// wait for it: the components run here instead, on the context it
+	// ends when the Lease is lost
+	leading := make(chan context.Context, 1)
+	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
+		Lock: &resourcelock.LeaseLock{
+			LeaseMeta:  metav1.ObjectMeta{Name: g.Lease, Namespace: metav1.NamespaceSystem},
+			Client:     g.Client.CoordinationV1(),
+			LockConfig: resourcelock.ResourceLockConfig{Identity: g.Identity},
+		},
+		LeaseDuration: leaseDuration, RenewDeadline: renewDeadline, RetryPeriod: retryPeriod,
+		ReleaseOnCancel: true, Name: g.Lease,
+		Callbacks: leaderelection.LeaderCallbacks{
+			OnStartedLeading: func(runCtx context.Context) { leading <- runCtx },
+			OnStoppedLeading: func() {},
+		},
+	})
+	if err != nil {
+		return err
+	}
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		le.Run(lctx)
+	}()
+	select {
+	case <-ended:
+		return nil
+	case runCtx := <-leading:
+		logrus.Infof("This server leads %s: starting its controllers", g.Lease)
+		err := g.runAll(runCtx)
+		cancel() // a failed component ends the term
+		<-ended
+		if ctx.Err() == nil && err == nil {
+			logrus.Infof("This server no longer leads %s", g.Lease)
+		}
+		return err
+	}
+}
+
+// runAll runs the components until ctx ends or one fails.
+func (g *Group) runAll(ctx context.Context) error {
+	m := component.NewManager()
+	defer m.Stop()
+	for _, c := range g.Components {
+		if err := m.Start(ctx, c); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return fmt.Errorf("%s: %w", g.Lease, err)
+		}
+	}
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-m.Failed():
+		return fmt.Errorf("%s: %w", g.Lease, err)
+	}
+}
