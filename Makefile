@@ -78,7 +78,7 @@ unit: $(GENERATED)
 FUZZ     := ./pkg/dns:FuzzReply ./pkg/configfile:FuzzParse ./pkg/token:FuzzParse \
             ./pkg/images:FuzzImportArchive ./pkg/bootstrap:FuzzCertificateRequest \
             ./pkg/manifests:FuzzParse ./pkg/registries:FuzzParse \
-            ./pkg/logforward:FuzzSpoolSegment
+            ./pkg/logforward:FuzzSpoolSegment ./pkg/clusterkeys:FuzzOpen
 FUZZTIME ?= 1m
 fuzz: $(GENERATED)
 	@for t in $(FUZZ); do \

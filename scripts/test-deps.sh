@@ -24,6 +24,8 @@ if [[ ${1:-} != run ]]; then
   command -v nsenter >/dev/null || need+=(util-linux)
   compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null || need+=(postgresql)
   command -v psql >/dev/null   || need+=(postgresql-client)
+  command -v etcd >/dev/null   || need+=(etcd-server)   # the HA test's other datastore
+  command -v mariadbd >/dev/null || need+=(mariadb-server)   # the MySQL smoke test
   command -v sqlite3 >/dev/null || need+=(sqlite3)   # the scale test reads the datastore
 fi
 
@@ -36,6 +38,14 @@ if ((${#need[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}"
+  # the tests start their own datastores inside their namespaces; the
+  # packages' services would leave them running on the host
+  for pkg in etcd-server:etcd mariadb-server:mariadb; do
+    if [[ " ${need[*]} " == *" ${pkg%%:*} "* ]]; then
+      systemctl disable --now "${pkg#*:}" >/dev/null 2>&1 || true
+      service "${pkg#*:}" stop >/dev/null 2>&1 || true   # without systemd
+    fi
+  done
 fi
 
 command -v go >/dev/null || { echo "test-deps: Go is not installed (want go $(sed -n 's/^go //p' go.mod) or newer)" >&2; exit 1; }

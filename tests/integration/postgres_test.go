@@ -2,6 +2,8 @@ package integration
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,28 +20,9 @@ import (
 // namespace: objects land in PostgreSQL, not SQLite, and with a datastore
 // that several servers could share, leader election is on.
 func TestPostgresDatastore(t *testing.T) {
-	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
-	if len(bins) == 0 {
-		t.Fatal("PostgreSQL server not installed (scripts/test-deps.sh installs it)")
-	}
-	pgBin := filepath.Dir(bins[len(bins)-1])
-
 	c := harness.New(t)
 	n := c.AddNode("server")
-
-	// PostgreSQL runs as its own user, which cannot enter the test's 0700
-	// scratch dirs: it gets a directory of its own.
-	pgData, err := os.MkdirTemp("", "eos-pgdata-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(pgData) })
-	asPostgres(t, "chown", "postgres:", pgData)
-	asPostgres(t, "runuser", "-u", "postgres", "--", filepath.Join(pgBin, "initdb"), "-D", pgData, "--auth=trust", "-U", "postgres")
-	n.Background("runuser", "-u", "postgres", "--", filepath.Join(pgBin, "postgres"), "-D", pgData,
-		"-c", "listen_addresses=127.0.0.1", "-c", "port=5432", "-c", "unix_socket_directories="+pgData, "-c", "fsync=off")
-
-	endpoint := "postgres://postgres@127.0.0.1:5432/edgeos?sslmode=disable"
+	endpoint := startPostgres(t, n, "127.0.0.1")
 	n.Start(append([]string{"server", "--data-dir", n.DataDir, "--write-kubeconfig", n.Kubeconfig, "--datastore-endpoint", endpoint}, n.NodeFlags()...)...)
 	cs := n.WaitReady()
 
@@ -55,7 +38,7 @@ func TestPostgresDatastore(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(n.DataDir, "server/db/state.db")); err == nil {
 		t.Error("a SQLite database was created although --datastore-endpoint names PostgreSQL")
 	}
-	for _, lease := range []string{"kube-controller-manager", "kube-scheduler"} {
+	for _, lease := range []string{"kube-controller-manager", "kube-scheduler", "edgeos-controllers"} {
 		eventually(t, lease+" takes its leader lease", func(ctx context.Context) (bool, error) {
 			_, err := cs.CoordinationV1().Leases("kube-system").Get(ctx, lease, metav1.GetOptions{})
 			return err == nil, err
@@ -66,7 +49,42 @@ func TestPostgresDatastore(t *testing.T) {
 	}
 }
 
-func asPostgres(t *testing.T, argv ...string) {
+// startPostgres runs a PostgreSQL server in node n's namespace, listening
+// on addr, until the test ends, and returns the datastore endpoint of a
+// database in it.
+func startPostgres(t *testing.T, n *harness.Node, addr string) string {
+	t.Helper()
+	bins, _ := filepath.Glob("/usr/lib/postgresql/*/bin/postgres")
+	if len(bins) == 0 {
+		t.Fatal("PostgreSQL server not installed (scripts/test-deps.sh installs it)")
+	}
+	pgBin := filepath.Dir(bins[len(bins)-1])
+	// PostgreSQL runs as its own user, which cannot enter the test's 0700
+	// scratch dirs: it gets a directory of its own.
+	pgData, err := os.MkdirTemp("", "eos-pgdata-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(pgData) })
+	mustRun(t, "chown", "postgres:", pgData)
+	mustRun(t, "runuser", "-u", "postgres", "--", filepath.Join(pgBin, "initdb"), "-D", pgData, "--auth=trust", "-U", "postgres")
+	// trust from the harness's subnet too: the servers of a test reach it
+	// across the bridge (appended: the file stays PostgreSQL's)
+	hba, err := os.OpenFile(filepath.Join(pgData, "pg_hba.conf"), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = fmt.Fprintf(hba, "host all all %s/24 trust\n", addr)
+	if err := errors.Join(err, hba.Close()); err != nil {
+		t.Fatal(err)
+	}
+	n.Background("runuser", "-u", "postgres", "--", filepath.Join(pgBin, "postgres"), "-D", pgData,
+		"-c", "listen_addresses="+addr, "-c", "port=5432", "-c", "unix_socket_directories="+pgData, "-c", "fsync=off")
+	return "postgres://postgres@" + addr + ":5432/edgeos?sslmode=disable"
+}
+
+// mustRun runs a command on the host and fails the test if it fails.
+func mustRun(t *testing.T, argv ...string) {
 	t.Helper()
 	if out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput(); err != nil {
 		t.Fatalf("%v: %v\n%s", argv, err, out)
