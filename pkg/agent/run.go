@@ -17,12 +17,12 @@ import (
 	"github.com/edgeos/edgeos/pkg/config"
 	"github.com/edgeos/edgeos/pkg/datadir"
 	"github.com/edgeos/edgeos/pkg/join"
+	"github.com/edgeos/edgeos/pkg/kubeconfig"
 	"github.com/edgeos/edgeos/pkg/logforward"
 	"github.com/edgeos/edgeos/pkg/pki"
 	"github.com/edgeos/edgeos/pkg/renewal"
 	"github.com/edgeos/edgeos/pkg/telemetry"
 	"github.com/sirupsen/logrus"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
@@ -106,13 +106,9 @@ func RunAgent(ctx context.Context, a config.CompletedAgent, ready func(), ownLog
 
 // discoverServers learns the cluster's servers with the identity of
 // edgeos's own node-side workers, through the load balancer itself.
-func discoverServers(kubeconfig string) func(context.Context, func([]string)) error {
+func discoverServers(path string) func(context.Context, func([]string)) error {
 	return func(ctx context.Context, found func([]string)) error {
-		rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-		if err != nil {
-			return err
-		}
-		cs, err := kubernetes.NewForConfig(rc)
+		cs, err := kubeconfig.Client(path)
 		if err != nil {
 			return err
 		}
@@ -123,8 +119,9 @@ func discoverServers(kubeconfig string) func(context.Context, func([]string)) er
 // readyz checks a server by its /readyz, with the identity of edgeos's
 // node-side workers, over one kept-alive connection per server: a server
 // whose apiserver answers but cannot serve (its datastore out of reach)
-// counts as down, and no check costs a TLS handshake.
-func readyz(kubeconfig string) func(context.Context, string) error {
+// counts as down, and no check costs a TLS handshake. The transport is the
+// process's (component.Shared), as kubeconfig.Client's.
+func readyz(path string) func(context.Context, string) error {
 	var mu sync.Mutex
 	clients := map[string]*http.Client{}
 	client := func(server string) (*http.Client, error) {
@@ -133,12 +130,13 @@ func readyz(kubeconfig string) func(context.Context, string) error {
 		if c := clients[server]; c != nil {
 			return c, nil
 		}
-		rc, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+		rc, err := clientcmd.BuildConfigFromFlags("", path)
 		if err != nil {
 			return nil, err
 		}
 		rc.Host = "https://" + server
-		c, err := rest.HTTPClientFor(rc)
+		var c *http.Client
+		component.Shared(func() { c, err = rest.HTTPClientFor(rc) })
 		if err != nil {
 			return nil, err
 		}
