@@ -78,7 +78,7 @@ func TestHAEtcd(t *testing.T) {
 // runHA is TestHA on the datastore at endpoint; versions counts the
 // versions of the cluster's keys stored there.
 func runHA(t *testing.T, c *harness.Cluster, endpoint string, versions func() string) {
-	s1, s2, ag := c.AddNode("server1"), c.AddNode("server2"), c.AddNode("agent")
+	s1, s2, s3, ag := c.AddNode("server1"), c.AddNode("server2"), c.AddNode("server3"), c.AddNode("agent")
 	ag.AddImage("echo.tar", images.Build(t, "echo"))
 	var tok string
 	start := func(n *harness.Node) kubernetes.Interface {
@@ -148,10 +148,18 @@ func runHA(t *testing.T, c *harness.Cluster, endpoint string, versions func() st
 			t.Errorf("%s took edgeos's controllers back from %s (%v)", down.Name, up.Name, err)
 		}
 	}
+
+	// a third server, given only the endpoint and the token
+	s3.Start(s3.ServerArgs("--disable-agent", "--datastore-endpoint", endpoint, "--token", tok)...)
+	cs3 := s3.WaitReady()
+	if !bytes.Equal(readFile(t, filepath.Join(s1.DataDir, "server", "tls", "server-ca.crt")), readFile(t, filepath.Join(s3.DataDir, "server", "tls", "server-ca.crt"))) {
+		t.Error("server3's CA differs from server1's")
+	}
+	nodeReady(t, cs3, ag.Name, time.Time{})
 	if code := ag.Stop(); code != 0 {
 		t.Errorf("agent exit code %d", code)
 	}
-	for _, n := range []*harness.Node{s1, s2} {
+	for _, n := range []*harness.Node{s1, s2, s3} {
 		if code := n.Stop(); code != 0 {
 			t.Errorf("%s exit code %d after SIGTERM", n.Name, code)
 		}

@@ -5,13 +5,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/edgeos/edgeos/tests/harness"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // TestMySQLDatastore is a smoke test of MariaDB (Debian's mariadb-server)
@@ -23,24 +19,9 @@ func TestMySQLDatastore(t *testing.T) {
 	endpoint, socket := startMariaDB(t, db)
 	n.Start(n.ServerArgs("--disable-agent", "--datastore-endpoint", endpoint)...)
 	cs := n.WaitReady()
-	ctx := context.Background()
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "mysql-check", Namespace: "default"}, Data: map[string]string{"a": "b"}}
-	if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	r := db.Shell(`mariadb --socket ` + socket + ` -u root -N -e "select count(*) from edgeos.kine where name = '/registry/configmaps/default/mysql-check'"`)
-	if got, _ := strconv.Atoi(strings.TrimSpace(r.Stdout)); r.ExitCode != 0 || got < 1 {
-		t.Fatalf("the ConfigMap is not in MariaDB: %+v", r)
-	}
-	for _, lease := range []string{"kube-controller-manager", "kube-scheduler", "edgeos-controllers"} {
-		eventually(t, lease+" takes its leader lease", func(ctx context.Context) (bool, error) {
-			_, err := cs.CoordinationV1().Leases("kube-system").Get(ctx, lease, metav1.GetOptions{})
-			return err == nil, err
-		})
-	}
-	if code := n.Stop(); code != 0 {
-		t.Errorf("exit code %d after SIGTERM", code)
-	}
+	checkExternalDatastore(t, n, cs, func(key string) harness.Result {
+		return db.Shell(`mariadb --socket ` + socket + ` -u root -N -e "select count(*) from edgeos.kine where name = '` + key + `'"`)
+	})
 }
 
 // startMariaDB runs MariaDB in node n's namespace until the test ends,

@@ -14,6 +14,7 @@ import (
 	"github.com/edgeos/edgeos/tests/harness"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 // TestPostgresDatastore runs the server on a real PostgreSQL in the node's
@@ -26,17 +27,28 @@ func TestPostgresDatastore(t *testing.T) {
 	n.Start(append([]string{"server", "--data-dir", n.DataDir, "--write-kubeconfig", n.Kubeconfig, "--datastore-endpoint", endpoint}, n.NodeFlags()...)...)
 	cs := n.WaitReady()
 
+	checkExternalDatastore(t, n, cs, func(key string) harness.Result {
+		return n.Shell(`psql -h 127.0.0.1 -U postgres -d edgeos -tAc "select count(*) from kine where name = '` + key + `'"`)
+	})
+}
+
+// checkExternalDatastore: a server on an external datastore keeps its
+// objects there (rows counts a key's rows in it), makes no SQLite file,
+// and elects its leaders as servers sharing the datastore would; then it
+// stops cleanly.
+func checkExternalDatastore(t *testing.T, n *harness.Node, cs kubernetes.Interface, rows func(key string) harness.Result) {
+	t.Helper()
 	ctx := context.Background()
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "pg-check", Namespace: "default"}, Data: map[string]string{"a": "b"}}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "datastore-check", Namespace: "default"}, Data: map[string]string{"a": "b"}}
 	if _, err := cs.CoreV1().ConfigMaps("default").Create(ctx, cm, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	r := n.Shell(`psql -h 127.0.0.1 -U postgres -d edgeos -tAc "select count(*) from kine where name = '/registry/configmaps/default/pg-check'"`)
+	r := rows("/registry/configmaps/default/datastore-check")
 	if got, _ := strconv.Atoi(strings.TrimSpace(r.Stdout)); r.ExitCode != 0 || got < 1 {
-		t.Fatalf("the ConfigMap is not in PostgreSQL: %+v", r)
+		t.Fatalf("the ConfigMap is not in the datastore: %+v", r)
 	}
 	if _, err := os.Stat(filepath.Join(n.DataDir, "server/db/state.db")); err == nil {
-		t.Error("a SQLite database was created although --datastore-endpoint names PostgreSQL")
+		t.Error("a SQLite database was created although --datastore-endpoint names another datastore")
 	}
 	for _, lease := range []string{"kube-controller-manager", "kube-scheduler", "edgeos-controllers"} {
 		eventually(t, lease+" takes its leader lease", func(ctx context.Context) (bool, error) {
