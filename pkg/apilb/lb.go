@@ -126,7 +126,10 @@ func (l *LB) accept(ctx context.Context, ln net.Listener, wg *sync.WaitGroup) {
 // serve forwards one client connection to the first server that takes it.
 func (l *LB) serve(ctx context.Context, client net.Conn) {
 	defer client.Close()
-	d := net.Dialer{Timeout: l.cfg.DialTimeout, KeepAliveConfig: keepAlive}
+	// keep-alives find a server that vanished without closing its
+	// connections (a pulled cable) within about half a minute
+	d := net.Dialer{Timeout: l.cfg.DialTimeout, KeepAliveConfig: net.KeepAliveConfig{
+		Enable: true, Idle: 15 * time.Second, Interval: 5 * time.Second, Count: 3}}
 	for _, srv := range l.candidates() {
 		up, err := d.DialContext(ctx, "tcp", srv)
 		if err != nil {
@@ -144,10 +147,6 @@ func (l *LB) serve(ctx context.Context, client net.Conn) {
 		return
 	}
 }
-
-// keepAlive finds a server that vanished without closing its connections
-// (a pulled cable) within about half a minute.
-var keepAlive = net.KeepAliveConfig{Enable: true, Idle: 15 * time.Second, Interval: 5 * time.Second, Count: 3}
 
 // pipe copies both ways until either side ends, then ends both.
 func pipe(a, b net.Conn) {
