@@ -84,7 +84,10 @@ func (s *Server) identity(ctx context.Context, ds *datastore.Datastore) (token.T
 		// Another server stored its cluster between this one's look and its
 		// store: drop what this start made and take that cluster's.
 		logrus.Info("Another server stored the cluster's keys first; taking them")
-		if err := errors.Join(keys.Remove(), os.Remove(s.paths.token())); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := keys.Remove(); err != nil {
+			return token.Token{}, false, err
+		}
+		if err := os.Remove(s.paths.token()); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return token.Token{}, false, err
 		}
 	}
