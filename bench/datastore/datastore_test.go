@@ -24,6 +24,7 @@ import (
 	"github.com/k3s-io/kine/pkg/endpoint"
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/edgeos/edgeos/pkg/component/componenttest"
 	"github.com/edgeos/edgeos/pkg/datastore"
 )
 
@@ -133,24 +134,11 @@ func fileSize(b *testing.B, path string) int64 {
 // runEdgeos runs edgeos's datastore on dir until it is ready; stop ends
 // it and waits.
 func runEdgeos(b *testing.B, dir string) (*clientv3.Client, func()) {
-	ctx, cancel := context.WithCancel(context.Background())
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() {
-		done <- datastore.New(datastore.Config{Dir: dir}).Run(ctx, func() { close(ready) })
-	}()
-	select {
-	case <-ready:
-	case err := <-done:
-		b.Fatal(err)
-	}
+	stop := componenttest.Run(b, datastore.New(datastore.Config{Dir: dir}))
 	cli, stopCli := client(b, dir)
 	return cli, func() {
 		stopCli()
-		cancel()
-		if err := <-done; err != nil {
-			b.Fatal(err)
-		}
+		stop()
 	}
 }
 

@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/component/componenttest"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/utils/ptr"
 )
@@ -167,20 +168,7 @@ func runLB(t *testing.T, cfg Config) *LB {
 	t.Helper()
 	cfg.Listen, cfg.CheckInterval, cfg.DialTimeout = freeAddr(t), 20*time.Millisecond, time.Second
 	l := New(cfg)
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, done := make(chan struct{}), make(chan error, 1)
-	go func() { done <- l.Run(ctx, func() { close(ready) }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatal(err)
-	}
+	componenttest.Run(t, l)
 	return l
 }
 

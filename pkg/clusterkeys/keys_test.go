@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/edgeos/edgeos/pkg/component/componenttest"
 	"github.com/edgeos/edgeos/pkg/datastore"
 )
 
@@ -74,22 +75,9 @@ func sameStrings(a, b []string) bool {
 // TestKeysThroughKine shares the files between server directories through
 // a real kine on SQLite.
 func TestKeysThroughKine(t *testing.T) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx := context.Background()
 	ds := datastore.New(datastore.Config{Dir: t.TempDir()})
-	ready := make(chan struct{})
-	done := make(chan error, 1)
-	go func() { done <- ds.Run(ctx, func() { close(ready) }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatal(err)
-	}
+	componenttest.Run(t, ds)
 	cli, err := ds.Client()
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/component/componenttest"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -17,20 +18,8 @@ import (
 // own checkpoint (compactCheckpointOff).
 func TestNoCheckpointAfterCompaction(t *testing.T) {
 	dir := t.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	ready, done := make(chan struct{}), make(chan error, 1)
-	go func() { done <- New(Config{Dir: dir}).Run(ctx, func() { close(ready) }) }()
-	t.Cleanup(func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Error(err)
-		}
-	})
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatal(err)
-	}
+	componenttest.Run(t, New(Config{Dir: dir}))
+	ctx := context.Background()
 	cli, err := clientv3.New(clientv3.Config{Endpoints: []string{"unix://" + filepath.Join(dir, "kine.sock")}, DialTimeout: 10 * time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package logforward
 
 import (
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/component/componenttest"
 	"github.com/edgeos/edgeos/pkg/logforward/endpoint"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -111,25 +111,11 @@ func (r *receiver) waitFor(pod string, n int) []string {
 	}
 }
 
-// runForwarder runs a forwarder until the returned stop is called.
+// runForwarder runs a forwarder until the returned stop is called (or the
+// test ends).
 func runForwarder(t *testing.T, cfg Config) (stop func()) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	f := New(cfg)
-	done := make(chan error, 1)
-	ready := make(chan struct{})
-	go func() { done <- f.Run(ctx, func() { close(ready) }) }()
-	select {
-	case <-ready:
-	case err := <-done:
-		t.Fatalf("forwarder ended: %v", err)
-	}
-	return func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("forwarder: %v", err)
-		}
-	}
+	return componenttest.Run(t, New(cfg))
 }
 
 // Every line of a pod arrives, labelled, in order: also when the endpoint
