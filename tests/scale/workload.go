@@ -117,7 +117,7 @@ func (w Workload) WaitSettled(tb testing.TB, cs kubernetes.Interface, limit time
 				want := *d.Spec.Replicas
 				st := d.Status
 				if st.ObservedGeneration != d.Generation || st.UpdatedReplicas != want || st.AvailableReplicas != want || st.Replicas != want {
-					return false, fmt.Sprintf("%s/%s not settled: want %d, %+v", d.Namespace, d.Name, want, st)
+					return false, fmt.Sprintf("%s/%s not settled: want %d, %+v; %s", d.Namespace, d.Name, want, st, podsOf(ctx, cs, d))
 				}
 				pods += int(want)
 			}
@@ -125,4 +125,44 @@ func (w Workload) WaitSettled(tb testing.TB, cs kubernetes.Interface, limit time
 		return true, ""
 	})
 	return pods
+}
+
+// podsOf says where a Deployment's pods are, for a Deployment that does
+// not settle: how many of them per phase, how many are not scheduled and
+// how many are not ready, and its ReplicaSets' status.
+func podsOf(ctx context.Context, cs kubernetes.Interface, d appsv1.Deployment) string {
+	sel := metav1.FormatLabelSelector(d.Spec.Selector)
+	pods, err := cs.CoreV1().Pods(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return "pods: " + err.Error()
+	}
+	phases := map[corev1.PodPhase]int{}
+	var unscheduled, unready, deleting int
+	for _, p := range pods.Items {
+		phases[p.Status.Phase]++
+		if p.Spec.NodeName == "" {
+			unscheduled++
+		}
+		if p.DeletionTimestamp != nil {
+			deleting++
+		}
+		ready := false
+		for _, c := range p.Status.Conditions {
+			if c.Type == corev1.PodReady && c.Status == corev1.ConditionTrue {
+				ready = true
+			}
+		}
+		if !ready {
+			unready++
+		}
+	}
+	out := fmt.Sprintf("%d pods by phase %v, %d not scheduled, %d not ready, %d being deleted", len(pods.Items), phases, unscheduled, unready, deleting)
+	rss, err := cs.AppsV1().ReplicaSets(d.Namespace).List(ctx, metav1.ListOptions{LabelSelector: sel})
+	if err != nil {
+		return out + "; replica sets: " + err.Error()
+	}
+	for _, rs := range rss.Items {
+		out += fmt.Sprintf("; %s: spec %d, generation %d, %+v", rs.Name, ptr.Deref(rs.Spec.Replicas, 0), rs.Generation, rs.Status)
+	}
+	return out
 }
