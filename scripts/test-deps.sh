@@ -13,7 +13,8 @@ command -v pkg-config >/dev/null || need+=(pkg-config)
 # run: kube-proxy, hostPorts and pod egress program iptables
 command -v iptables >/dev/null || need+=(iptables)
 command -v mount >/dev/null  || need+=(mount)
-# test: namespaces, lint, the install test, PostgreSQL, the scale test
+# test: namespaces, lint, the install test, PostgreSQL, the scale test,
+# NetworkPolicy
 if [[ ${1:-} != run ]]; then
   command -v ip >/dev/null     || need+=(iproute2)
   command -v curl >/dev/null   || need+=(curl ca-certificates)
@@ -27,6 +28,7 @@ if [[ ${1:-} != run ]]; then
   command -v etcd >/dev/null   || need+=(etcd-server)   # the HA test's other datastore
   command -v mariadbd >/dev/null || need+=(mariadb-server)   # the MySQL smoke test
   command -v sqlite3 >/dev/null || need+=(sqlite3)   # the scale test reads the datastore
+  command -v nft >/dev/null     || need+=(nftables)  # the NetworkPolicy test reads edgeos's table
 fi
 
 if ((${#need[@]})); then

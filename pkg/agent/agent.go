@@ -25,6 +25,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/join"
 	"github.com/edgeos/edgeos/pkg/logforward"
 	"github.com/edgeos/edgeos/pkg/mirror"
+	"github.com/edgeos/edgeos/pkg/netpol"
 	"github.com/edgeos/edgeos/pkg/pageout"
 	"github.com/edgeos/edgeos/pkg/pause"
 	"github.com/edgeos/edgeos/pkg/registries"
@@ -176,6 +177,13 @@ func Components(cfg Config) ([]component.Component, error) {
 		}))
 	} else {
 		logrus.Infof("--cni %s: the node stays NotReady until a CNI config appears in %s", cfg.Node.CNI, cniConfDir)
+	}
+	if cfg.Node.CNI == config.CNIEdgeos {
+		// the rules follow the addresses edgeos's pod network gives;
+		// another CNI brings its own enforcement
+		cs = append(cs, netpol.New(netpol.Config{
+			NodeName: cfg.NodeName, Kubeconfig: cfg.agentKubeconfig(), Off: cfg.Cluster.DisableNetworkPolicy,
+		}))
 	}
 	cs = append(cs, proxy, ingress.NewNode(ingress.NodeConfig{
 		NodeName:       cfg.NodeName,

@@ -78,6 +78,9 @@ type NodeConfig struct {
 	// DisableLocalStorage says the server runs with --disable
 	// local-storage: nodes keep no local-path volumes.
 	DisableLocalStorage bool `json:"disableLocalStorage,omitempty"`
+	// DisableNetworkPolicy says the server runs with --disable
+	// network-policy: nodes enforce no NetworkPolicy and remove their rules.
+	DisableNetworkPolicy bool `json:"disableNetworkPolicy,omitempty"`
 	// KubeletCA is the PEM CA that signs node serving certificates, which
 	// nodes verify one another's registry mirrors by.
 	KubeletCA string `json:"kubeletCA,omitempty"`

@@ -104,15 +104,16 @@ func (s *Server) nodePassword(dir string) (string, error) {
 // clusterInfo is what nodes are told about the cluster.
 func (s *Server) clusterInfo() bootstrap.NodeConfig {
 	return bootstrap.NodeConfig{
-		ClusterCIDR:         s.cfg.ClusterCIDR,
-		ServiceCIDR:         s.cfg.ServiceCIDR,
-		ClusterDNS:          s.cfg.ClusterDNS,
-		ClusterDomain:       s.cfg.ClusterDomain,
-		ClientCA:            string(s.certs.clientCA.PEM()),
-		DisableDNS:          s.cfg.Disabled("dns"),
-		DisableLocalStorage: s.cfg.Disabled("local-storage"),
-		KubeletCA:           string(s.certs.kubeletCA.PEM()),
-		EmbeddedRegistry:    s.cfg.EmbeddedRegistry,
+		ClusterCIDR:          s.cfg.ClusterCIDR,
+		ServiceCIDR:          s.cfg.ServiceCIDR,
+		ClusterDNS:           s.cfg.ClusterDNS,
+		ClusterDomain:        s.cfg.ClusterDomain,
+		ClientCA:             string(s.certs.clientCA.PEM()),
+		DisableDNS:           s.cfg.Disabled("dns"),
+		DisableLocalStorage:  s.cfg.Disabled("local-storage"),
+		DisableNetworkPolicy: s.cfg.Disabled("network-policy"),
+		KubeletCA:            string(s.certs.kubeletCA.PEM()),
+		EmbeddedRegistry:     s.cfg.EmbeddedRegistry,
 	}
 }
 

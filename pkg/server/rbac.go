@@ -14,7 +14,8 @@ import (
 // agentRole is what edgeos's node-side workers may do: the overlay watches
 // Nodes, the cluster DNS watches Services and EndpointSlices, local storage
 // manages the PersistentVolumes it provisions and publishes its node's
-// free space, the ingress proxy watches Ingresses and their class. A node's
+// free space, the ingress proxy watches Ingresses and their class, the
+// NetworkPolicy enforcement watches policies, pods and namespaces. A node's
 // own kubelet identity may read no Node but its own, hence a role of
 // edgeos's.
 const agentRole = "edgeos:agent"
@@ -25,7 +26,8 @@ var agentRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{"discovery.k8s.io"}, Resources: []string{"endpointslices"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{""}, Resources: []string{"persistentvolumes"}, Verbs: []string{"get", "list", "watch", "delete"}},
 	{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
-	{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses", "ingressclasses"}, Verbs: []string{"get", "list", "watch"}},
+	{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses", "ingressclasses", "networkpolicies"}, Verbs: []string{"get", "list", "watch"}},
+	{APIGroups: []string{""}, Resources: []string{"pods", "namespaces"}, Verbs: []string{"list", "watch"}},
 }
 
 // agentSecretRules let the ingress proxies read the one Secret that holds

@@ -2,8 +2,9 @@
 // there (`edgeos killall`, `edgeos uninstall`): the edgeos process, its
 // containerd and shims and every container under them, the mounts of pods
 // and of the runtime, the pod network's links, the cluster DNS address and
-// the iptables rules of edgeos and kube-proxy; and, to uninstall, the data
-// dir and the configuration directory. Every step works on what it finds,
+// the iptables rules of edgeos and kube-proxy, edgeos's nftables table of
+// NetworkPolicy rules; and, to uninstall, the data dir and the
+// configuration directory. Every step works on what it finds,
 // so a second run, or a run where edgeos never started, changes nothing
 // and succeeds.
 //
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/edgeos/edgeos/pkg/cni"
+	"github.com/edgeos/edgeos/pkg/netpol"
 )
 
 // Config says which edgeos to stop.
@@ -57,6 +59,7 @@ func Killall(cfg Config) error {
 	errs = append(errs, removeLinks(cfg, cni.Bridge, cni.VXLANDevice))
 	errs = append(errs, removeAddresses(cfg, dns))
 	errs = append(errs, removeRules(cfg))
+	errs = append(errs, netpol.Remove())
 	return errors.Join(errs...)
 }
 

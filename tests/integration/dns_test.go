@@ -113,10 +113,6 @@ func TestClusterDNS(t *testing.T) {
 }
 
 func podReady(p corev1.Pod) bool {
-	for _, c := range p.Status.Conditions {
-		if c.Type == corev1.PodReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
+	c := readyOf(&p)
+	return c != nil && c.Status == corev1.ConditionTrue
 }

@@ -154,6 +154,16 @@ func nodeReady(t *testing.T, cs kubernetes.Interface, name string, since time.Ti
 	return node
 }
 
+// readyOf is the pod's Ready condition, nil before it has one.
+func readyOf(p *corev1.Pod) *corev1.PodCondition {
+	for i := range p.Status.Conditions {
+		if p.Status.Conditions[i].Type == corev1.PodReady {
+			return &p.Status.Conditions[i]
+		}
+	}
+	return nil
+}
+
 func readyCondition(n *corev1.Node) *corev1.NodeCondition {
 	for i := range n.Status.Conditions {
 		if n.Status.Conditions[i].Type == corev1.NodeReady {
