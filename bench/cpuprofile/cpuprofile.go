@@ -26,11 +26,13 @@ const (
 	GC        = "Go runtime: garbage collection"
 )
 
-// launchers start goroutines for other packages' periodic work; the owner
-// is the package that asked for it.
+// launchers start goroutines for other packages' work (periodic, or in
+// parallel pieces: workqueue.ParallelizeUntil, which the scheduler filters
+// and scores nodes with); the owner is the package that asked for it.
 var launchers = []string{
 	"k8s.io/apimachinery/pkg/util/wait",
 	"k8s.io/apimachinery/pkg/util/runtime",
+	"k8s.io/client-go/util/workqueue",
 }
 
 // Share is one owner's CPU time in the profile.

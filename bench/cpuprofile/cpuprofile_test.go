@@ -28,6 +28,11 @@ func TestOwner(t *testing.T) {
 		// only a launcher: the poll loop's own timer
 		{[]string{"runtime.goexit", "k8s.io/apimachinery/pkg/util/wait.PollUntilContextCancel", "k8s.io/apimachinery/pkg/util/wait.loopConditionUntilContext", "time.NewTimer"},
 			"k8s.io/apimachinery/pkg/util/wait"},
+		// the scheduler's filters, run in pieces by the workqueue package;
+		// a work queue's own loop
+		{[]string{"runtime.goexit", "k8s.io/client-go/util/workqueue.ParallelizeUntil.func1",
+			"k8s.io/kubernetes/pkg/scheduler.(*Scheduler).findNodesThatPassFilters.func2", "runtime.mallocgc"}, "k8s.io/kubernetes/pkg/scheduler"},
+		{[]string{"runtime.goexit", "k8s.io/client-go/util/workqueue.(*Typed[go.shape.string]).updateUnfinishedWorkLoop", "time.Sleep"}, "k8s.io/client-go/util/workqueue"},
 		{[]string{"runtime.goexit", "os/signal.loop", "os/signal.signal_recv"}, "Go runtime and standard library: os/signal.loop"},
 		{nil, "unknown (no stack)"},
 	} {

@@ -120,7 +120,7 @@ func run(b *testing.B, kwok scale.Kwok, nodes, pods int, churn scale.Churn) resu
 		w.Create(b, cs)
 		profiling.Go(func() {
 			time.Sleep(10 * time.Second)
-			r.createProfile = profileCPU(ctx, cs, 30*time.Second)
+			r.createProfile = profileCPU(ctx, cs, 30*time.Second, fmt.Sprintf("creation-%d.pprof", nodes))
 		})
 		w.WaitSettled(b, cs, 90*time.Minute)
 	})
@@ -130,7 +130,7 @@ func run(b *testing.B, kwok scale.Kwok, nodes, pods int, churn scale.Churn) resu
 		var wg sync.WaitGroup
 		wg.Go(func() {
 			time.Sleep(churn.Duration / 3)
-			r.profile = profileCPU(ctx, cs, min(30*time.Second, churn.Duration/3))
+			r.profile = profileCPU(ctx, cs, min(30*time.Second, churn.Duration/3), fmt.Sprintf("churn-%d.pprof", nodes))
 		})
 		r.report = churn.Run(ctx, cs, w)
 		wg.Wait()
@@ -161,12 +161,19 @@ func run(b *testing.B, kwok scale.Kwok, nodes, pods int, churn scale.Churn) resu
 }
 
 // profileCPU takes a CPU profile of the server's process for d from the
-// apiserver's /debug/pprof and sums it by owner.
-func profileCPU(ctx context.Context, cs kubernetes.Interface, d time.Duration) string {
+// apiserver's /debug/pprof and sums it by owner. With BENCH_SCALE_PROFILES
+// naming a directory, the profile is kept there as name, for `go tool
+// pprof`.
+func profileCPU(ctx context.Context, cs kubernetes.Interface, d time.Duration, name string) string {
 	secs := max(1, int(d.Seconds()))
 	data, err := cs.Discovery().RESTClient().Get().AbsPath("/debug/pprof/profile").Param("seconds", strconv.Itoa(secs)).DoRaw(ctx)
 	if err != nil {
 		return fmt.Sprintf("no profile: %v", err)
+	}
+	if dir := os.Getenv("BENCH_SCALE_PROFILES"); dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			return fmt.Sprintf("no profile kept: %v", err)
+		}
 	}
 	sum, err := cpuprofile.Summarize(data)
 	if err != nil {
