@@ -490,9 +490,9 @@ func podAddr(pod *corev1.Pod) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// chainName names a policy direction's chain: short enough for any
-// kernel's limit (31 characters for chains and sets before 4.15), stable
-// while the policy exists.
+// chainName names a policy direction's chain, and starts the names of
+// its sets and sub-chains: short (a namespace and a name could pass the
+// kernel's 256 characters), stable while the policy exists.
 func chainName(dir string, pol *networkingv1.NetworkPolicy) string {
 	sum := sha256.Sum256([]byte(pol.Namespace + "/" + pol.Name))
 	return dir + "-" + hex.EncodeToString(sum[:8])

@@ -17,7 +17,7 @@ import (
 // TestKillallAndUninstall starts a server by hand, as `make run` does, with
 // a pod (hostPort, volumes, its own network namespace) and a hostNetwork
 // pod: `edgeos killall` leaves no process, mount, link, address, network
-// namespace or iptables rule of edgeos, and keeps the data dir;
+// namespace, iptables rule or nftables table of edgeos, and keeps the data dir;
 // `edgeos uninstall` removes the data dir and /etc/edgeos (an overlay
 // here); both succeed again when there is nothing left to do.
 func TestKillallAndUninstall(t *testing.T) {
@@ -115,7 +115,7 @@ func marked(mark string) []string {
 
 // leftovers lists what of edgeos is on the node: processes, mounts under
 // the data dir or /run/edgeos, links, the cluster DNS address, network
-// namespaces, iptables rules.
+// namespaces, iptables rules, the NetworkPolicy table.
 func leftovers(t *testing.T, n *harness.Node) []string {
 	t.Helper()
 	var left []string
@@ -135,7 +135,8 @@ func leftovers(t *testing.T, n *harness.Node) []string {
 	r := n.Shell(`ip -o link show | grep -E 'edgeos0|edgeos\.1' || true
 ip -o addr show dev lo | grep -F ' 10.43.0.10/' || true
 ls /run/netns 2>/dev/null | sed 's/^/netns /'
-iptables-save | grep -E 'EDGEOS-|KUBE-' | sed 's/^/rule /' | head -3`)
+iptables-save | grep -E 'EDGEOS-|KUBE-' | sed 's/^/rule /' | head -3
+if nft list table inet edgeos-netpol >/dev/null 2>&1; then echo 'nftables table inet edgeos-netpol'; fi`)
 	for _, line := range strings.Split(strings.TrimSpace(r.Stdout), "\n") {
 		if line != "" {
 			left = append(left, line)
