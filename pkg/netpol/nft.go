@@ -1,6 +1,7 @@
 package netpol
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -69,16 +70,20 @@ func (k *kernel) apply(rs Ruleset) error {
 }
 
 // Remove deletes edgeos's table, if there is one: for --disable
-// network-policy and for edgeos's uninstall.
+// network-policy and for edgeos's killall and uninstall. A kernel
+// without nf_tables has none, and that is no error.
 func Remove() error {
 	conn, err := nftables.New()
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
-	t := table()
-	// adding first makes the deletion succeed when there is no table
-	conn.AddTable(t)
-	conn.DelTable(t)
+	if _, err := conn.ListTableOfFamily(TableName, nftables.TableFamilyINet); err != nil {
+		if errors.Is(err, unix.ENOENT) || errors.Is(err, unix.EPROTONOSUPPORT) {
+			return nil
+		}
+		return fmt.Errorf("looking for nftables table %s: %w", TableName, err)
+	}
+	conn.DelTable(table())
 	if err := conn.Flush(); err != nil {
 		return fmt.Errorf("removing nftables table %s: %w", TableName, err)
 	}
