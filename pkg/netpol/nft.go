@@ -10,6 +10,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
 	"golang.org/x/sys/unix"
 )
 
@@ -47,7 +48,7 @@ type kernel struct {
 // it holds. Either is one transaction: a packet sees the old rules or the
 // new, never a mix.
 func (k *kernel) apply(rs Ruleset) error {
-	conn, err := nftables.New()
+	conn, err := nftables.New(nftables.WithSockOptions(bigReceiveBuffer))
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)
 	}
@@ -67,6 +68,26 @@ func (k *kernel) apply(rs Ruleset) error {
 	}
 	k.applied = &rs
 	return nil
+}
+
+// bigReceiveBuffer lets one transaction hold thousands of messages: the
+// kernel answers each with an acknowledgement, all queued on the socket
+// before the first is read, and the default buffer (rmem_default, about
+// 200 KiB) overflows (ENOBUFS) at a few hundred rules. The size is a
+// limit, not an allocation; forcing it past rmem_max takes CAP_NET_ADMIN,
+// which writing nftables takes anyway.
+func bigReceiveBuffer(c *netlink.Conn) error {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUFFORCE, 32<<20)
+	}); err != nil {
+		return err
+	}
+	return serr
 }
 
 // Remove deletes edgeos's table, if there is one: for --disable

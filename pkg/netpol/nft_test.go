@@ -186,3 +186,19 @@ func TestKernelUpdate(t *testing.T) {
 		}
 	})
 }
+
+// TestKernelLarge: 100 policies over 300 pods (about 600 rules and 75
+// sets) go in one transaction; the kernel's acknowledgements of every
+// message do not overflow the socket.
+func TestKernelLarge(t *testing.T) {
+	rs, problems := Plan(large())
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	inNetNS(t, func() {
+		k := &kernel{}
+		if err := k.apply(rs); err != nil {
+			t.Errorf("writing 100 policies' rules: %v", err)
+		}
+	})
+}
