@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"sort"
 
@@ -48,6 +49,10 @@ type kernel struct {
 // it holds. Either is one transaction: a packet sees the old rules or the
 // new, never a mix.
 func (k *kernel) apply(rs Ruleset) error {
+	if k.applied != nil && reflect.DeepEqual(*k.applied, rs) {
+		// most changes of pods (a status, a node's other pods) change no rule
+		return nil
+	}
 	conn, err := nftables.New(nftables.WithSockOptions(bigReceiveBuffer))
 	if err != nil {
 		return fmt.Errorf("nftables: %w", err)

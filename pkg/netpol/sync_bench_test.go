@@ -3,6 +3,7 @@ package netpol
 import (
 	"fmt"
 	"os"
+	"reflect"
 	"runtime"
 	"testing"
 	"time"
@@ -26,7 +27,8 @@ func large() View {
 	for i := range 300 {
 		ns := fmt.Sprintf("ns%d", i%10)
 		lbls := map[string]string{"app": fmt.Sprintf("app%d", i%20), "role": []string{"web", "client", "db"}[i%3]}
-		v.Pods = append(v.Pods, pod(ns, fmt.Sprintf("p%d", i), fmt.Sprintf("n%d", i%3), fmt.Sprintf("10.42.%d.%d", i%3, 10+i/3), lbls, http))
+		// nodes by tens, so that every role has pods on this node
+		v.Pods = append(v.Pods, pod(ns, fmt.Sprintf("p%d", i), fmt.Sprintf("n%d", (i/10)%3), fmt.Sprintf("10.42.%d.%d", i/100, 10+i%100), lbls, http))
 	}
 	for i := range 100 {
 		ns := fmt.Sprintf("ns%d", i%10)
@@ -83,9 +85,22 @@ func BenchmarkSync(b *testing.B) {
 	withPod := large()
 	withPod.Pods = append(withPod.Pods, pod("ns1", "new", "n0", "10.42.0.250", map[string]string{"app": "app1", "role": "web"}))
 	newPod, _ := Plan(withPod)
+	if reflect.DeepEqual(newPod, rs) {
+		b.Fatal("the new pod changes no rule")
+	}
+	// a namespaceSelector policy that selects pods of this node picks
+	// another team
 	changed := large()
-	changed.Policies[5].Spec.Ingress[0].From[0].NamespaceSelector = sel("team", "t0")
+	for i, pol := range changed.Policies {
+		if _, ok := rs.Chains[chainName("in", pol)]; ok && i%4 == 1 {
+			pol.Spec.Ingress[0].From[0].NamespaceSelector = sel("team", "t9")
+			break
+		}
+	}
 	newPolicy, _ := Plan(changed)
+	if reflect.DeepEqual(newPolicy, rs) {
+		b.Fatal("the changed policy changes no rule")
+	}
 	for _, c := range []struct {
 		name     string
 		from, to Ruleset
