@@ -81,10 +81,7 @@ FUZZ     := ./pkg/dns:FuzzReply ./pkg/configfile:FuzzParse ./pkg/token:FuzzParse
             ./pkg/logforward:FuzzSpoolSegment ./pkg/clusterkeys:FuzzOpen
 FUZZTIME ?= 1m
 fuzz: $(GENERATED)
-	@for t in $(FUZZ); do \
-	  echo "fuzz $$t for $(FUZZTIME)"; \
-	  $(GO) test -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) "$${t%%:*}" || exit 1; \
-	done
+	GO=$(GO) FUZZTIME=$(FUZZTIME) scripts/fuzz.sh $(FUZZ)
 
 fuzz-short:
 	$(MAKE) fuzz FUZZTIME=10s

@@ -52,6 +52,12 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 		return nil
 	}
 	ready()
+	if err := probe(); err != nil {
+		// told once: a pass retried every few seconds would say it forever
+		logrus.Warnf("NetworkPolicy: not enforced on this node: %v", err)
+		<-ctx.Done()
+		return nil
+	}
 	if _, err := os.Stat("/proc/sys/net/bridge/bridge-nf-call-iptables"); err != nil {
 		logrus.Warnf("NetworkPolicy: br_netfilter is not loaded, so traffic between two pods of this node passes unfiltered (modprobe br_netfilter)")
 	}

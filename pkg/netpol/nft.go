@@ -95,6 +95,20 @@ func bigReceiveBuffer(c *netlink.Conn) error {
 	return serr
 }
 
+// probe fails when this kernel has no nf_tables to write rules into.
+func probe() error {
+	conn, err := nftables.New()
+	if err != nil {
+		return err
+	}
+	if _, err := conn.ListTablesOfFamily(nftables.TableFamilyINet); errors.Is(err, unix.EPROTONOSUPPORT) {
+		return fmt.Errorf("the kernel has no nf_tables (CONFIG_NF_TABLES, CONFIG_NF_TABLES_INET)")
+	} else if err != nil {
+		return fmt.Errorf("nftables: %w", err)
+	}
+	return nil
+}
+
 // Remove deletes edgeos's table, if there is one: for --disable
 // network-policy and for edgeos's killall and uninstall. A kernel
 // without nf_tables has none, and that is no error.

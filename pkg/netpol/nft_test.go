@@ -146,6 +146,9 @@ func TestKernelUpdate(t *testing.T) {
 		return
 	}
 	inNetNS(t, func() {
+		if err := probe(); err != nil {
+			t.Errorf("probe on a kernel with nf_tables: %v", err)
+		}
 		k := &kernel{}
 		for i, v := range steps {
 			rs, _ := Plan(v)
