@@ -3,6 +3,8 @@ package ingress
 import (
 	"crypto/tls"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 
@@ -51,7 +53,7 @@ func usableCerts(ours []*networkingv1.Ingress, secrets map[string]*corev1.Secret
 func certificatesData(pairs map[string][2][]byte) (data map[string][]byte, left []string) {
 	data = map[string][]byte{}
 	size := 0
-	for _, k := range sortedKeys(pairs) {
+	for _, k := range slices.Sorted(maps.Keys(pairs)) {
 		p := pairs[k]
 		if size += len(p[0]) + len(p[1]); size > maxCertificateBytes {
 			left = append(left, k)

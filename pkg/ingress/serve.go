@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"errors"
 	"fmt"
+	"maps"
 	"math/big"
 	"net"
 	"net/http"
@@ -76,7 +77,7 @@ func (l *listeners) set(ports Ports) error {
 		}
 	}
 	var errs []error
-	for _, addr := range sortedKeys(want) {
+	for _, addr := range slices.Sorted(maps.Keys(want)) {
 		if l.running[addr] != nil {
 			continue
 		}
@@ -138,15 +139,6 @@ func shutdown(srv *http.Server) {
 	if err := srv.Shutdown(ctx); err != nil {
 		_ = srv.Close()
 	}
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // selfSigned is the certificate served to a client whose server name no

@@ -3,10 +3,11 @@ package netpol
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"net"
 	"net/netip"
 	"reflect"
 	"slices"
-	"sort"
 
 	"github.com/google/nftables"
 	"github.com/google/nftables/binaryutil"
@@ -148,20 +149,20 @@ func (w *writer) replace(rs Ruleset) {
 	w.conn.AddTable(w.table)
 	w.conn.DelTable(w.table)
 	w.conn.AddTable(w.table)
-	for _, name := range sortedKeys(rs.Sets) {
+	for _, name := range slices.Sorted(maps.Keys(rs.Sets)) {
 		w.fail(w.conn.AddSet(w.set(name), elements(rs.Sets[name])))
 	}
-	for _, name := range sortedKeys(rs.Chains) {
+	for _, name := range slices.Sorted(maps.Keys(rs.Chains)) {
 		w.conn.AddChain(w.chain(name))
 	}
-	for _, name := range sortedKeys(rs.Chains) {
+	for _, name := range slices.Sorted(maps.Keys(rs.Chains)) {
 		w.rules(name, rs.Chains[name])
 	}
 	for _, m := range []struct {
 		name string
 		to   map[netip.Addr]string
 	}{{egressMap, rs.Egress}, {ingressMap, rs.Ingress}} {
-		w.fail(w.conn.AddSet(w.vmap(m.name), verdicts(m.to, keys(m.to))))
+		w.fail(w.conn.AddSet(w.vmap(m.name), verdicts(m.to, slices.Collect(maps.Keys(m.to)))))
 	}
 	w.base(egressChain, -1, 12, egressMap)
 	w.base(ingressChain, 0, 16, ingressMap)
@@ -172,7 +173,7 @@ func (w *writer) replace(rs Ruleset) {
 // that name them, rules and map entries naming a chain or set gone
 // before it goes.
 func (w *writer) update(old, rs Ruleset) {
-	for _, name := range sortedKeys(rs.Sets) {
+	for _, name := range slices.Sorted(maps.Keys(rs.Sets)) {
 		have, ok := old.Sets[name]
 		if !ok {
 			w.fail(w.conn.AddSet(w.set(name), elements(rs.Sets[name])))
@@ -185,12 +186,12 @@ func (w *writer) update(old, rs Ruleset) {
 			w.fail(w.conn.SetDeleteElements(w.set(name), del))
 		}
 	}
-	for _, name := range sortedKeys(rs.Chains) {
+	for _, name := range slices.Sorted(maps.Keys(rs.Chains)) {
 		if _, ok := old.Chains[name]; !ok {
 			w.conn.AddChain(w.chain(name))
 		}
 	}
-	for _, name := range sortedKeys(rs.Chains) {
+	for _, name := range slices.Sorted(maps.Keys(rs.Chains)) {
 		have, ok := old.Chains[name]
 		if ok && slices.Equal(have, rs.Chains[name]) {
 			continue
@@ -203,7 +204,7 @@ func (w *writer) update(old, rs Ruleset) {
 	w.updateMap(egressMap, old.Egress, rs.Egress)
 	w.updateMap(ingressMap, old.Ingress, rs.Ingress)
 	var gone []string
-	for _, name := range sortedKeys(old.Chains) {
+	for _, name := range slices.Sorted(maps.Keys(old.Chains)) {
 		if _, ok := rs.Chains[name]; !ok {
 			gone = append(gone, name)
 			w.conn.FlushChain(w.chain(name))
@@ -212,7 +213,7 @@ func (w *writer) update(old, rs Ruleset) {
 	for _, name := range gone {
 		w.conn.DelChain(w.chain(name))
 	}
-	for _, name := range sortedKeys(old.Sets) {
+	for _, name := range slices.Sorted(maps.Keys(old.Sets)) {
 		if _, ok := rs.Sets[name]; !ok {
 			w.conn.DelSet(w.set(name))
 		}
@@ -336,22 +337,18 @@ func addrExprs(a Addr, off uint32) []expr.Any {
 	if a.Set != "" {
 		return []expr.Any{load, &expr.Lookup{SourceRegister: 1, SetName: a.Set}}
 	}
-	net := a.Prefix.Masked().Addr().As4()
+	network := a.Prefix.Masked().Addr().As4()
 	if a.Prefix.Bits() == 32 {
-		return []expr.Any{load, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: net[:]}}
-	}
-	mask := make([]byte, 4)
-	for i := range a.Prefix.Bits() {
-		mask[i/8] |= 0x80 >> (i % 8)
+		return []expr.Any{load, &expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: network[:]}}
 	}
 	return []expr.Any{load,
-		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: mask, Xor: make([]byte, 4)},
-		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: net[:]}}
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: net.CIDRMask(a.Prefix.Bits(), 32), Xor: make([]byte, 4)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: network[:]}}
 }
 
 func elements(s AddrSet) []nftables.SetElement {
 	out := make([]nftables.SetElement, 0, len(s))
-	for _, a := range sortedAddrs(s) {
+	for _, a := range slices.SortedFunc(maps.Keys(s), netip.Addr.Compare) {
 		k := a.As4()
 		out = append(out, nftables.SetElement{Key: k[:]})
 	}
@@ -378,31 +375,5 @@ func verdicts(m map[netip.Addr]string, addrs []netip.Addr) []nftables.SetElement
 		k := a.As4()
 		out = append(out, nftables.SetElement{Key: k[:], VerdictData: &expr.Verdict{Kind: expr.VerdictJump, Chain: m[a]}})
 	}
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}
-
-func keys(m map[netip.Addr]string) []netip.Addr {
-	out := make([]netip.Addr, 0, len(m))
-	for a := range m {
-		out = append(out, a)
-	}
-	return out
-}
-
-func sortedAddrs(s AddrSet) []netip.Addr {
-	out := make([]netip.Addr, 0, len(s))
-	for a := range s {
-		out = append(out, a)
-	}
-	slices.SortFunc(out, func(a, b netip.Addr) int { return a.Compare(b) })
 	return out
 }

@@ -16,8 +16,9 @@ import (
 )
 
 // inNetNS runs f on a thread of its own in a new network namespace; the
-// thread ends with f, and the namespace with it.
-func inNetNS(t *testing.T, f func()) {
+// thread ends with f, and the namespace with it. Tests and the sync bench
+// use it.
+func inNetNS(t testing.TB, f func()) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: a network namespace of its own for nftables")

@@ -4,7 +4,9 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -423,12 +425,7 @@ func (p *planner) ports(prefix string, ports []networkingv1.NetworkPolicyPort, d
 					byNumber[n][m.addr] = struct{}{}
 				}
 			}
-			numbers := make([]int32, 0, len(byNumber))
-			for n := range byNumber {
-				numbers = append(numbers, n)
-			}
-			sort.Slice(numbers, func(a, b int) bool { return numbers[a] < numbers[b] })
-			for _, n := range numbers {
+			for _, n := range slices.Sorted(maps.Keys(byNumber)) {
 				name := fmt.Sprintf("%s-n%d-%d", prefix, j, n)
 				p.rs.Sets[name] = byNumber[n]
 				out = append(out, port{proto: proto, ports: PortRange{uint16(n), uint16(n)}, dst: name})

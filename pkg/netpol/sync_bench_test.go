@@ -2,13 +2,9 @@ package netpol
 
 import (
 	"fmt"
-	"os"
 	"reflect"
-	"runtime"
 	"testing"
-	"time"
 
-	"golang.org/x/sys/unix"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -106,46 +102,24 @@ func BenchmarkSync(b *testing.B) {
 		from, to Ruleset
 	}{{"write-anew", Ruleset{}, rs}, {"write-new-pod", rs, newPod}, {"write-changed-policy", rs, newPolicy}} {
 		b.Run(c.name, func(b *testing.B) {
-			benchInNetNS(b, func() error {
+			inNetNS(b, func() {
 				for b.Loop() {
 					b.StopTimer()
 					k := &kernel{}
+					err := Remove()
 					if c.from.Chains != nil {
-						if err := k.apply(c.from); err != nil {
-							return err
-						}
-					} else if err := Remove(); err != nil {
-						return err
+						err = k.apply(c.from)
 					}
 					b.StartTimer()
-					if err := k.apply(c.to); err != nil {
-						return err
+					if err == nil {
+						err = k.apply(c.to)
+					}
+					if err != nil {
+						b.Error(err)
+						return
 					}
 				}
-				return nil
 			})
 		})
-	}
-}
-
-// benchInNetNS is inNetNS for a benchmark: f on a thread of its own in a
-// new network namespace.
-func benchInNetNS(b *testing.B, f func() error) {
-	b.Helper()
-	if os.Geteuid() != 0 {
-		b.Skip("needs root: a network namespace of its own for nftables")
-	}
-	errc := make(chan error, 1)
-	start := time.Now()
-	go func() {
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-			errc <- err
-			return
-		}
-		errc <- f()
-	}()
-	if err := <-errc; err != nil {
-		b.Fatalf("after %s: %v", time.Since(start), err)
 	}
 }
