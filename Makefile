@@ -36,7 +36,7 @@ PROGRAMS := pkg/containerd/programs/containerd.bin.gz pkg/containerd/programs/sh
 RUNC     := pkg/runc/runc.bin.gz
 GENERATED := $(PAUSE) $(PROGRAMS) $(RUNC)
 
-.PHONY: build run run-deps test deps unit fuzz fuzz-short integration vet lint bench release release-test clean
+.PHONY: build run run-deps test deps unit fuzz fuzz-short integration e2e-netpol vet lint bench release release-test clean
 
 build: $(GENERATED)
 	$(GO) build -tags "$(TAGS)" -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/edgeos
@@ -63,6 +63,7 @@ run-deps:
 
 vet: $(GENERATED)
 	$(GO) vet ./...
+	cd tests/e2e && $(GO) vet ./...
 
 # Shell scripts pass shellcheck; Go sources are gofmt'ed.
 lint:
@@ -88,6 +89,14 @@ fuzz-short:
 
 integration: build
 	EDGEOS_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 40m -v ./tests/integration/
+
+# The upstream NetworkPolicy e2e specs (k8s.io/kubernetes's
+# test/e2e/network/netpol, tests/e2e) on a server and an agent; the spec
+# list and the JUnit report are kept in tests/e2e/reports. Not part of
+# `make test`, which it would take past its time budget.
+e2e-netpol: build
+	cd tests/e2e && EDGEOS_BIN=$(CURDIR)/$(BIN) $(GO) test -count=1 -timeout 120m -v -run TestNetworkPolicySpecs . \
+		-args -netpol-report-dir=$(CURDIR)/tests/e2e/reports
 
 # dist/edgeos-linux-{amd64,arm64,armv7}: static, stripped, with sums.
 release:
