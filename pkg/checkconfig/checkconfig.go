@@ -163,6 +163,11 @@ func (c *checker) networking() {
 	c.kernelFeature("bridge", "bridge", "CONFIG_BRIDGE", Missing, "pods on a node share a bridge", "pods cannot be networked")
 	c.kernelFeature("veth", "veth", "CONFIG_VETH", Missing, "pods get virtual ethernet pairs", "pods cannot be networked")
 	c.kernelFeature("vxlan", "vxlan", "CONFIG_VXLAN", Warn, "the pod overlay can reach other nodes", "pods can only reach pods on the same node")
+	// NetworkPolicy enforcement (pkg/netpol) writes an inet table whose
+	// rules match connection tracking state; without either, policies are
+	// accepted but not enforced, which the node's log says too.
+	c.kernelFeature("nf_tables", "nf_tables", "CONFIG_NF_TABLES", Warn, "NetworkPolicies can be enforced", "NetworkPolicies are accepted but not enforced")
+	c.kernelFeature("nft_ct", "nft_ct", "CONFIG_NFT_CT", Warn, "NetworkPolicy rules can let replies pass", "NetworkPolicies are accepted but not enforced")
 }
 
 func (c *checker) programs() {

@@ -12,7 +12,7 @@ import (
 // fixture is a fake host tree: files by path relative to its root.
 type fixture map[string]string
 
-const healthyConfig = "CONFIG_OVERLAY_FS=y\nCONFIG_BRIDGE_NETFILTER=m\nCONFIG_NF_CONNTRACK=m\nCONFIG_BRIDGE=m\nCONFIG_VETH=m\nCONFIG_VXLAN=m\n"
+const healthyConfig = "CONFIG_OVERLAY_FS=y\nCONFIG_BRIDGE_NETFILTER=m\nCONFIG_NF_CONNTRACK=m\nCONFIG_BRIDGE=m\nCONFIG_VETH=m\nCONFIG_VXLAN=m\nCONFIG_NF_TABLES=m\nCONFIG_NFT_CT=m\n"
 
 // healthyV2 is a cgroup v2 host with everything a node needs.
 func healthyV2() fixture {
@@ -111,6 +111,19 @@ func TestKernelFeaturesFromModuleIndex(t *testing.T) {
 	}
 	if got := finding(t, r, "veth"); got.Severity != Missing {
 		t.Errorf("veth in neither index nor config: %+v", got)
+	}
+}
+
+func TestNoNFTables(t *testing.T) {
+	f := healthyV2()
+	f["proc/config.gz"] = strings.Replace(healthyConfig, "CONFIG_NF_TABLES=m\n", "# CONFIG_NF_TABLES is not set\n", 1)
+	r := Check(f.host(t))
+	got := finding(t, r, "nf_tables")
+	if got.Severity != Warn || !strings.Contains(got.Detail, "not enforced") {
+		t.Fatalf("no nf_tables: %+v", got)
+	}
+	if r.Missing() != 0 {
+		t.Fatalf("%d missing: a node without nf_tables still runs", r.Missing())
 	}
 }
 
