@@ -16,7 +16,6 @@ import (
 
 	"github.com/onsi/ginkgo/v2"
 	"github.com/onsi/gomega"
-	"k8s.io/client-go/tools/clientcmd"
 	"k8s.io/kubernetes/test/e2e/framework"
 	imageutils "k8s.io/kubernetes/test/utils/image"
 
@@ -65,7 +64,7 @@ func TestNetworkPolicySpecs(t *testing.T) {
 		agnhost := agnhostImage(t)
 		c := harness.New(t)
 		nodes, _ := c.StartCluster(1, map[string][]byte{"agnhost.tar": agnhost})
-		framework.TestContext.KubeConfig = kubeconfig(t, nodes[0])
+		framework.TestContext.KubeConfig = nodes[0].BridgeKubeconfig()
 		run.edgeos = version(t)
 	}
 	framework.TestContext.Provider = "skeleton"
@@ -76,24 +75,6 @@ func TestNetworkPolicySpecs(t *testing.T) {
 	if !ginkgo.RunSpecs(t, "NetworkPolicy", suite, reporter) {
 		t.Error("specs failed")
 	}
-}
-
-// kubeconfig writes the admin kubeconfig of the server with its bridge
-// address, for the specs' clients on the host.
-func kubeconfig(t *testing.T, server *harness.Node) string {
-	t.Helper()
-	cfg, err := clientcmd.LoadFromFile(server.Kubeconfig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, cluster := range cfg.Clusters {
-		cluster.Server = server.RESTConfig().Host
-	}
-	path := filepath.Join(t.TempDir(), "kubeconfig")
-	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
-		t.Fatal(err)
-	}
-	return path
 }
 
 // agnhostImage builds test/images/agnhost from the k8s.io/kubernetes module

@@ -78,7 +78,7 @@ func specList(r ginkgo.Report) string {
 	fmt.Fprintf(&b, "- Specs: test/e2e/network/netpol of k8s.io/kubernetes %s, focus %q, labels %q\n",
 		kubernetesVersion(), r.SuiteConfig.FocusStrings, r.SuiteConfig.LabelFilter)
 	fmt.Fprintf(&b, "- Cluster: the harness's server and one agent, agnhost built from the same module\n")
-	fmt.Fprintf(&b, "- Result: %s in %.0f s — passed %d, failed %d, skipped %d, not selected %d\n\n",
+	fmt.Fprintf(&b, "- Result: %s in %.0f s — passed %d, failed %d, skipped %d, pending %d\n\n",
 		map[bool]string{true: "PASS", false: "FAIL"}[r.SuiteSucceeded], r.RunTime.Seconds(),
 		counts[types.SpecStatePassed], counts[types.SpecStateFailed]+counts[types.SpecStatePanicked]+counts[types.SpecStateTimedout]+counts[types.SpecStateAborted],
 		counts[types.SpecStateSkipped], counts[types.SpecStatePending])

@@ -216,6 +216,25 @@ func (n *Node) RESTConfig() *rest.Config {
 	return rc
 }
 
+// BridgeKubeconfig writes the admin kubeconfig with the node's bridge
+// address as the server's, for clients on the host or on other nodes, and
+// returns its path.
+func (n *Node) BridgeKubeconfig() string {
+	n.c.t.Helper()
+	cfg, err := clientcmd.LoadFromFile(n.Kubeconfig)
+	if err != nil {
+		n.c.t.Fatal(err)
+	}
+	for _, cluster := range cfg.Clusters {
+		cluster.Server = "https://" + n.IP + ":6443"
+	}
+	path := filepath.Join(n.Dir, "kubeconfig-bridge.yaml")
+	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
+		n.c.t.Fatal(err)
+	}
+	return path
+}
+
 // WaitReady waits until the API answers /readyz, failing the test if the
 // process exits first. The bound is generous: it catches hangs, not slowness.
 func (n *Node) WaitReady() kubernetes.Interface {
