@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/edgeos/edgeos/pkg/config"
@@ -49,7 +50,7 @@ func serverFlags(cfg *config.Server) []cli.Flag {
 		boolFlag("disable-helm-controller", "leave HelmCharts alone (manifests are still applied)", &cfg.DisableHelmController),
 		boolFlag("disable-agent", "run the control plane only, no node", &cfg.DisableAgent),
 		boolFlag("embedded-registry", "every node serves the images it holds to the cluster's other nodes, which try them before the registries that registries.yaml mirrors", &cfg.EmbeddedRegistry),
-		listFlag("disable", "bundled part to turn off: dns, servicelb, local-storage, ingress, metrics (repeatable)", &cfg.Disable),
+		listFlag("disable", "bundled part to turn off: "+strings.Join(config.Parts, ", ")+" (repeatable)", &cfg.Disable),
 		&cli.IntFlag{Name: "ingress-http-port", Value: 80, Usage: "port every node's ingress proxy serves HTTP on", EnvVars: envVar("ingress-http-port"), Destination: &cfg.IngressHTTPPort},
 		&cli.IntFlag{Name: "ingress-https-port", Value: 443, Usage: "port every node's ingress proxy serves HTTPS on", EnvVars: envVar("ingress-https-port"), Destination: &cfg.IngressHTTPSPort},
 		argsFlag("kube-apiserver-arg", "flag for kube-apiserver, key=value (repeatable); it wins over edgeos's own", &cfg.APIServerArgs),
