@@ -1,9 +1,10 @@
 // Package benchkit holds what the Go benchmarks under bench/ share: building
 // a helper program, writing a file, reading a load tool's one line of
-// figures, and $BENCH_ROUNDS.
+// figures, $BENCH_ROUNDS, and a netperf pod.
 package benchkit
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"os/exec"
@@ -13,6 +14,11 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/edgeos/edgeos/tests/images"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 )
 
 // Build compiles the package pkg (relative to the benchmark's directory)
@@ -79,4 +85,34 @@ func Seconds(d []time.Duration) string {
 		parts[i] = fmt.Sprintf("%.2f", x.Seconds())
 	}
 	return strings.Join(parts, ", ")
+}
+
+// NetperfPod runs `/netperf args…` (tests/images/netperf) in a pod of the
+// default namespace on the node, and returns the pod's IP once it runs.
+func NetperfPod(b testing.TB, cs kubernetes.Interface, name, node string, args ...string) string {
+	b.Helper()
+	ctx := context.Background()
+	pod := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{Name: name, Labels: map[string]string{"app": name}},
+		Spec: corev1.PodSpec{
+			NodeSelector: map[string]string{"kubernetes.io/hostname": node},
+			Containers: []corev1.Container{{
+				Name: "netperf", Image: images.Name("netperf"), ImagePullPolicy: corev1.PullNever,
+				Command: append([]string{"/netperf"}, args...),
+			}},
+		},
+	}
+	if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
+		b.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Minute)
+	for time.Now().Before(deadline) {
+		p, err := cs.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
+		if err == nil && p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" {
+			return p.Status.PodIP
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	b.Fatalf("pod %s not Running", name)
+	return ""
 }

@@ -6,7 +6,6 @@
 package network
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"os"
@@ -14,13 +13,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/edgeos/edgeos/bench/benchkit"
 	"github.com/edgeos/edgeos/tests/harness"
 	"github.com/edgeos/edgeos/tests/images"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 )
 
 func TestMain(m *testing.M) {
@@ -39,8 +35,8 @@ func BenchmarkOverlay(b *testing.B) {
 		c := harness.New(b)
 		nodes, cs := c.StartCluster(1, map[string][]byte{"netperf.tar": images.Build(b, "netperf")})
 		srv, ag := nodes[0], nodes[1]
-		target := perfPod(b, cs, "perf-target", ag.Name)
-		perfPod(b, cs, "perf-source", srv.Name)
+		target := benchkit.NetperfPod(b, cs, "perf-target", ag.Name, "serve", ":5201")
+		benchkit.NetperfPod(b, cs, "perf-source", srv.Name, "serve", ":5201")
 		bin := images.Program(b, "netperf")
 		ag.Background(bin, "serve", net.JoinHostPort(ag.IP, "5202"))
 
@@ -78,35 +74,6 @@ func BenchmarkOverlay(b *testing.B) {
 		ag.Stop()
 		srv.Stop()
 	}
-}
-
-// perfPod runs `netperf serve :5201` on the node and returns the pod's IP.
-func perfPod(b *testing.B, cs kubernetes.Interface, name, node string) string {
-	b.Helper()
-	ctx := context.Background()
-	pod := &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Name: name},
-		Spec: corev1.PodSpec{
-			NodeSelector: map[string]string{"kubernetes.io/hostname": node},
-			Containers: []corev1.Container{{
-				Name: "netperf", Image: images.Name("netperf"), ImagePullPolicy: corev1.PullNever,
-				Command: []string{"/netperf", "serve", ":5201"},
-			}},
-		},
-	}
-	if _, err := cs.CoreV1().Pods("default").Create(ctx, pod, metav1.CreateOptions{}); err != nil {
-		b.Fatal(err)
-	}
-	deadline := time.Now().Add(5 * time.Minute)
-	for time.Now().Before(deadline) {
-		p, err := cs.CoreV1().Pods("default").Get(ctx, name, metav1.GetOptions{})
-		if err == nil && p.Status.Phase == corev1.PodRunning && p.Status.PodIP != "" {
-			return p.Status.PodIP
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	b.Fatalf("pod %s not Running", name)
-	return ""
 }
 
 func number(b *testing.B, r harness.Result) float64 {

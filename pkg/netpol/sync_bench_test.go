@@ -5,56 +5,25 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/edgeos/edgeos/pkg/netpol/netpolload"
 	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
-	"k8s.io/apimachinery/pkg/util/intstr"
-	"k8s.io/utils/ptr"
 )
 
 // large is 300 pods in 10 namespaces over 3 nodes (100 on this one) and
-// 100 policies of four kinds: by podSelector, by namespaceSelector to a
-// named port, egress to an ipBlock with an exception, default deny.
+// the 100 policies of netpolload.
 func large() View {
 	v := View{Node: "n0"}
-	for ns := range 10 {
-		v.Namespaces = append(v.Namespaces, namespace(fmt.Sprintf("ns%d", ns), map[string]string{"team": fmt.Sprintf("t%d", ns%3)}))
+	for ns := range netpolload.Namespaces {
+		v.Namespaces = append(v.Namespaces, namespace(netpolload.Namespace(ns), netpolload.NamespaceLabels(ns)))
 	}
 	http := corev1.ContainerPort{Name: "http", ContainerPort: 8080}
 	for i := range 300 {
-		ns := fmt.Sprintf("ns%d", i%10)
-		lbls := map[string]string{"app": fmt.Sprintf("app%d", i%20), "role": []string{"web", "client", "db"}[i%3]}
+		ns, name := netpolload.Pod(i)
 		// nodes by tens, so that every role has pods on this node
-		v.Pods = append(v.Pods, pod(ns, fmt.Sprintf("p%d", i), fmt.Sprintf("n%d", (i/10)%3), fmt.Sprintf("10.42.%d.%d", i/100, 10+i%100), lbls, http))
+		v.Pods = append(v.Pods, pod(ns, name, fmt.Sprintf("n%d", (i/10)%3), fmt.Sprintf("10.42.%d.%d", i/100, 10+i%100), netpolload.PodLabels(i), http))
 	}
-	for i := range 100 {
-		ns := fmt.Sprintf("ns%d", i%10)
-		var spec networkingv1.NetworkPolicySpec
-		switch i % 4 {
-		case 0:
-			spec = networkingv1.NetworkPolicySpec{
-				PodSelector: *sel("app", fmt.Sprintf("app%d", i%20)),
-				Ingress:     []networkingv1.NetworkPolicyIngressRule{{From: []networkingv1.NetworkPolicyPeer{{PodSelector: sel("role", "client")}}}},
-			}
-		case 1:
-			spec = networkingv1.NetworkPolicySpec{
-				PodSelector: *sel("role", "web"),
-				Ingress: []networkingv1.NetworkPolicyIngressRule{{
-					From:  []networkingv1.NetworkPolicyPeer{{NamespaceSelector: sel("team", fmt.Sprintf("t%d", i%3))}},
-					Ports: []networkingv1.NetworkPolicyPort{{Port: ptr.To(intstr.FromString("http"))}},
-				}},
-			}
-		case 2:
-			spec = networkingv1.NetworkPolicySpec{
-				PodSelector: *sel("role", "db"),
-				PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeEgress},
-				Egress: []networkingv1.NetworkPolicyEgressRule{{To: []networkingv1.NetworkPolicyPeer{
-					{IPBlock: &networkingv1.IPBlock{CIDR: "10.42.0.0/16", Except: []string{fmt.Sprintf("10.42.%d.0/24", i%3)}}},
-				}}},
-			}
-		default:
-			spec = networkingv1.NetworkPolicySpec{PodSelector: *sel("app", fmt.Sprintf("app%d", i%20))}
-		}
-		v.Policies = append(v.Policies, policy(ns, fmt.Sprintf("pol%d", i), spec))
+	for i := range netpolload.Policies {
+		v.Policies = append(v.Policies, netpolload.Policy(i))
 	}
 	return v
 }

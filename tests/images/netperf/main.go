@@ -2,7 +2,10 @@
 // discards what it is sent and echoes single bytes back; `netperf send
 // ADDR MB` sends MB megabytes and prints the throughput in MB/s; `netperf
 // rtt ADDR N` makes N one-byte round trips and prints the median in
-// microseconds. It is built statically and packed by tests/images.
+// microseconds; `netperf watch ADDR` opens a new connection every
+// millisecond or so, forever, and prints "<unix ns> open|closed" each time
+// the outcome changes, stamped with the start of the attempt that changed
+// it. It is built statically and packed by tests/images.
 package main
 
 import (
@@ -17,7 +20,7 @@ import (
 
 func main() {
 	if len(os.Args) < 3 {
-		fmt.Fprintln(os.Stderr, "usage: netperf serve ADDR | send ADDR MB | rtt ADDR N")
+		fmt.Fprintln(os.Stderr, "usage: netperf serve ADDR | send ADDR MB | rtt ADDR N | watch ADDR")
 		os.Exit(2)
 	}
 	var err error
@@ -28,6 +31,8 @@ func main() {
 		err = send(os.Args[2], arg(3))
 	case "rtt":
 		err = rtt(os.Args[2], arg(3))
+	case "watch":
+		watch(os.Args[2])
 	default:
 		err = fmt.Errorf("unknown command %q", os.Args[1])
 	}
@@ -142,4 +147,28 @@ func rtt(addr string, n int) error {
 	slices.Sort(times)
 	fmt.Printf("%.1f\n", float64(times[len(times)/2].Nanoseconds())/1000)
 	return nil
+}
+
+// watch's attempts time out quickly: a dropped SYN is told by the timeout,
+// and the next attempt must not wait long behind it.
+const watchTimeout = 100 * time.Millisecond
+
+func watch(addr string) {
+	state := ""
+	for {
+		start := time.Now()
+		now := "closed"
+		if c, err := net.DialTimeout("tcp", addr, watchTimeout); err == nil {
+			now = "open"
+			// a reset, not TIME_WAIT: a thousand connections a second
+			// would otherwise use up the ephemeral ports in half a minute
+			_ = c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}
+		if now != state {
+			fmt.Printf("%d %s\n", start.UnixNano(), now)
+			state = now
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
