@@ -24,7 +24,8 @@ import (
 const Prefix = "eos"
 
 // Binary is the edgeos binary under test: $EDGEOS_BIN, or bin/edgeos at the
-// top of the repository.
+// top of the repository (the first directory up that has a go.mod and a
+// Makefile: test modules of their own, as tests/e2e, sit below it).
 func Binary(t testing.TB) string {
 	t.Helper()
 	if b := os.Getenv("EDGEOS_BIN"); b != "" {
@@ -32,16 +33,22 @@ func Binary(t testing.TB) string {
 	}
 	wd, _ := os.Getwd()
 	for dir := wd; dir != "/"; dir = filepath.Dir(dir) {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			b := filepath.Join(dir, "bin", "edgeos")
-			if _, err := os.Stat(b); err != nil {
-				t.Fatalf("edgeos binary %s missing: run 'make build' (or set EDGEOS_BIN)", b)
-			}
-			return b
+		if !exists(filepath.Join(dir, "go.mod")) || !exists(filepath.Join(dir, "Makefile")) {
+			continue
 		}
+		b := filepath.Join(dir, "bin", "edgeos")
+		if !exists(b) {
+			t.Fatalf("edgeos binary %s missing: run 'make build' (or set EDGEOS_BIN)", b)
+		}
+		return b
 	}
 	t.Fatal("cannot find the repository root")
 	return ""
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 // Cluster is a set of nodes on one bridge.
