@@ -27,7 +27,7 @@ func (n *Node) AgentArgs(server *Node, extra ...string) []string {
 	if err != nil {
 		n.c.t.Fatalf("server %s has no token yet: %v", server.Name, err)
 	}
-	args := append([]string{"agent", "--server", "https://" + server.IP + ":6443", "--token", strings.TrimSpace(string(tok)),
+	args := append([]string{"agent", "--server", server.apiURL(), "--token", strings.TrimSpace(string(tok)),
 		"--data-dir", n.DataDir}, n.NodeFlags()...)
 	return append(args, extra...)
 }

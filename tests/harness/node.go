@@ -212,9 +212,12 @@ func (n *Node) RESTConfig() *rest.Config {
 	if err != nil {
 		n.c.t.Fatal(err)
 	}
-	rc.Host = "https://" + n.IP + ":6443"
+	rc.Host = n.apiURL()
 	return rc
 }
+
+// apiURL is the node's API server at its bridge address.
+func (n *Node) apiURL() string { return "https://" + n.IP + ":6443" }
 
 // BridgeKubeconfig writes the admin kubeconfig with the node's bridge
 // address as the server's, for clients on the host or on other nodes, and
@@ -226,7 +229,7 @@ func (n *Node) BridgeKubeconfig() string {
 		n.c.t.Fatal(err)
 	}
 	for _, cluster := range cfg.Clusters {
-		cluster.Server = "https://" + n.IP + ":6443"
+		cluster.Server = n.apiURL()
 	}
 	path := filepath.Join(n.Dir, "kubeconfig-bridge.yaml")
 	if err := clientcmd.WriteToFile(*cfg, path); err != nil {
