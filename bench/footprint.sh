@@ -14,7 +14,8 @@
 #
 # BENCH_IDLE (5m) is the idle window, after BENCH_SETTLE (30s); after it,
 # each edgeos node's process is CPU-profiled for BENCH_PROFILE (1m; 0
-# skips it), summed by the package that runs the code. BENCH_PODS (30)
+# skips it), summed by the package that runs the code (BENCH_PROFILE_DIR
+# keeps each profile there as <node>.pprof). BENCH_PODS (30)
 # pods are started one after another; BENCH_CONFIGMAPS (1000) ConfigMaps
 # are created and listed 100 times. BENCH_VANILLA=skip leaves vanilla out.
 # BENCH_EDGEOS_ARGS adds flags to the edgeos server (to measure a

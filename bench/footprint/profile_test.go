@@ -2,6 +2,8 @@ package footprint
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
@@ -15,7 +17,8 @@ import (
 // Go profiler at /debug/pprof (the kubelet's debugging handlers); nil when
 // d is 0. It runs after the idle window: the profiler's own work (its
 // signal every 10 ms, symbolising the samples) stays out of the idle
-// figures.
+// figures. With BENCH_PROFILE_DIR set, the profile is also kept there as
+// <node>.pprof, for go tool pprof.
 func profileCPU(b *testing.B, cs kubernetes.Interface, node string, d time.Duration) *cpuprofile.Summary {
 	b.Helper()
 	if d == 0 {
@@ -28,6 +31,11 @@ func profileCPU(b *testing.B, cs kubernetes.Interface, node string, d time.Durat
 		Param("seconds", strconv.Itoa(secs)).DoRaw(ctx)
 	if err != nil {
 		b.Fatalf("CPU profile of %s: %v", node, err)
+	}
+	if dir := os.Getenv("BENCH_PROFILE_DIR"); dir != "" {
+		if err := os.WriteFile(filepath.Join(dir, node+".pprof"), data, 0o644); err != nil {
+			b.Fatalf("keeping the CPU profile of %s: %v", node, err)
+		}
 	}
 	s, err := cpuprofile.Summarize(data)
 	if err != nil {
