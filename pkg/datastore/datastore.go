@@ -90,7 +90,7 @@ func (d *Datastore) Run(ctx context.Context, ready func()) error {
 		// etcd 3.6 semantics tell the apiserver that watch progress
 		// notifications work, which its consistent reads rely on.
 		EtcdVersion: "3.6.11",
-		OneWriter:   strings.HasPrefix(ep, "sqlite:"),
+		OneWriter:   embeddedEndpoint(ep),
 	})
 	if err != nil {
 		return fmt.Errorf("datastore: %w", err)
@@ -124,12 +124,33 @@ func (c Config) driver(ep string) drivers.Config {
 		CompactMinRetain: 1000,
 		CompactBatchSize: 1000,
 		PollBatchSize:    500,
-		PollInterval:     time.Second,
+		PollInterval:     pollInterval(ep),
 		// kine registers its own series (SQL operations and their time,
 		// compactions)
 		MetricsRegisterer: c.Metrics,
 	}
 }
+
+// How often kine reads the database for changes nobody told it of. kine
+// wakes its watchers at once on each of its own writes. On the embedded
+// SQLite every write is this process's own, queued one at a time
+// (oneWriter), so the poll is only a safety net; an external datastore
+// also takes other servers' writes, which only the poll brings to this
+// server's watchers, as soon as kine's default.
+const (
+	pollEmbedded = 10 * time.Second
+	pollExternal = time.Second
+)
+
+func pollInterval(ep string) time.Duration {
+	if embeddedEndpoint(ep) {
+		return pollEmbedded
+	}
+	return pollExternal
+}
+
+// embeddedEndpoint: kine's endpoint for the embedded SQLite file.
+func embeddedEndpoint(ep string) bool { return strings.HasPrefix(ep, "sqlite:") }
 
 // redact hides the password in a datastore URL for logs.
 func redact(ep string) string {
