@@ -30,8 +30,8 @@ UNIT_PKGS := ./pkg/... ./bench/cpuprofile ./tests/scale
 
 # The pause image edgeos embeds, built from cmd/pause for the target arch.
 PAUSE    := pkg/pause/pause.tar
-# containerd and its runc shim, small programs of their own, embedded compressed.
-PROGRAMS := pkg/containerd/programs/containerd.bin.gz pkg/containerd/programs/shim.bin.gz
+# containerd, its runc shim and the CNI plugin, small programs of their own, embedded compressed.
+PROGRAMS := pkg/containerd/programs/containerd.bin.gz pkg/containerd/programs/shim.bin.gz pkg/containerd/programs/cni.bin.gz
 # runc, static with seccomp, from the version pinned in packaging/runc.
 RUNC     := pkg/runc/runc.bin.gz
 GENERATED := $(PAUSE) $(PROGRAMS) $(RUNC)
@@ -44,7 +44,7 @@ build: $(GENERATED)
 $(PAUSE): cmd/pause/main.go pkg/pause/gen/main.go $(wildcard pkg/ociimage/*.go)
 	$(GO) generate ./pkg/pause
 
-$(PROGRAMS) &: go.mod cmd/containerd/main.go cmd/shim/main.go $(wildcard pkg/pageout/*.go)
+$(PROGRAMS) &: go.mod cmd/containerd/main.go cmd/shim/main.go cmd/cni/main.go $(wildcard pkg/pageout/*.go pkg/cni/plugin/*.go)
 	$(GO) generate ./pkg/containerd/programs
 
 $(RUNC): packaging/runc/go.mod

@@ -20,7 +20,7 @@ LDFLAGS=${LDFLAGS:-}
 work=$(mktemp -d)
 # the host's generated files (pause image, shim) are put back, so that
 # `make build` embeds the right ones
-generated=(pkg/pause/pause.tar pkg/containerd/programs/containerd.bin.gz pkg/containerd/programs/shim.bin.gz pkg/runc/runc.bin.gz)
+generated=(pkg/pause/pause.tar pkg/containerd/programs/containerd.bin.gz pkg/containerd/programs/shim.bin.gz pkg/containerd/programs/cni.bin.gz pkg/runc/runc.bin.gz)
 for f in "${generated[@]}"; do
   if [[ -f $f ]]; then cp -p "$f" "$work/$(basename "$f").host"; fi
 done

@@ -1,6 +1,5 @@
-// Command edgeos is the single edgeos binary. Started as the CNI plugin or
-// called as kubectl or helm (through a link) it is those; otherwise it is
-// the edgeos command line.
+// Command edgeos is the single edgeos binary. Called as kubectl or helm
+// (through a link) it is those; otherwise it is the edgeos command line.
 package main
 
 import (
@@ -9,13 +8,11 @@ import (
 	"path/filepath"
 
 	"github.com/edgeos/edgeos/pkg/cli"
-	"github.com/edgeos/edgeos/pkg/cni"
 	"github.com/edgeos/edgeos/pkg/helmcmd"
 	"github.com/edgeos/edgeos/pkg/kubectl"
 )
 
 func main() {
-	cni.Main(os.Args)
 	switch filepath.Base(os.Args[0]) {
 	case "kubectl":
 		kubectl.Run(os.Args[1:])

@@ -1,6 +1,10 @@
 package cni
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/edgeos/edgeos/pkg/cni/plugin"
+)
 
 // Pod traffic rules, in chains of our own so they are easy to find and
 // remove:
@@ -17,7 +21,7 @@ const (
 
 // masquerade installs the rules for the cluster CIDR, idempotently.
 func masquerade(clusterCIDR string) error {
-	ipt, err := openIPTables()
+	ipt, err := plugin.OpenIPTables()
 	if err != nil {
 		return err
 	}
@@ -35,7 +39,7 @@ func masquerade(clusterCIDR string) error {
 		}},
 	}
 	for _, r := range rules {
-		if err := ensureChain(ipt, r.table, r.chain); err != nil {
+		if err := plugin.EnsureChain(ipt, r.table, r.chain); err != nil {
 			return err
 		}
 		for _, spec := range r.specs {

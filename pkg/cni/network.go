@@ -9,8 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/edgeos/edgeos/pkg/cni/plugin"
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
-	"github.com/edgeos/edgeos/pkg/multicall"
 	"github.com/edgeos/edgeos/pkg/pki"
 	"github.com/edgeos/edgeos/pkg/telemetry"
 	"github.com/edgeos/edgeos/pkg/watch"
@@ -74,11 +74,6 @@ func (n *Network) Name() string { return "pod-network" }
 // overlay's kernel state of the earlier run keeps working meanwhile), else
 // when the podCIDR is known and the overlay is up.
 func (n *Network) Run(ctx context.Context, ready func()) error {
-	for _, name := range []string{PluginName, LoopbackName} {
-		if err := multicall.Link(n.cfg.BinDir, name); err != nil {
-			return err
-		}
-	}
 	if err := enableSysctls("/proc/sys"); err != nil {
 		return err
 	}
@@ -196,13 +191,13 @@ func (n *Network) followPeers(ctx context.Context, cs kubernetes.Interface, vx n
 }
 
 func (n *Network) render(podCIDR string, mtu int) ([]byte, error) {
-	plugin := NetConf{Bridge: Bridge, Subnet: podCIDR, MTU: mtu, DataDir: filepath.Join(n.cfg.DataDir, "networks")}
-	plugin.Type = PluginName
-	plugin.Capabilities = map[string]bool{"portMappings": true}
+	conf := plugin.NetConf{Bridge: Bridge, Subnet: podCIDR, MTU: mtu, DataDir: filepath.Join(n.cfg.DataDir, "networks")}
+	conf.Type = plugin.Name
+	conf.Capabilities = map[string]bool{"portMappings": true}
 	list := map[string]any{
 		"cniVersion": "1.0.0",
 		"name":       "edgeos",
-		"plugins":    []any{plugin},
+		"plugins":    []any{conf},
 	}
 	b, err := json.MarshalIndent(list, "", "  ")
 	if err != nil {

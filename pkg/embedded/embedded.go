@@ -72,3 +72,23 @@ func sameContent(path string, sum, size uint32) (bool, error) {
 	}
 	return h.Sum32() == sum, nil
 }
+
+// Link makes path a symbolic link to target (a name beside it: one
+// program serving under two names), replacing whatever is there, such as
+// a link of an older edgeos to its own binary. The new link is made beside
+// path and renamed over it, so that path never goes missing.
+func Link(path, target string) error {
+	if cur, err := os.Readlink(path); err == nil && cur == target {
+		return nil
+	}
+	tmp := filepath.Join(filepath.Dir(path), "."+filepath.Base(path)+".link")
+	_ = os.Remove(tmp)
+	if err := os.Symlink(target, tmp); err != nil {
+		return fmt.Errorf("link %s: %w", filepath.Base(path), err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("link %s: %w", filepath.Base(path), err)
+	}
+	return atomicfile.SyncDir(filepath.Dir(path))
+}

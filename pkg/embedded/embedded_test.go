@@ -94,3 +94,42 @@ func TestInstall(t *testing.T) {
 		t.Errorf("left behind: %v", entries)
 	}
 }
+
+// A link replaces an older link or a file, is left alone when it is right,
+// and resolves to its target beside it.
+func TestLink(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "loopback")
+	if err := os.WriteFile(filepath.Join(dir, "prog"), []byte("program"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, before := range []func() error{
+		func() error { return nil },                                       // nothing there
+		func() error { return os.Symlink("/usr/local/bin/edgeos", path) }, // an older edgeos's link
+		func() error { return os.WriteFile(path, []byte("old"), 0o755) },  // a file
+	} {
+		os.Remove(path)
+		if err := before(); err != nil {
+			t.Fatal(err)
+		}
+		if err := Link(path, "prog"); err != nil {
+			t.Fatal(err)
+		}
+		if cur, err := os.Readlink(path); err != nil || cur != "prog" {
+			t.Fatalf("link %q %v, want prog", cur, err)
+		}
+		if got, err := os.ReadFile(path); err != nil || string(got) != "program" {
+			t.Fatalf("through the link: %q %v", got, err)
+		}
+	}
+	st, _ := os.Lstat(path)
+	if err := Link(path, "prog"); err != nil {
+		t.Fatal(err)
+	}
+	if st2, _ := os.Lstat(path); !os.SameFile(st, st2) {
+		t.Error("a right link was made again")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("%d entries in the dir, want the program and the link: %v", len(entries), entries)
+	}
+}

@@ -1,30 +1,13 @@
-// Package multicall is how the one edgeos binary is also the programs other
-// software executes by name (containerd's shim, CNI plugins), and how edgeos
-// hands upstream programs their command lines.
+// Package multicall is how edgeos hands the upstream programs it runs in
+// its process (apiserver, controller-manager, scheduler, kubelet,
+// kube-proxy) their command lines: edgeos's flags merged with the user's.
 package multicall
 
 import (
 	"fmt"
-	"os"
-	"path/filepath"
 	"sort"
 	"strings"
 )
-
-// Link makes dir/name a symlink to the running edgeos binary, replacing a
-// link to an older one.
-func Link(dir, name string) error {
-	self, err := os.Executable()
-	if err != nil {
-		return err
-	}
-	link := filepath.Join(dir, name)
-	if cur, err := os.Readlink(link); err == nil && cur == self {
-		return nil
-	}
-	_ = os.Remove(link)
-	return os.Symlink(self, link)
-}
 
 // CheckArgs reports every argument of flag that is not key=value.
 func CheckArgs(flag string, args []string) []error {

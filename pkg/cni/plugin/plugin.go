@@ -1,12 +1,13 @@
-// Package cni is edgeos's pod network plugin, served by the edgeos binary
-// itself when containerd runs it under the name PluginName. Each pod gets a
-// veth pair: eth0 in the pod with an address from the node's podCIDR and a
-// default route, the host end on the node's bridge, whose address is the
-// pod network's gateway. A pod's hostPorts are DNATed to it by iptables
-// rules in one chain per pod (hostport.go). Addresses are allocated with host-local's
-// allocator and kept under the data dir. The cross-node overlay is issue 4's
-// and slots in beside the bridge.
-package cni
+// Package plugin is edgeos's pod network plugin, a CNI plugin that
+// containerd executes for every pod sandbox: a small program of its own
+// (cmd/cni, embedded by pkg/cni), so that a pod start does not pay for the
+// whole edgeos binary's start-up. Each pod gets a veth pair: eth0 in the
+// pod with an address from the node's podCIDR and a default route, the host
+// end on the node's bridge, whose address is the pod network's gateway. A
+// pod's hostPorts are DNATed to it by iptables rules in one chain per pod
+// (hostport.go). Addresses are allocated with host-local's allocator and
+// kept under the data dir. The program also serves as the loopback plugin.
+package plugin
 
 import (
 	"encoding/json"
@@ -29,9 +30,9 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-// PluginName is the plugin's type in the network config, and the name of
-// the link to the edgeos binary that containerd executes.
-const PluginName = "edgeos-bridge"
+// Name is the plugin's type in the network config, and the program's file
+// name in containerd's CNI bin dir.
+const Name = "edgeos-bridge"
 
 // NetConf is the plugin's part of the network config.
 type NetConf struct {
@@ -49,18 +50,19 @@ type NetConf struct {
 	} `json:"runtimeConfig,omitzero"`
 }
 
-// Main runs the plugin when this process was started as it, and never
-// returns then.
-func Main(args []string) {
+// Main runs the plugin its program was started as (Name or LoopbackName,
+// by the file name in args[0]) and returns the process's exit code.
+func Main(args []string) int {
 	switch filepath.Base(args[0]) {
-	case PluginName:
+	case Name:
 		skel.PluginMainFuncs(skel.CNIFuncs{Add: add, Del: del, Check: check}, version.All, "edgeos pod network plugin")
 	case LoopbackName:
 		loopbackMain()
 	default:
-		return
+		fmt.Fprintf(os.Stderr, "edgeos CNI plugin: started as %q; containerd runs it as %s or %s\n", filepath.Base(args[0]), Name, LoopbackName)
+		return 2
 	}
-	os.Exit(0)
+	return 0
 }
 
 func parse(stdin []byte) (*NetConf, *net.IPNet, net.IP, error) {

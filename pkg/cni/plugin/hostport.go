@@ -1,4 +1,4 @@
-package cni
+package plugin
 
 import (
 	"crypto/sha256"
@@ -43,7 +43,8 @@ func podChain(containerID string) string {
 	return "EDGEOS-HP-" + strings.ToUpper(hex.EncodeToString(sum[:6]))
 }
 
-func openIPTables() (*iptables.IPTables, error) {
+// OpenIPTables opens the IPv4 tables through the iptables command.
+func OpenIPTables() (*iptables.IPTables, error) {
 	ipt, err := iptables.NewWithProtocol(iptables.ProtocolIPv4)
 	if err != nil {
 		return nil, fmt.Errorf("hostPort needs iptables (Debian/Ubuntu: apt-get install iptables): %w", err)
@@ -53,7 +54,7 @@ func openIPTables() (*iptables.IPTables, error) {
 
 // ensureHostPortChains creates the shared chains and their jumps.
 func ensureHostPortChains(ipt *iptables.IPTables) error {
-	if err := ensureChain(ipt, "nat", hostPortsChain); err != nil {
+	if err := EnsureChain(ipt, "nat", hostPortsChain); err != nil {
 		return err
 	}
 	for _, from := range []string{"PREROUTING", "OUTPUT"} {
@@ -66,8 +67,8 @@ func ensureHostPortChains(ipt *iptables.IPTables) error {
 		"-m", "comment", "--comment", "edgeos hostPort hairpin", "-j", "MASQUERADE")
 }
 
-// ensureChain creates table's chain unless it exists.
-func ensureChain(ipt *iptables.IPTables, table, chain string) error {
+// EnsureChain creates table's chain unless it exists.
+func EnsureChain(ipt *iptables.IPTables, table, chain string) error {
 	ok, err := ipt.ChainExists(table, chain)
 	if err != nil {
 		return fmt.Errorf("iptables %s %s: %w", table, chain, err)
@@ -123,7 +124,7 @@ func addHostPorts(containerID string, podIP net.IP, maps []PortMapping) error {
 	if err != nil {
 		return err
 	}
-	ipt, err := openIPTables()
+	ipt, err := OpenIPTables()
 	if err != nil {
 		return err
 	}
