@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/edgeos/edgeos/pkg/datastore"
-	"github.com/edgeos/edgeos/pkg/kubelet/kubeletconfig"
 )
 
 // Upstream flags for the three control-plane components. Only what edgeos
@@ -89,11 +88,8 @@ func (s *Server) controllerManagerArgs(ds *datastore.Datastore) map[string]strin
 		// Upstream's client rate limit (20/s, burst 30) throttles the
 		// discovery and set-up of its controllers at start: node IPAM, and
 		// so the node's Ready, came 5 s later than with this (bench/RESULTS.md).
-		"kube-api-qps":   "50",
-		"kube-api-burst": "100",
-		// A node is NotReady once its Lease is this old: the Lease's
-		// duration (kubelets renew a quarter into it) and half a minute.
-		"node-monitor-grace-period":        strconv.Itoa(kubeletconfig.NodeLeaseDurationSeconds+30) + "s",
+		"kube-api-qps":                     "50",
+		"kube-api-burst":                   "100",
 		"use-service-account-credentials":  "true",
 		"service-account-private-key-file": c.serviceAccountKey(),
 		"root-ca-file":                     c.serverCA.CertFile,

@@ -10,14 +10,15 @@ import (
 	containerd "github.com/containerd/containerd/v2/client"
 	"github.com/containerd/containerd/v2/pkg/namespaces"
 	"github.com/edgeos/edgeos/tests/harness"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // TestAgent joins a second machine with `edgeos agent`: bad tokens are
 // refused with clear messages and leave nothing behind; a good one brings up
 // the node's runtime; only the server's node has the control-plane role;
-// and the node starts again from its own credentials while the server is
-// down.
+// the node starts again from its own credentials while the server is
+// down; and when the agent dies, its node is marked so.
 func TestAgent(t *testing.T) {
 	c := harness.New(t)
 	srv := c.AddNode("server")
@@ -84,9 +85,31 @@ func TestAgent(t *testing.T) {
 	// Ready by a heartbeat posted to the returned server, not the one
 	// stored before it went away
 	nodeReady(t, cs, ag.Name, back)
-	if code := ag.Stop(); code != 0 {
-		t.Errorf("agent exit code %d", code)
+
+	// a node that dies is found out as upstream's defaults would: its Lease
+	// is valid for upstream's 40 s, and the controller-manager marks the
+	// node's Ready Unknown once the Lease is not renewed
+	lease, err := cs.CoordinationV1().Leases("kube-node-lease").Get(context.Background(), ag.Name, metav1.GetOptions{})
+	if err != nil || lease.Spec.LeaseDurationSeconds == nil || *lease.Spec.LeaseDurationSeconds != 40 {
+		t.Errorf("the agent's node Lease: %v %v, want one valid for 40 s", lease, err)
 	}
+	ag.Kill()
+	killed := time.Now()
+	eventually(t, "the killed agent's node is marked Ready Unknown", func(ctx context.Context) (bool, error) {
+		n, err := cs.CoreV1().Nodes().Get(ctx, ag.Name, metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		c := readyCondition(n)
+		if c == nil || c.Status != corev1.ConditionUnknown {
+			return false, nil
+		}
+		if c.Reason != "NodeStatusUnknown" {
+			t.Errorf("Ready Unknown for %q (%s), want the controller-manager's NodeStatusUnknown", c.Reason, c.Message)
+		}
+		t.Logf("the agent's node Ready Unknown %v after the kill", time.Since(killed).Round(time.Second))
+		return true, nil
+	})
 	if code := srv.Stop(); code != 0 {
 		t.Errorf("server exit code %d", code)
 	}

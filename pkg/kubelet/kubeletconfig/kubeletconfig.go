@@ -12,9 +12,6 @@ import (
 	"sigs.k8s.io/yaml"
 )
 
-// NodeLeaseDurationSeconds is how long a node's Lease is valid.
-const NodeLeaseDurationSeconds = 120
-
 // Node is what the kubelet of one node must know.
 type Node struct {
 	ClientCAFile     string
@@ -57,11 +54,6 @@ func Render(n Node) ([]byte, error) {
 		PodLogsDir:               n.PodLogsDir,
 		ResolverConfig:           &n.ResolvConf,
 		StaticPodPath:            "",
-		// The node's Lease is renewed every quarter of this: 30 s, not
-		// upstream's 10 s, which on one SQLite server was the largest
-		// steady writer. The controller-manager's node-monitor-grace-period
-		// is raised to match (pkg/server/args.go).
-		NodeLeaseDurationSeconds: NodeLeaseDurationSeconds,
 	}
 	if n.ClusterDNS != "" {
 		cfg.ClusterDNS = []string{n.ClusterDNS}
