@@ -1,3 +1,8 @@
+// Package cni is the node's pod network in edgeos's process: the network
+// config containerd reads (written once the node has its podCIDR), the
+// bridge's sysctls, egress masquerading and the VXLAN overlay kept in step
+// with the other nodes. The CNI plugin containerd executes for each pod is
+// pkg/cni/plugin, a program of its own.
 package cni
 
 import (

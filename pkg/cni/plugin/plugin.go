@@ -1,12 +1,13 @@
 // Package plugin is edgeos's pod network plugin, a CNI plugin that
 // containerd executes for every pod sandbox: a small program of its own
-// (cmd/cni, embedded by pkg/cni), so that a pod start does not pay for the
-// whole edgeos binary's start-up. Each pod gets a veth pair: eth0 in the
-// pod with an address from the node's podCIDR and a default route, the host
-// end on the node's bridge, whose address is the pod network's gateway. A
-// pod's hostPorts are DNATed to it by iptables rules in one chain per pod
-// (hostport.go). Addresses are allocated with host-local's allocator and
-// kept under the data dir. The program also serves as the loopback plugin.
+// (cmd/cni, embedded by pkg/containerd/programs), so that a pod start does
+// not pay for the whole edgeos binary's start-up. Each pod gets a veth
+// pair: eth0 in the pod with an address from the node's podCIDR and a
+// default route, the host end on the node's bridge, whose address is the
+// pod network's gateway. A pod's hostPorts are DNATed to it by iptables
+// rules in one chain per pod (hostport.go). Addresses are allocated with
+// host-local's allocator and kept under the data dir. The program also
+// serves as the loopback plugin.
 package plugin
 
 import (
