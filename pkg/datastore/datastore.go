@@ -134,9 +134,9 @@ func (c Config) driver(ep string) drivers.Config {
 // How often kine reads the database for changes nobody told it of. kine
 // wakes its watchers at once on each of its own writes. On the embedded
 // SQLite every write is this process's own, queued one at a time
-// (oneWriter), so the poll is only a safety net; an external datastore
+// (oneWriter), so the poll is only a safety net. An external datastore
 // also takes other servers' writes, which only the poll brings to this
-// server's watchers, as soon as kine's default.
+// server's watchers: there it polls as often as kine does by default.
 const (
 	pollEmbedded = 10 * time.Second
 	pollExternal = time.Second
