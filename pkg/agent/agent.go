@@ -164,7 +164,6 @@ func Components(cfg Config) ([]component.Component, error) {
 	if cfg.Node.CNI == config.CNIEdgeos {
 		cs = append(cs, cni.New(cni.Config{
 			ConfDir:         cniConfDir,
-			BinDir:          binDir,
 			DataDir:         cfg.dir("cni"),
 			Kubeconfig:      cfg.kubeletKubeconfig(),
 			PeersKubeconfig: cfg.agentKubeconfig(),

@@ -32,8 +32,10 @@ import (
 
 // Config places the node's pod network.
 type Config struct {
-	// ConfDir and BinDir are containerd's CNI directories.
-	ConfDir, BinDir string
+	// ConfDir is containerd's CNI config directory. The plugin's program
+	// is written to containerd's bin dir with containerd's own
+	// (pkg/containerd/programs).
+	ConfDir string
 	// DataDir keeps address allocations.
 	DataDir string
 	// Kubeconfig reads and annotates this node's Node object (the
@@ -64,9 +66,9 @@ const Bridge = "edgeos0"
 // ConfFile is the network config containerd loads.
 const ConfFile = "10-edgeos.conflist"
 
-// Network links the plugin, brings up the overlay and writes the network
-// config once the controller-manager has given the node its podCIDR, then
-// keeps the overlay's routes in step with the other nodes.
+// Network brings up the overlay and writes the network config once the
+// controller-manager has given the node its podCIDR, then keeps the
+// overlay's routes in step with the other nodes.
 type Network struct{ cfg Config }
 
 // New prepares the pod network.
