@@ -137,7 +137,7 @@ func (n *Node) serve(ctx context.Context, cs kubernetes.Interface, lbl *labeller
 			in.Certs = certs.get()
 			table, _ := Build(in)
 			proxy.Swap(table)
-			if err := ls.set(ports); err != nil {
+			if err := ls.set(ports, table.GatewayPorts()); err != nil {
 				err = fmt.Errorf("%w (this node is left out of Ingresses' addresses until it listens)", errors.Join(err, lbl.set(ctx, false)))
 				if err.Error() == told {
 					return watch.Quietly(err)

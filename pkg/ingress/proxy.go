@@ -76,7 +76,13 @@ func (p *Proxy) countRequests(reg prometheus.Registerer) {
 // Close drops the idle connections to endpoints.
 func (p *Proxy) Close() { p.tr.CloseIdleConnections() }
 
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP answers by the Ingresses' routes alone (no port's Gateway
+// listeners): the handler of tests and of callers with no port.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.serve(w, r, 0, true) }
+
+// serve answers a request that came to port: by the Gateway listeners on
+// that port first, then, if it is an Ingress port, by the Ingresses.
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, ingress bool) {
 	if p.requests != nil {
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
@@ -86,7 +92,21 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}()
 		w = sw
 	}
-	target := p.table.Load().Route(r.Host, r.URL.Path)
+	table := p.table.Load()
+	if rule := table.GatewayRule(port, r); rule != nil {
+		p.act(w, r, rule, port)
+		return
+	}
+	if !ingress {
+		http.Error(w, "no route for this host and path", http.StatusNotFound)
+		return
+	}
+	p.toTarget(w, r, table.Route(r.Host, r.URL.Path))
+}
+
+// toTarget sends a request to a target's endpoints, or answers why it
+// cannot: 404 without a target, 503 without endpoints.
+func (p *Proxy) toTarget(w http.ResponseWriter, r *http.Request, target *Target) {
 	switch {
 	case target == nil:
 		http.Error(w, "no route for this host and path", http.StatusNotFound)

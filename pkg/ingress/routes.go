@@ -21,6 +21,8 @@ type Inputs struct {
 	Slices    []*discoveryv1.EndpointSlice
 	// Certs are the usable certificates by Secret key (namespace/name).
 	Certs map[string]*tls.Certificate
+	// Listeners are the Gateway listeners with their routes' rules.
+	Listeners []Listener
 }
 
 // Problem is something an Ingress asks for that is not served as asked.
@@ -54,6 +56,9 @@ func Build(in Inputs) (*Table, []Problem) {
 	}
 	for _, ing := range Oldest(in.Ingresses) {
 		b.add(ing)
+	}
+	for _, l := range in.Listeners {
+		b.t.addListener(l)
 	}
 	b.t.finish()
 	return b.t, b.problems

@@ -17,6 +17,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -36,6 +37,10 @@ type listeners struct {
 	// connections)
 	base    context.Context
 	running map[string]*http.Server
+	// secure: the addresses serving HTTPS
+	secure map[string]bool
+	// ingress are the ports Ingresses are served on now
+	ingress atomic.Pointer[Ports]
 	wg      sync.WaitGroup
 }
 
@@ -43,36 +48,59 @@ type listeners struct {
 const graceStop = 5 * time.Second
 
 func newListeners(base context.Context, proxy *Proxy, ips []string, defaultCert *tls.Certificate) *listeners {
-	return &listeners{
-		proxy: proxy, ips: ips, base: base, running: map[string]*http.Server{},
-		tls: &tls.Config{
-			MinVersion: tls.VersionTLS12,
-			GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-				if c := proxy.Table().Certificate(hello.ServerName); c != nil {
-					return c, nil
-				}
-				return defaultCert, nil
-			},
+	l := &listeners{proxy: proxy, ips: ips, base: base, running: map[string]*http.Server{}, secure: map[string]bool{}}
+	l.ingress.Store(&Ports{})
+	l.tls = &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
+			port := localPort(hello.Conn.LocalAddr())
+			if c := proxy.Table().CertificateOn(port, hello.ServerName, l.servesIngress(port)); c != nil {
+				return c, nil
+			}
+			return defaultCert, nil
 		},
 	}
+	return l
 }
 
-// set listens on exactly the addresses of ports (none for the zero
-// Ports), keeping the servers already listening on them. Addresses it
-// cannot listen on are reported; the others serve.
-func (l *listeners) set(ports Ports) error {
+func (l *listeners) servesIngress(port int) bool {
+	p := l.ingress.Load()
+	return port != 0 && (port == p.HTTP || port == p.HTTPS)
+}
+
+func localPort(a net.Addr) int {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return ta.Port
+	}
+	return 0
+}
+
+// set listens on exactly the addresses of the Ingresses' ports and of the
+// Gateway listeners' (by port: whether HTTPS), keeping the servers already
+// listening on them. An Ingress port's protocol is the Ingress's. Addresses
+// it cannot listen on are reported; the others serve.
+func (l *listeners) set(ports Ports, gateway map[int]bool) error {
 	want := map[string]bool{}
+	byPort := maps.Clone(gateway)
+	if byPort == nil {
+		byPort = map[int]bool{}
+	}
+	if ports.HTTP > 0 {
+		byPort[ports.HTTP] = false
+	}
+	if ports.HTTPS > 0 {
+		byPort[ports.HTTPS] = true
+	}
 	for _, ip := range l.ips {
-		if ports.HTTP > 0 {
-			want[net.JoinHostPort(ip, strconv.Itoa(ports.HTTP))] = false
-		}
-		if ports.HTTPS > 0 {
-			want[net.JoinHostPort(ip, strconv.Itoa(ports.HTTPS))] = true
+		for port, secure := range byPort {
+			want[net.JoinHostPort(ip, strconv.Itoa(port))] = secure
 		}
 	}
+	l.ingress.Store(&ports)
 	for addr, srv := range l.running {
-		if _, ok := want[addr]; !ok {
+		if secure, ok := want[addr]; !ok || secure != l.secure[addr] {
 			delete(l.running, addr)
+			delete(l.secure, addr)
 			l.wg.Go(func() { shutdown(srv) })
 		}
 	}
@@ -93,8 +121,11 @@ func (l *listeners) start(addr string, secure bool) error {
 	if err != nil {
 		return err
 	}
+	port := localPort(ln.Addr())
 	srv := &http.Server{
-		Handler:           l.proxy,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			l.proxy.serve(w, r, port, l.servesIngress(port))
+		}),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          debugLog(),
@@ -103,7 +134,7 @@ func (l *listeners) start(addr string, secure bool) error {
 	if secure {
 		srv.TLSConfig = l.tls.Clone()
 	}
-	l.running[addr] = srv
+	l.running[addr], l.secure[addr] = srv, secure
 	l.wg.Go(func() {
 		var err error
 		if secure {
@@ -127,6 +158,7 @@ func (l *listeners) start(addr string, secure bool) error {
 func (l *listeners) stop() {
 	for addr, srv := range l.running {
 		delete(l.running, addr)
+		delete(l.secure, addr)
 		l.wg.Go(func() { shutdown(srv) })
 	}
 	l.wg.Wait()

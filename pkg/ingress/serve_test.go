@@ -35,7 +35,7 @@ func TestListenersKeepServingBesideATakenPort(t *testing.T) {
 	defer ls.stop()
 	httpPort := freePort(t)
 	takenPort := taken.Addr().(*net.TCPAddr).Port
-	if err := ls.set(Ports{HTTP: httpPort, HTTPS: takenPort}); err == nil || !strings.Contains(err.Error(), "address already in use") {
+	if err := ls.set(Ports{HTTP: httpPort, HTTPS: takenPort}, nil); err == nil || !strings.Contains(err.Error(), "address already in use") {
 		t.Fatalf("listening on a taken port: %v", err)
 	}
 	resp, err := http.Get("http://127.0.0.1:" + strconv.Itoa(httpPort) + "/")
@@ -45,7 +45,7 @@ func TestListenersKeepServingBesideATakenPort(t *testing.T) {
 	resp.Body.Close()
 
 	httpsPort := freePort(t)
-	if err := ls.set(Ports{HTTP: httpPort, HTTPS: httpsPort}); err != nil {
+	if err := ls.set(Ports{HTTP: httpPort, HTTPS: httpsPort}, nil); err != nil {
 		t.Fatal(err)
 	}
 	conn, err := tls.Dial("tcp", "127.0.0.1:"+strconv.Itoa(httpsPort), &tls.Config{InsecureSkipVerify: true, ServerName: "x.example", NextProtos: []string{"h2"}})
@@ -58,7 +58,7 @@ func TestListenersKeepServingBesideATakenPort(t *testing.T) {
 		t.Errorf("HTTPS: protocol %q, certificate %q", st.NegotiatedProtocol, st.PeerCertificates[0].Subject.CommonName)
 	}
 
-	if err := ls.set(Ports{}); err != nil {
+	if err := ls.set(Ports{}, nil); err != nil {
 		t.Fatal(err)
 	}
 	ls.wg.Wait()

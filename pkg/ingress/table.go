@@ -22,6 +22,8 @@ type Table struct {
 	fallback *Target
 	// certificates by exact host and by wildcard suffix
 	certs, wildcardCerts map[string]*tls.Certificate
+	// ports are the Gateway listeners' routes, by port
+	ports map[int]*portRoutes
 }
 
 type hostRoutes struct {
@@ -73,6 +75,7 @@ func newTable() *Table {
 	return &Table{
 		exact: map[string]*hostRoutes{}, wildcard: map[string]*hostRoutes{},
 		certs: map[string]*tls.Certificate{}, wildcardCerts: map[string]*tls.Certificate{},
+		ports: map[int]*portRoutes{},
 	}
 }
 
@@ -97,8 +100,10 @@ func (t *Table) host(h string) *hostRoutes {
 	return m[h]
 }
 
-// finish orders each host's prefixes longest first.
+// finish orders each host's prefixes longest first, and the Gateway
+// listeners' rules by precedence.
 func (t *Table) finish() {
+	t.finishListeners()
 	all := []*hostRoutes{t.anyHost}
 	for _, r := range t.exact {
 		all = append(all, r)
@@ -142,6 +147,16 @@ func (r *hostRoutes) match(p string) *Target {
 		}
 	}
 	return nil
+}
+
+// CertificateOn is the certificate for a TLS server name on port: a
+// Gateway listener's on that port, else (on an Ingress port) an
+// Ingress's; nil when none gives one.
+func (t *Table) CertificateOn(port int, serverName string, ingress bool) *tls.Certificate {
+	if c := t.listenerCertificate(port, serverName); c != nil || !ingress {
+		return c
+	}
+	return t.Certificate(serverName)
 }
 
 // Certificate is the certificate for a TLS server name, nil when no
