@@ -271,3 +271,17 @@ func endpoints(slices []*discoveryv1.EndpointSlice, portName string) (ready, ter
 	sort.Strings(terminating)
 	return ready, terminating
 }
+
+// ServicePortTarget is the target of a Service's port by number, with the
+// endpoints its slices give it now; nil when the Service has no such TCP
+// port.
+func ServicePortTarget(svc *corev1.Service, number int32, slices []*discoveryv1.EndpointSlice) *Target {
+	for _, p := range svc.Spec.Ports {
+		if p.Port == number && (p.Protocol == "" || p.Protocol == corev1.ProtocolTCP) {
+			t := &Target{Name: fmt.Sprintf("%s/%s:%d", svc.Namespace, svc.Name, number)}
+			t.Ready, t.Terminating = endpoints(slices, p.Name)
+			return t
+		}
+	}
+	return nil
+}
