@@ -20,6 +20,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/containerd"
 	"github.com/edgeos/edgeos/pkg/containerd/programs"
 	"github.com/edgeos/edgeos/pkg/dns"
+	"github.com/edgeos/edgeos/pkg/gateway"
 	"github.com/edgeos/edgeos/pkg/images"
 	"github.com/edgeos/edgeos/pkg/ingress"
 	"github.com/edgeos/edgeos/pkg/join"
@@ -191,6 +192,7 @@ func Components(cfg Config) ([]component.Component, error) {
 		NodeKubeconfig: cfg.kubeletKubeconfig(),
 		Off:            cfg.Node.DisableIngressProxy,
 		Metrics:        reg,
+		Gateway:        gateway.NewNodeSource,
 	}))
 	if cfg.LogForward.On() {
 		// after the parts whose lines it ships; edgeos's own lines wait

@@ -90,7 +90,7 @@ const MinCertificateLifetime = time.Minute
 const MinMetricsResolution = 5 * time.Second
 
 // Parts that --disable can turn off.
-var Parts = []string{"dns", "servicelb", "local-storage", "ingress", "metrics", "network-policy"}
+var Parts = []string{"dns", "servicelb", "local-storage", "ingress", "gateway", "metrics", "network-policy"}
 
 // Disabled reports whether --disable names part.
 func (c *Server) Disabled(part string) bool { return slices.Contains(c.Disable, part) }

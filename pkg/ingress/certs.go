@@ -10,7 +10,6 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
 // CertificatesSecret, in kube-system, holds the certificates the proxies
@@ -47,10 +46,10 @@ func usableCerts(ours []*networkingv1.Ingress, secrets map[string]*corev1.Secret
 	return certs, pairs
 }
 
-// certificatesData lays pairs out as the copy's data: "NAMESPACE.NAME.crt"
+// CertificatesData lays pairs out as the copy's data: "NAMESPACE.NAME.crt"
 // and ".key" (a namespace holds no dot). Pairs that do not fit are left
 // out and named.
-func certificatesData(pairs map[string][2][]byte) (data map[string][]byte, left []string) {
+func CertificatesData(pairs map[string][2][]byte) (data map[string][]byte, left []string) {
 	data = map[string][]byte{}
 	size := 0
 	for _, k := range slices.Sorted(maps.Keys(pairs)) {
@@ -65,8 +64,8 @@ func certificatesData(pairs map[string][2][]byte) (data map[string][]byte, left 
 	return data, left
 }
 
-// certificatesFrom parses the copy back, by namespace/name.
-func certificatesFrom(s *corev1.Secret) (map[string]*tls.Certificate, error) {
+// CertificatesFrom parses the copy back, by namespace/name.
+func CertificatesFrom(s *corev1.Secret) (map[string]*tls.Certificate, error) {
 	out := map[string]*tls.Certificate{}
 	var bad []string
 	for name, crt := range s.Data {
@@ -87,7 +86,7 @@ func certificatesFrom(s *corev1.Secret) (map[string]*tls.Certificate, error) {
 	}
 	if len(bad) > 0 {
 		sort.Strings(bad)
-		return out, fmt.Errorf("%s/%s: unusable certificates %v", metav1.NamespaceSystem, CertificatesSecret, bad)
+		return out, fmt.Errorf("%s/%s: unusable certificates %v", s.Namespace, s.Name, bad)
 	}
 	return out, nil
 }

@@ -58,17 +58,17 @@ func TestCertificatesCopy(t *testing.T) {
 	if len(certs) != 1 || certs["shop/a.example-tls"] == nil || len(pairs) != 1 {
 		t.Fatalf("usable: %v", certs)
 	}
-	data, left := certificatesData(pairs)
+	data, left := CertificatesData(pairs)
 	if len(left) != 0 || len(data) != 2 {
 		t.Fatalf("data %v, left %v", data, left)
 	}
-	back, err := certificatesFrom(&corev1.Secret{Data: data})
+	back, err := CertificatesFrom(&corev1.Secret{Data: data})
 	if err != nil || len(back) != 1 || back["shop/a.example-tls"] == nil {
 		t.Errorf("read back: %v %v", back, err)
 	}
 	// a copy damaged by hand is reported, and its good pairs still served
 	data["shop.bad.crt"], data["shop.bad.key"] = crt, []byte("x")
-	back, err = certificatesFrom(&corev1.Secret{Data: data})
+	back, err = CertificatesFrom(&corev1.Secret{Data: data})
 	if err == nil || !strings.Contains(err.Error(), "shop/bad") || back["shop/a.example-tls"] == nil {
 		t.Errorf("a damaged copy: %v %v", back, err)
 	}
@@ -78,7 +78,7 @@ func TestCertificatesCopy(t *testing.T) {
 func TestCertificatesCopyBound(t *testing.T) {
 	big := make([]byte, maxCertificateBytes/2)
 	pairs := map[string][2][]byte{"a/one": {big, nil}, "a/two": {big, nil}, "a/three": {big, nil}}
-	data, left := certificatesData(pairs)
+	data, left := CertificatesData(pairs)
 	if len(data) != 4 || len(left) != 1 {
 		t.Errorf("%d entries, left %v", len(data), left)
 	}

@@ -23,6 +23,10 @@ const (
 	// server's --ingress-http-port and --ingress-https-port to the nodes.
 	HTTPPortAnnotation  = "ingress.edgeos.io/http-port"
 	HTTPSPortAnnotation = "ingress.edgeos.io/https-port"
+	// GatewayAnnotation is "true" on the class while the server serves
+	// the Gateway API (its CRDs are installed): the nodes' proxies then
+	// follow its routes too.
+	GatewayAnnotation = "ingress.edgeos.io/gateway-api"
 	// ProxyLabel is "true" on a node whose proxy listens: the nodes an
 	// Ingress's status names.
 	ProxyLabel = "ingress.edgeos.io/proxy"

@@ -127,7 +127,7 @@ func (c *Controller) pass(ctx context.Context, recorder record.EventRecorder, in
 		byKey[s.Namespace+"/"+s.Name] = s
 	}
 	certs, pairs := usableCerts(in.Ingresses, byKey)
-	data, left := certificatesData(pairs)
+	data, left := CertificatesData(pairs)
 	in.Certs = certs
 	_, problems := Build(in)
 	for _, k := range left {
@@ -220,26 +220,29 @@ func (c *Controller) tell(recorder record.EventRecorder, ours []*networkingv1.In
 
 // writeCertificates makes the copy hold data.
 func (c *Controller) writeCertificates(ctx context.Context, data map[string][]byte) error {
-	if c.written != nil && sameData(c.written, data) {
+	if c.written != nil && SameData(c.written, data) {
 		return nil
 	}
-	if err := c.putCertificates(ctx, data); err != nil {
+	if err := PutCertificates(ctx, c.cs, CertificatesSecret, data); err != nil {
 		return err
 	}
 	c.written = data
 	return nil
 }
 
-func sameData(a, b map[string][]byte) bool {
+// SameData reports whether two Secrets' data are the same.
+func SameData(a, b map[string][]byte) bool {
 	return maps.EqualFunc(a, b, func(x, y []byte) bool { return string(x) == string(y) })
 }
 
-func (c *Controller) putCertificates(ctx context.Context, data map[string][]byte) error {
-	secrets := c.cs.CoreV1().Secrets(metav1.NamespaceSystem)
-	have, err := secrets.Get(ctx, CertificatesSecret, metav1.GetOptions{})
+// PutCertificates makes the certificates' copy name in kube-system hold
+// data.
+func PutCertificates(ctx context.Context, cs kubernetes.Interface, name string, data map[string][]byte) error {
+	secrets := cs.CoreV1().Secrets(metav1.NamespaceSystem)
+	have, err := secrets.Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		s := &corev1.Secret{
-			ObjectMeta: metav1.ObjectMeta{Name: CertificatesSecret, Namespace: metav1.NamespaceSystem, Labels: map[string]string{"app.kubernetes.io/managed-by": "edgeos"}},
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: metav1.NamespaceSystem, Labels: map[string]string{"app.kubernetes.io/managed-by": "edgeos"}},
 			Type:       corev1.SecretTypeOpaque,
 			Data:       data,
 		}
@@ -249,7 +252,7 @@ func (c *Controller) putCertificates(ctx context.Context, data map[string][]byte
 	if err != nil {
 		return err
 	}
-	if sameData(have.Data, data) {
+	if SameData(have.Data, data) {
 		return nil
 	}
 	have.Data = data

@@ -21,6 +21,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	listerscorev1 "k8s.io/client-go/listers/core/v1"
+	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -39,6 +40,9 @@ type NodeConfig struct {
 	Off bool
 	// Metrics is where the count of requests is published; nil: nowhere.
 	Metrics prometheus.Registerer
+	// Gateway makes the Gateway API's source on the node's connection,
+	// sharing the proxy's factory of core kinds; nil: Ingresses only.
+	Gateway func(rc *rest.Config, cs kubernetes.Interface, core informers.SharedInformerFactory) (RouteSource, error)
 }
 
 // Node is a node's ingress proxy component.
@@ -52,9 +56,12 @@ func (n *Node) Name() string { return "ingress-proxy" }
 // Run is ready at once. It watches only for the IngressClass while there
 // is none (--disable ingress on the server); once there is, the proxy
 // follows the routes and listens on the ports the class names, and serves
-// from its watch caches while the server is unreachable.
+// from its watch caches while the server is unreachable. The Gateway API's
+// routes are followed too while the class says the server serves it
+// (GatewayAnnotation); turning that on or off restarts the watches, not the
+// proxy, whose connections stay open.
 func (n *Node) Run(ctx context.Context, ready func()) error {
-	cs, err := kubeconfig.Client(n.cfg.Kubeconfig)
+	clients, err := kubeconfig.Connect(n.cfg.Kubeconfig)
 	if err != nil {
 		return err
 	}
@@ -72,31 +79,46 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 	if err != nil {
 		return err
 	}
-	factory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+	factory := informers.NewSharedInformerFactoryWithOptions(clients.Typed, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
 		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", ClassName).String()
 	}))
 	classes := factory.Networking().V1().IngressClasses()
 	var serving sync.WaitGroup
 	stopServing := func() {}
-	defer func() { stopServing(); serving.Wait() }()
-	on := false
+	var fe *frontend
+	defer func() {
+		stopServing()
+		serving.Wait()
+		if fe != nil {
+			fe.close()
+		}
+	}()
+	on, withGateway := false, false
 	return watch.Loop(ctx, "Ingress proxy", factory, []cache.SharedIndexInformer{classes.Informer()}, watch.DefaultPause, nil, func(ctx context.Context) error {
 		class, err := classes.Lister().Get(ClassName)
 		if err != nil && !apierrors.IsNotFound(err) {
 			return err
 		}
 		want := err == nil && class.Spec.Controller == ControllerName
-		switch {
-		case want && !on:
-			sctx, cancel := context.WithCancel(ctx)
-			stopServing = cancel
-			serving.Go(func() { n.serve(sctx, cs, lbl, cert) })
-		case !want && on:
+		gateway := want && n.cfg.Gateway != nil && class.Annotations[GatewayAnnotation] == "true"
+		if want != on || gateway != withGateway {
 			stopServing()
 			serving.Wait()
-			logrus.Infof("Ingress proxy stopped: the IngressClass %s is gone", ClassName)
+			switch {
+			case want:
+				if fe == nil {
+					fe = newFrontend(n.cfg, cert)
+				}
+				sctx, cancel := context.WithCancel(ctx)
+				stopServing = cancel
+				serving.Go(func() { n.serve(sctx, clients, lbl, fe, gateway) })
+			case fe != nil:
+				fe.close()
+				fe = nil
+				logrus.Infof("Ingress proxy stopped: the IngressClass %s is gone", ClassName)
+			}
 		}
-		on = want
+		on, withGateway = want, gateway
 		if !on {
 			return lbl.set(ctx, false)
 		}
@@ -104,16 +126,40 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 	})
 }
 
-// serve follows the routes and listens until ctx ends.
-func (n *Node) serve(ctx context.Context, cs kubernetes.Interface, lbl *labeller, cert *tls.Certificate) {
-	proxy := NewProxy()
-	proxy.countRequests(n.cfg.Metrics)
-	defer proxy.Close()
-	conns, endConns := context.WithCancel(context.Background())
-	ls := newListeners(conns, proxy, n.cfg.Addresses, cert)
-	defer endConns()
-	defer ls.stop()
+// frontend is what clients connect to: the proxy and its listeners, kept
+// while the watches behind them restart.
+type frontend struct {
+	proxy    *Proxy
+	ls       *listeners
+	endConns context.CancelFunc
+}
 
+func newFrontend(cfg NodeConfig, cert *tls.Certificate) *frontend {
+	proxy := NewProxy()
+	proxy.countRequests(cfg.Metrics)
+	conns, endConns := context.WithCancel(context.Background())
+	return &frontend{proxy: proxy, ls: newListeners(conns, proxy, cfg.Addresses, cert), endConns: endConns}
+}
+
+func (f *frontend) close() {
+	f.ls.stop()
+	f.endConns()
+	f.proxy.Close()
+}
+
+// RouteSource adds another API's listeners to a node's proxy: the Gateway
+// API's (pkg/gateway).
+type RouteSource interface {
+	// Informers are the factory to start and shut down, and every
+	// informer the source reads.
+	Informers() (watch.Factory, []cache.SharedIndexInformer)
+	// Listeners are the source's listeners now.
+	Listeners(ports Ports) []Listener
+}
+
+// serve follows the routes until ctx ends, serving them from fe.
+func (n *Node) serve(ctx context.Context, clients kubeconfig.Clients, lbl *labeller, fe *frontend, gateway bool) {
+	cs := clients.Typed
 	factory := informers.NewSharedInformerFactory(cs, 0)
 	l := newListers(factory, true)
 	copyFactory := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithNamespace(metav1.NamespaceSystem),
@@ -121,10 +167,21 @@ func (n *Node) serve(ctx context.Context, cs kubernetes.Interface, lbl *labeller
 			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", CertificatesSecret).String()
 		}))
 	copies := copyFactory.Core().V1().Secrets()
-	certs := &certCache{lister: copies.Lister()}
-	var told string // the listen error last reported
+	certs := NewCertCopy(copies.Lister(), CertificatesSecret)
+	fs := factories{factory, copyFactory}
 	infs := append(l.infs, copies.Informer())
-	err := watch.Loop(ctx, "Ingress proxy", factories{factory, copyFactory}, infs,
+	var src RouteSource
+	if gateway {
+		var err error
+		if src, err = n.cfg.Gateway(clients.REST, cs, factory); err != nil {
+			logrus.Errorf("Ingress proxy: the Gateway API: %v", err)
+			return
+		}
+		f, more := src.Informers()
+		fs, infs = append(fs, f), append(infs, more...)
+	}
+	var told string // the listen error last reported
+	err := watch.Loop(ctx, "Ingress proxy", fs, infs,
 		watch.Pause{AfterError: 5 * time.Second, Between: 100 * time.Millisecond}, nil, func(ctx context.Context) error {
 			in, class, err := l.read()
 			if err != nil || class == nil {
@@ -134,10 +191,13 @@ func (n *Node) serve(ctx context.Context, cs kubernetes.Interface, lbl *labeller
 			if err != nil {
 				return err
 			}
-			in.Certs = certs.get()
+			in.Certs = certs.Get()
+			if src != nil {
+				in.Listeners = src.Listeners(ports)
+			}
 			table, _ := Build(in)
-			proxy.Swap(table)
-			if err := ls.set(ports, table.GatewayPorts()); err != nil {
+			fe.proxy.Swap(table)
+			if err := fe.ls.set(ports, table.GatewayPorts()); err != nil {
 				err = fmt.Errorf("%w (this node is left out of Ingresses' addresses until it listens)", errors.Join(err, lbl.set(ctx, false)))
 				if err.Error() == told {
 					return watch.Quietly(err)
@@ -201,15 +261,24 @@ func (l *labeller) set(ctx context.Context, on bool) error {
 	return nil
 }
 
-// certCache parses the certificates' copy again only when it changes.
-type certCache struct {
+// CertCopy parses a certificates' copy (see CertificatesSecret) again
+// only when it changes.
+type CertCopy struct {
 	lister  listerscorev1.SecretLister
+	name    string
 	version string
 	certs   map[string]*tls.Certificate
 }
 
-func (c *certCache) get() map[string]*tls.Certificate {
-	s, err := c.lister.Secrets(metav1.NamespaceSystem).Get(CertificatesSecret)
+// NewCertCopy reads the copy name in kube-system from lister.
+func NewCertCopy(lister listerscorev1.SecretLister, name string) *CertCopy {
+	return &CertCopy{lister: lister, name: name}
+}
+
+// Get is the copy's certificates by namespace/name: none while it does not
+// exist, the last good ones while it cannot be read.
+func (c *CertCopy) Get() map[string]*tls.Certificate {
+	s, err := c.lister.Secrets(metav1.NamespaceSystem).Get(c.name)
 	if apierrors.IsNotFound(err) {
 		s, err = &corev1.Secret{}, nil
 	}
@@ -219,7 +288,7 @@ func (c *certCache) get() map[string]*tls.Certificate {
 	if c.certs != nil && s.ResourceVersion == c.version {
 		return c.certs
 	}
-	certs, err := certificatesFrom(s)
+	certs, err := CertificatesFrom(s)
 	if err != nil {
 		logrus.Warnf("Ingress proxy: %v", err)
 	}

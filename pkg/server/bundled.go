@@ -6,6 +6,7 @@ import (
 
 	"github.com/edgeos/edgeos/pkg/component"
 	"github.com/edgeos/edgeos/pkg/dns"
+	"github.com/edgeos/edgeos/pkg/gateway"
 	"github.com/edgeos/edgeos/pkg/helm"
 	"github.com/edgeos/edgeos/pkg/ingress"
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
@@ -46,6 +47,13 @@ func (s *Server) bundled(cs kubernetes.Interface, newEncryption, shared bool) []
 	} else {
 		controllers = append(controllers, ingress.NewController(cs, ports))
 		claimer = ingress.NewClaimer(ports)
+		if s.cfg.Disabled("gateway") {
+			// the proxies stop following the Gateway API; its CRDs, and
+			// the objects in them, stay
+			out = append(out, component.Once("gateway-api-off", func(ctx context.Context) error { return gateway.SetAnnouncement(ctx, cs, false) }))
+		} else {
+			controllers = append(controllers, gateway.NewController(gateway.Config{Kubeconfig: s.paths.kubeconfig("admin"), IngressPorts: ports}))
+		}
 	}
 	if !s.cfg.Disabled("servicelb") {
 		controllers = append(controllers, lb.New(cs, claimer, telemetry.Process()))

@@ -4,6 +4,7 @@ import (
 	"context"
 
 	"github.com/edgeos/edgeos/pkg/bootstrap"
+	"github.com/edgeos/edgeos/pkg/gateway"
 	"github.com/edgeos/edgeos/pkg/ingress"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,9 +16,9 @@ import (
 // Nodes, the cluster DNS watches Services and EndpointSlices, local storage
 // manages the PersistentVolumes it provisions and publishes its node's
 // free space, the ingress proxy watches Ingresses and their class, the
-// NetworkPolicy enforcement watches policies, pods and namespaces. A node's
-// own kubelet identity may read no Node but its own, hence a role of
-// edgeos's.
+// NetworkPolicy enforcement watches policies, pods and namespaces, and
+// the proxies the Gateway API's objects. A node's own kubelet identity
+// may read no Node but its own, hence a role of edgeos's.
 const agentRole = "edgeos:agent"
 
 var agentRules = []rbacv1.PolicyRule{
@@ -28,12 +29,14 @@ var agentRules = []rbacv1.PolicyRule{
 	{APIGroups: []string{""}, Resources: []string{"events"}, Verbs: []string{"create", "patch"}},
 	{APIGroups: []string{"networking.k8s.io"}, Resources: []string{"ingresses", "ingressclasses", "networkpolicies"}, Verbs: []string{"get", "list", "watch"}},
 	{APIGroups: []string{""}, Resources: []string{"pods", "namespaces"}, Verbs: []string{"list", "watch"}},
+	{APIGroups: []string{"gateway.networking.k8s.io"}, Resources: gateway.Resources, Verbs: []string{"get", "list", "watch"}},
 }
 
-// agentSecretRules let the ingress proxies read the one Secret that holds
-// the certificates they serve, and no other.
+// agentSecretRules let the ingress proxies read the Secrets that hold the
+// certificates they serve (the Ingresses' and the Gateways'), and no
+// other.
 var agentSecretRules = []rbacv1.PolicyRule{
-	{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{ingress.CertificatesSecret}, Verbs: []string{"get", "list", "watch"}},
+	{APIGroups: []string{""}, Resources: []string{"secrets"}, ResourceNames: []string{ingress.CertificatesSecret, gateway.CertificatesSecret}, Verbs: []string{"get", "list", "watch"}},
 }
 
 // ensureAgentRBAC creates or updates the role and binds it to every node's

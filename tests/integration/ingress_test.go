@@ -45,7 +45,8 @@ import (
 // another; no request fails once a killed endpoint has left the
 // EndpointSlice, nor while a Deployment rolls; what cannot be served gets
 // Events while the rest keeps working; a LoadBalancer Service asking for
-// the proxy's port after the Ingress waits.
+// the proxy's port after the Ingress waits. The Gateway API is served
+// beside the Ingress (checkGateway).
 func TestIngress(t *testing.T) {
 	c := harness.New(t)
 	nodes, cs := c.StartCluster(1, map[string][]byte{"echo.tar": images.Build(t, "echo")})
@@ -118,6 +119,7 @@ func TestIngress(t *testing.T) {
 	checkRefusedRetried(t, cs, srv, ag, podsA)
 	checkNoLossUnderChange(t, cs, srv, nodes)
 	checkIngressProblems(t, cs, srv)
+	checkGateway(t, cs, srv, nodes)
 	checkPortClaim(t, cs, srv)
 	checkNodeKeptOut(t, cs, srv, ag)
 	checkTurnedOff(t, srv, nodes)

@@ -1,0 +1,240 @@
+package gateway
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/edgeos/edgeos/pkg/ingress"
+	"github.com/edgeos/edgeos/pkg/kubeconfig"
+	"github.com/edgeos/edgeos/pkg/lb"
+	"github.com/edgeos/edgeos/pkg/watch"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/kubernetes"
+	listersnetworkingv1 "k8s.io/client-go/listers/networking/v1"
+	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
+	gatewayinformers "sigs.k8s.io/gateway-api/pkg/client/informers/externalversions"
+)
+
+// manager owns the CRDs edgeos applies.
+const manager = "edgeos-gateway"
+
+// Config is what the server's controller is told.
+type Config struct {
+	// Kubeconfig may install CRDs and write every Gateway API status.
+	Kubeconfig string
+	// IngressPorts are the proxies' Ingress ports (--ingress-http-port,
+	// --ingress-https-port).
+	IngressPorts ingress.Ports
+}
+
+// Controller is the server side of the Gateway API: the CRDs and the
+// class, every status, and the copy of the listeners' certificates the
+// nodes read.
+type Controller struct {
+	cfg Config
+	// written is the certificates' copy as last written (nil: unknown)
+	written map[string][]byte
+}
+
+// NewController makes the server's controller.
+func NewController(cfg Config) *Controller { return &Controller{cfg: cfg} }
+
+func (c *Controller) Name() string { return "gateway" }
+
+// Run installs the CRDs and the class, then follows the Gateway API
+// objects and what they name; ready once the watches have synced.
+func (c *Controller) Run(ctx context.Context, ready func()) error {
+	clients, err := kubeconfig.Connect(c.cfg.Kubeconfig)
+	if err != nil {
+		return err
+	}
+	if err := EnsureCRDs(ctx, clients.Dynamic, manager); err != nil {
+		return err
+	}
+	gc, err := gatewayclient.NewForConfig(clients.REST)
+	if err != nil {
+		return err
+	}
+	if err := ensureClass(ctx, gc); err != nil {
+		return err
+	}
+	cs := clients.Typed
+	gwf := gatewayinformers.NewSharedInformerFactory(gc, 0)
+	core := informers.NewSharedInformerFactory(cs, 0)
+	tlsOnly := informers.NewSharedInformerFactoryWithOptions(cs, 0, informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("type", string(corev1.SecretTypeTLS)).String()
+	}))
+	l := newListers(gwf, core)
+	secrets, nodes := tlsOnly.Core().V1().Secrets(), core.Core().V1().Nodes()
+	ingressClasses := core.Networking().V1().IngressClasses()
+	infs := append(l.infs, secrets.Informer(), nodes.Informer(), ingressClasses.Informer())
+	return watch.Loop(ctx, "Gateway API", factories{gwf, core, tlsOnly}, infs, watch.DefaultPause, ready, func(ctx context.Context) error {
+		in, err := l.read()
+		s, err1 := secrets.Lister().List(labels.Everything())
+		n, err2 := nodes.Lister().List(labels.Everything())
+		if err := errors.Join(err, err1, err2); err != nil {
+			return err
+		}
+		in.IngressPorts = c.cfg.IngressPorts
+		return errors.Join(c.pass(ctx, gc, cs, in, s, n), announce(ctx, cs, ingressClasses.Lister(), true))
+	})
+}
+
+// announce says on the IngressClass whether the nodes' proxies are to
+// follow the Gateway API (ingress.GatewayAnnotation), when it does not say
+// so yet.
+func announce(ctx context.Context, cs kubernetes.Interface, classes listersnetworkingv1.IngressClassLister, on bool) error {
+	class, err := classes.Get(ingress.ClassName)
+	if apierrors.IsNotFound(err) {
+		return nil // the ingress controller makes it; this pass runs again then
+	}
+	if err != nil {
+		return err
+	}
+	if (class.Annotations[ingress.GatewayAnnotation] == "true") == on {
+		return nil
+	}
+	return SetAnnouncement(ctx, cs, on)
+}
+
+// SetAnnouncement writes on the IngressClass whether the proxies follow
+// the Gateway API (false: --disable gateway).
+func SetAnnouncement(ctx context.Context, cs kubernetes.Interface, on bool) error {
+	var value any // nil removes the annotation
+	if on {
+		value = "true"
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{ingress.GatewayAnnotation: value}}})
+	if err != nil {
+		return err
+	}
+	_, err = cs.NetworkingV1().IngressClasses().Patch(ctx, ingress.ClassName, types.MergePatchType, patch, metav1.PatchOptions{})
+	if apierrors.IsNotFound(err) {
+		return nil
+	}
+	return err
+}
+
+// ensureClass creates the GatewayClass edgeos, leaving one there as it is.
+func ensureClass(ctx context.Context, gc gatewayclient.Interface) error {
+	_, err := gc.GatewayV1().GatewayClasses().Create(ctx, NewClass(), metav1.CreateOptions{})
+	if apierrors.IsAlreadyExists(err) {
+		return nil
+	}
+	return err
+}
+
+func (c *Controller) pass(ctx context.Context, gc gatewayclient.Interface, cs kubernetes.Interface, in Inputs, secrets []*corev1.Secret, nodes []*corev1.Node) error {
+	pairs := map[string][2][]byte{}
+	in.Certs = map[string]*tls.Certificate{}
+	for _, s := range secrets {
+		crt, key := s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey]
+		if cert, err := tls.X509KeyPair(crt, key); err == nil {
+			k := s.Namespace + "/" + s.Name
+			in.Certs[k], pairs[k] = &cert, [2][]byte{crt, key}
+		}
+	}
+	res := Build(in)
+	served := map[string][2][]byte{}
+	for _, k := range res.Secrets {
+		served[k] = pairs[k]
+	}
+	errs := []error{c.writeCertificates(ctx, cs, served)}
+	for _, class := range in.Classes {
+		if class.Spec.ControllerName != ControllerName {
+			continue
+		}
+		if st := classStatus(class); st != nil {
+			update := class.DeepCopy()
+			update.Status = *st
+			_, err := gc.GatewayV1().GatewayClasses().UpdateStatus(ctx, update, metav1.UpdateOptions{})
+			errs = append(errs, ignoreGone(err))
+		}
+	}
+	addresses := proxyAddresses(nodes)
+	for _, gw := range in.Gateways {
+		built := res.Gateways[key(&gw.ObjectMeta)]
+		if built == nil {
+			continue
+		}
+		if st := gatewayStatus(gw, built, addresses); st != nil {
+			update := gw.DeepCopy()
+			update.Status = *st
+			_, err := gc.GatewayV1().Gateways(gw.Namespace).UpdateStatus(ctx, update, metav1.UpdateOptions{})
+			errs = append(errs, ignoreGone(err))
+		}
+	}
+	for _, r := range in.Routes {
+		if st := routeStatus(r, res.Routes[key(&r.ObjectMeta)]); st != nil {
+			update := r.DeepCopy()
+			update.Status = *st
+			_, err := gc.GatewayV1().HTTPRoutes(r.Namespace).UpdateStatus(ctx, update, metav1.UpdateOptions{})
+			errs = append(errs, ignoreGone(err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// ignoreGone drops the errors of a write to an object that has changed or
+// gone since it was read: the next pass sees it as it is.
+func ignoreGone(err error) error {
+	if apierrors.IsNotFound(err) || apierrors.IsConflict(err) {
+		return nil
+	}
+	return err
+}
+
+// proxyAddresses are those of the Ready nodes whose proxy listens.
+func proxyAddresses(nodes []*corev1.Node) []string {
+	var out []string
+	for _, n := range nodes {
+		if n.Labels[ingress.ProxyLabel] != "true" || !ready(n) {
+			continue
+		}
+		if ip := lb.NodeAddress(n); ip != "" {
+			out = append(out, ip)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+func ready(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
+}
+
+// writeCertificates makes the copy hold the pairs.
+func (c *Controller) writeCertificates(ctx context.Context, cs kubernetes.Interface, pairs map[string][2][]byte) error {
+	data, left := ingress.CertificatesData(pairs)
+	if len(left) > 0 {
+		return fmt.Errorf("the Gateways' certificates exceed the copy's size: %v are not served", left)
+	}
+	if c.written != nil && ingress.SameData(c.written, data) {
+		return nil
+	}
+	if err := ingress.PutCertificates(ctx, cs, CertificatesSecret, data); err != nil {
+		return err
+	}
+	c.written = data
+	return nil
+}
+
+// CertificatesSecret, in kube-system, holds the certificates of the
+// Gateways' HTTPS listeners, the one Secret of theirs a node may read
+// (as ingress.CertificatesSecret for Ingresses).
+const CertificatesSecret = "edgeos-gateway-certificates"
