@@ -52,8 +52,11 @@ func NewController(cfg Config) *Controller { return &Controller{cfg: cfg} }
 func (c *Controller) Name() string { return "gateway" }
 
 // Run installs the CRDs and the class, then follows the Gateway API
-// objects and what they name; ready once the watches have synced.
+// objects and what they name. It is ready at once: the server starts its
+// parts one after another, and the CRDs' installation (the API server
+// builds its OpenAPI again for each) must not hold up the node's start.
 func (c *Controller) Run(ctx context.Context, ready func()) error {
+	ready()
 	clients, err := kubeconfig.Connect(c.cfg.Kubeconfig)
 	if err != nil {
 		return err
@@ -78,7 +81,7 @@ func (c *Controller) Run(ctx context.Context, ready func()) error {
 	secrets, nodes := tlsOnly.Core().V1().Secrets(), core.Core().V1().Nodes()
 	ingressClasses := core.Networking().V1().IngressClasses()
 	infs := append(l.infs, secrets.Informer(), nodes.Informer(), ingressClasses.Informer())
-	return watch.Loop(ctx, "Gateway API", factories{gwf, core, tlsOnly}, infs, watch.DefaultPause, ready, func(ctx context.Context) error {
+	return watch.Loop(ctx, "Gateway API", factories{gwf, core, tlsOnly}, infs, watch.DefaultPause, nil, func(ctx context.Context) error {
 		in, err := l.read()
 		s, err1 := secrets.Lister().List(labels.Everything())
 		n, err2 := nodes.Lister().List(labels.Everything())
