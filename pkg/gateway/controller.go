@@ -81,7 +81,7 @@ func (c *Controller) Run(ctx context.Context, ready func()) error {
 	secrets, nodes := tlsOnly.Core().V1().Secrets(), core.Core().V1().Nodes()
 	ingressClasses := core.Networking().V1().IngressClasses()
 	infs := append(l.infs, secrets.Informer(), nodes.Informer(), ingressClasses.Informer())
-	return watch.Loop(ctx, "Gateway API", factories{gwf, core, tlsOnly}, infs, watch.DefaultPause, nil, func(ctx context.Context) error {
+	return watch.Loop(ctx, "Gateway API", watch.Factories{gwf, core, tlsOnly}, infs, watch.DefaultPause, nil, func(ctx context.Context) error {
 		in, err := l.read()
 		s, err1 := secrets.Lister().List(labels.Everything())
 		n, err2 := nodes.Lister().List(labels.Everything())
@@ -200,25 +200,13 @@ func ignoreGone(err error) error {
 // proxyAddresses are those of the Ready nodes whose proxy listens.
 func proxyAddresses(nodes []*corev1.Node) []string {
 	var out []string
-	for _, n := range nodes {
-		if n.Labels[ingress.ProxyLabel] != "true" || !ready(n) {
-			continue
-		}
+	for _, n := range ingress.ServingNodes(nodes) {
 		if ip := lb.NodeAddress(n); ip != "" {
 			out = append(out, ip)
 		}
 	}
 	slices.Sort(out)
 	return out
-}
-
-func ready(n *corev1.Node) bool {
-	for _, c := range n.Status.Conditions {
-		if c.Type == corev1.NodeReady {
-			return c.Status == corev1.ConditionTrue
-		}
-	}
-	return false
 }
 
 // writeCertificates makes the copy hold the pairs.

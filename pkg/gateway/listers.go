@@ -3,7 +3,6 @@ package gateway
 import (
 	"errors"
 
-	"github.com/edgeos/edgeos/pkg/watch"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/client-go/informers"
 	listerscorev1 "k8s.io/client-go/listers/core/v1"
@@ -56,19 +55,4 @@ func (l *listers) read() (Inputs, error) {
 	in.Services, errs[5] = l.services.List(all)
 	in.Slices, errs[6] = l.slices.List(all)
 	return in, errors.Join(errs[:]...)
-}
-
-// factories starts and shuts down several informer factories as one.
-type factories []watch.Factory
-
-func (fs factories) Start(stop <-chan struct{}) {
-	for _, f := range fs {
-		f.Start(stop)
-	}
-}
-
-func (fs factories) Shutdown() {
-	for _, f := range fs {
-		f.Shutdown()
-	}
 }

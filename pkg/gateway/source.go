@@ -17,7 +17,7 @@ import (
 // Build reads, and gives the proxy the listeners.
 type Source struct {
 	l      *listers
-	own    factories
+	own    watch.Factories
 	certs  *ingress.CertCopy
 	copies cache.SharedIndexInformer
 }
@@ -43,7 +43,7 @@ func NewSource(rc *rest.Config, cs kubernetes.Interface, core informers.SharedIn
 		}))
 	secrets := copies.Core().V1().Secrets()
 	return &Source{
-		l: newListers(gwf, core), own: factories{gwf, copies},
+		l: newListers(gwf, core), own: watch.Factories{gwf, copies},
 		certs: ingress.NewCertCopy(secrets.Lister(), CertificatesSecret), copies: secrets.Informer(),
 	}, nil
 }

@@ -94,8 +94,8 @@ func Ours(ings []*networkingv1.Ingress, class *networkingv1.IngressClass) []*net
 	return out
 }
 
-// servingNodes are the Ready nodes whose proxy listens.
-func servingNodes(nodes []*corev1.Node) []*corev1.Node {
+// ServingNodes are the Ready nodes whose proxy listens.
+func ServingNodes(nodes []*corev1.Node) []*corev1.Node {
 	var out []*corev1.Node
 	for _, n := range nodes {
 		if lb.Ready(n) && n.Labels[ProxyLabel] == "true" {
@@ -117,7 +117,7 @@ func claim(ours []*networkingv1.Ingress, ports Ports, nodes []*corev1.Node) *lb.
 		Since:  oldest.CreationTimestamp,
 		Ports:  []int32{int32(ports.HTTP), int32(ports.HTTPS)},
 	}
-	for _, n := range servingNodes(nodes) {
+	for _, n := range ServingNodes(nodes) {
 		c.Nodes = append(c.Nodes, n.Name)
 	}
 	return c

@@ -61,7 +61,7 @@ func (c *Controller) Run(ctx context.Context, ready func()) error {
 	recorder, stop := watch.Recorder(ctx, c.cs, EventSource)
 	defer stop()
 	infs := append(l.infs, secrets.Informer(), nodes.Informer())
-	return watch.Loop(ctx, "Ingress", factories{factory, tlsOnly}, infs, watch.DefaultPause, ready, func(ctx context.Context) error {
+	return watch.Loop(ctx, "Ingress", watch.Factories{factory, tlsOnly}, infs, watch.DefaultPause, ready, func(ctx context.Context) error {
 		in, class, err := l.read()
 		s, err1 := secrets.Lister().List(labels.Everything())
 		n, err2 := nodes.Lister().List(labels.Everything())
@@ -162,7 +162,7 @@ func (c *Controller) addresses(in Inputs, class *networkingv1.IngressClass, node
 	}
 	lost := lb.Lost(in.Services, nodes, in.Slices, *cl)
 	var out []string
-	for _, n := range servingNodes(nodes) {
+	for _, n := range ServingNodes(nodes) {
 		if _, gone := lost[n.Name]; !gone {
 			if ip := lb.NodeAddress(n); ip != "" {
 				out = append(out, ip)

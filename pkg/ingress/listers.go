@@ -3,7 +3,6 @@ package ingress
 import (
 	"errors"
 
-	"github.com/edgeos/edgeos/pkg/watch"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -64,19 +63,4 @@ func (l *listers) read() (Inputs, *networkingv1.IngressClass, error) {
 		class = nil
 	}
 	return Inputs{Ingresses: Ours(ings, class), Services: svcs, Slices: slices}, class, nil
-}
-
-// factories starts and shuts down several informer factories as one.
-type factories []watch.Factory
-
-func (fs factories) Start(stop <-chan struct{}) {
-	for _, f := range fs {
-		f.Start(stop)
-	}
-}
-
-func (fs factories) Shutdown() {
-	for _, f := range fs {
-		f.Shutdown()
-	}
 }

@@ -168,7 +168,7 @@ func (n *Node) serve(ctx context.Context, clients kubeconfig.Clients, lbl *label
 		}))
 	copies := copyFactory.Core().V1().Secrets()
 	certs := NewCertCopy(copies.Lister(), CertificatesSecret)
-	fs := factories{factory, copyFactory}
+	fs := watch.Factories{factory, copyFactory}
 	infs := append(l.infs, copies.Informer())
 	var src RouteSource
 	if gateway {

@@ -26,6 +26,21 @@ type Factory interface {
 	Shutdown()
 }
 
+// Factories start and shut down several informer factories as one.
+type Factories []Factory
+
+func (fs Factories) Start(stop <-chan struct{}) {
+	for _, f := range fs {
+		f.Start(stop)
+	}
+}
+
+func (fs Factories) Shutdown() {
+	for _, f := range fs {
+		f.Shutdown()
+	}
+}
+
 // Pause is how long Loop waits before another pass after one failed, and
 // the least time between two passes.
 type Pause struct {
