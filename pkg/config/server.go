@@ -68,6 +68,9 @@ type Server struct {
 	// EmbeddedRegistry has every node serve the images it holds to the
 	// cluster's other nodes, which try them first (pkg/mirror).
 	EmbeddedRegistry bool
+	// GatewayAPI has the ingress proxies serve the Gateway API too, its
+	// CRDs installed (off by default: they cost the API server memory).
+	GatewayAPI bool
 	// IngressHTTPPort and IngressHTTPSPort are where every node's ingress
 	// proxy listens.
 	IngressHTTPPort, IngressHTTPSPort int
@@ -90,7 +93,7 @@ const MinCertificateLifetime = time.Minute
 const MinMetricsResolution = 5 * time.Second
 
 // Parts that --disable can turn off.
-var Parts = []string{"dns", "servicelb", "local-storage", "ingress", "gateway", "metrics", "network-policy"}
+var Parts = []string{"dns", "servicelb", "local-storage", "ingress", "metrics", "network-policy"}
 
 // Disabled reports whether --disable names part.
 func (c *Server) Disabled(part string) bool { return slices.Contains(c.Disable, part) }

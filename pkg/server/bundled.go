@@ -47,12 +47,12 @@ func (s *Server) bundled(cs kubernetes.Interface, newEncryption, shared bool) []
 	} else {
 		controllers = append(controllers, ingress.NewController(cs, ports))
 		claimer = ingress.NewClaimer(ports)
-		if s.cfg.Disabled("gateway") {
+		if s.cfg.GatewayAPI {
+			controllers = append(controllers, gateway.NewController(gateway.Config{Kubeconfig: s.paths.kubeconfig("admin"), IngressPorts: ports}))
+		} else {
 			// the proxies stop following the Gateway API; its CRDs, and
 			// the objects in them, stay
 			out = append(out, component.Once("gateway-api-off", func(ctx context.Context) error { return gateway.SetAnnouncement(ctx, cs, false) }))
-		} else {
-			controllers = append(controllers, gateway.NewController(gateway.Config{Kubeconfig: s.paths.kubeconfig("admin"), IngressPorts: ports}))
 		}
 	}
 	if !s.cfg.Disabled("servicelb") {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -50,6 +51,13 @@ func (n *Node) AddImage(name string, archive []byte) {
 // a client.
 func (c *Cluster) StartCluster(agents int, images map[string][]byte, flags ...string) ([]*Node, kubernetes.Interface) {
 	c.t.Helper()
+	return c.StartClusterWith(agents, images, nil, flags...)
+}
+
+// StartClusterWith is StartCluster with serverFlags given to the server
+// alone.
+func (c *Cluster) StartClusterWith(agents int, images map[string][]byte, serverFlags []string, flags ...string) ([]*Node, kubernetes.Interface) {
+	c.t.Helper()
 	nodes := []*Node{c.AddNode("server")}
 	for i := 1; i <= agents; i++ {
 		nodes = append(nodes, c.AddNode("agent"+string(rune('0'+i))))
@@ -60,7 +68,7 @@ func (c *Cluster) StartCluster(agents int, images map[string][]byte, flags ...st
 		}
 	}
 	srv := nodes[0]
-	srv.Start(srv.ServerArgs(flags...)...)
+	srv.Start(srv.ServerArgs(append(slices.Clone(serverFlags), flags...)...)...)
 	cs := srv.WaitReady()
 	for _, n := range nodes[1:] {
 		n.Start(n.AgentArgs(srv, flags...)...)

@@ -44,7 +44,7 @@ func TestGatewayConformance(t *testing.T) {
 	for i, name := range echoBasicNames(t) {
 		archives[fmt.Sprintf("echo-basic-%d.tar", i)] = imageOf(t, echo, name)
 	}
-	nodes, cs := c.StartCluster(0, archives)
+	nodes, cs := c.StartClusterWith(0, archives, []string{"--gateway-api"})
 	srv := nodes[0]
 
 	rc := srv.RESTConfig()

@@ -26,7 +26,8 @@ import (
 // HTTP, HTTPS (the listener's certificate by SNI) and a port of the
 // Gateway's own; a backend in another namespace without a ReferenceGrant is
 // said in the route's status and answered with 500; the Ingress's hosts
-// are served as before.
+// are served as before. The server restarted without --gateway-api, the
+// proxies stop serving the Gateway API, and the Ingress goes on.
 func checkGateway(t *testing.T, cs kubernetes.Interface, srv *harness.Node, nodes []*harness.Node) {
 	t.Helper()
 	ctx := context.Background()
@@ -137,6 +138,29 @@ func checkGateway(t *testing.T, cs kubernetes.Interface, srv *harness.Node, node
 	resp.Body.Close()
 	if resp.StatusCode != 200 || !strings.Contains(string(body), ": /a/tls site-a") {
 		t.Errorf("HTTPS through the Gateway: %d %q", resp.StatusCode, body)
+	}
+
+	// without --gateway-api the proxies stop following it; the Ingress
+	// stays served
+	srv.Stop()
+	srv.Start(srv.ServerArgs()...)
+	srv.WaitReady()
+	eventually(t, "the proxies stop serving the Gateway's routes", func(context.Context) (bool, error) {
+		resp, body, err := viaGateway(ag.IP, 80, "app.gw.example", "/a/x")
+		if err != nil {
+			return false, err
+		}
+		return resp.StatusCode == 404, fmt.Errorf("%d %q", resp.StatusCode, body)
+	})
+	if conn, err := net.DialTimeout("tcp", net.JoinHostPort(ag.IP, "8080"), 5*time.Second); err == nil {
+		conn.Close()
+		t.Errorf("the Gateway's own port 8080 still listens without --gateway-api")
+	}
+	for _, n := range nodes {
+		eventually(t, "the Ingress through "+n.Name+" without --gateway-api", func(context.Context) (bool, error) {
+			code, body, err := viaIngress(n.IP, "a.example", "/still")
+			return code == 200 && strings.Contains(body, ": /still site-a"), fmt.Errorf("%d %q %v", code, body, err)
+		})
 	}
 }
 

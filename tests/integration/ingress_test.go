@@ -45,11 +45,11 @@ import (
 // another; no request fails once a killed endpoint has left the
 // EndpointSlice, nor while a Deployment rolls; what cannot be served gets
 // Events while the rest keeps working; a LoadBalancer Service asking for
-// the proxy's port after the Ingress waits. The Gateway API is served
-// beside the Ingress (checkGateway).
+// the proxy's port after the Ingress waits. With --gateway-api the Gateway
+// API is served beside the Ingress (checkGateway).
 func TestIngress(t *testing.T) {
 	c := harness.New(t)
-	nodes, cs := c.StartCluster(1, map[string][]byte{"echo.tar": images.Build(t, "echo")})
+	nodes, cs := c.StartClusterWith(1, map[string][]byte{"echo.tar": images.Build(t, "echo")}, []string{"--gateway-api"})
 	srv, ag := nodes[0], nodes[1]
 	ctx := context.Background()
 
