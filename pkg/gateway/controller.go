@@ -7,11 +7,13 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/edgeos/edgeos/pkg/ingress"
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
 	"github.com/edgeos/edgeos/pkg/lb"
 	"github.com/edgeos/edgeos/pkg/watch"
+	"github.com/sirupsen/logrus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -61,15 +63,28 @@ func (c *Controller) Run(ctx context.Context, ready func()) error {
 	if err != nil {
 		return err
 	}
-	if err := EnsureCRDs(ctx, clients.Dynamic, manager); err != nil {
-		return err
-	}
 	gc, err := gatewayclient.NewForConfig(clients.REST)
 	if err != nil {
 		return err
 	}
-	if err := ensureClass(ctx, gc); err != nil {
-		return err
+	// ready already, it tries again rather than end the server
+	for {
+		err := EnsureCRDs(ctx, clients.Dynamic, manager)
+		if err == nil {
+			err = ensureClass(ctx, gc)
+		}
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		logrus.Warnf("Gateway API: %v (trying again)", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(5 * time.Second):
+		}
 	}
 	cs := clients.Typed
 	gwf := gatewayinformers.NewSharedInformerFactory(gc, 0)
@@ -111,7 +126,7 @@ func announce(ctx context.Context, cs kubernetes.Interface, classes listersnetwo
 }
 
 // SetAnnouncement writes on the IngressClass whether the proxies follow
-// the Gateway API (false: --disable gateway).
+// the Gateway API (false: a server without --gateway-api).
 func SetAnnouncement(ctx context.Context, cs kubernetes.Interface, on bool) error {
 	var value any // nil removes the annotation
 	if on {
