@@ -149,23 +149,13 @@ func intersect(listener string, route []string) []string {
 	var out []string
 	for _, h := range route {
 		switch {
-		case h == listener || covers(listener, h):
+		case ingress.HostnameMatches(listener, h):
 			out = append(out, h)
-		case covers(h, listener):
+		case ingress.HostnameMatches(h, listener):
 			out = append(out, listener)
-		default:
-			continue
 		}
 	}
 	return compact(out)
-}
-
-// covers reports whether a wildcard hostname covers another hostname
-// (itself possibly a wildcard): "*.a.b" covers "x.a.b", "x.y.a.b" and
-// "*.y.a.b".
-func covers(wildcard, h string) bool {
-	suffix, ok := strings.CutPrefix(wildcard, "*.")
-	return ok && strings.HasSuffix(h, "."+suffix) && h != wildcard
 }
 
 func compact(hs []string) []string {

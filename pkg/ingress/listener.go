@@ -114,10 +114,10 @@ func compareHostnames(a, b string) int {
 	return cmp.Or(cmp.Compare(kind(a), kind(b)), cmp.Compare(len(b), len(a)), strings.Compare(a, b))
 }
 
-// hostnameMatches reports whether a host (lower case, without a port)
+// HostnameMatches reports whether a host (lower case, without a port)
 // matches a listener's or route's hostname; a wildcard matches names
-// under its suffix, however many labels deep.
-func hostnameMatches(pattern, host string) bool {
+// under its suffix, however many labels deep (and a wildcard under it).
+func HostnameMatches(pattern, host string) bool {
 	if pattern == "" {
 		return true
 	}
@@ -131,7 +131,7 @@ func hostnameMatches(pattern, host string) bool {
 // most specific hostname matching it.
 func (pr *portRoutes) listenerFor(host string) *listenerRoutes {
 	for _, lr := range pr.listeners {
-		if hostnameMatches(lr.hostname, host) {
+		if HostnameMatches(lr.hostname, host) {
 			return lr
 		}
 	}
@@ -187,7 +187,7 @@ func (t *Table) listenerCertificate(port int, serverName string) *tls.Certificat
 	}
 	host := normalizeHost(serverName)
 	for _, lr := range pr.listeners {
-		if lr.cert != nil && hostnameMatches(lr.hostname, host) {
+		if lr.cert != nil && HostnameMatches(lr.hostname, host) {
 			return lr.cert
 		}
 	}
