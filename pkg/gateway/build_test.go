@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -406,5 +407,17 @@ func TestClassStatus(t *testing.T) {
 	in.Gateways = []*gatewayv1.Gateway{gatewayOf("default", "web", 1, listener("http", 80, gatewayv1.HTTPProtocolType, ""))}
 	if res := Build(in); len(res.Gateways) != 0 {
 		t.Error("a Gateway of a class edgeos does not accept got a status")
+	}
+}
+
+// The server parses only the Secrets a listener names, in the Gateway's
+// namespace unless the reference says another.
+func TestCertificateRefs(t *testing.T) {
+	got := certificateRefs([]*gatewayv1.Gateway{gatewayOf("web", "g", 1,
+		listener("http", 80, gatewayv1.HTTPProtocolType, ""),
+		https("a", 443, "a.example", "", "own"),
+		https("b", 443, "b.example", "certs", "shared"))})
+	if want := map[string]bool{"web/own": true, "certs/shared": true}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("%v, want %v", got, want)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"k8s.io/client-go/informers"
 	"k8s.io/client-go/kubernetes"
 	listersnetworkingv1 "k8s.io/client-go/listers/networking/v1"
+	gatewayv1 "sigs.k8s.io/gateway-api/apis/v1"
 	gatewayclient "sigs.k8s.io/gateway-api/pkg/client/clientset/versioned"
 	gatewayinformers "sigs.k8s.io/gateway-api/pkg/client/informers/externalversions"
 )
@@ -155,7 +156,11 @@ func ensureClass(ctx context.Context, gc gatewayclient.Interface) error {
 func (c *Controller) pass(ctx context.Context, gc gatewayclient.Interface, cs kubernetes.Interface, in Inputs, secrets []*corev1.Secret, nodes []*corev1.Node) error {
 	pairs := map[string][2][]byte{}
 	in.Certs = map[string]*tls.Certificate{}
+	named := certificateRefs(in.Gateways)
 	for _, s := range secrets {
+		if !named[s.Namespace+"/"+s.Name] {
+			continue // parsed only when a listener names it
+		}
 		crt, key := s.Data[corev1.TLSCertKey], s.Data[corev1.TLSPrivateKeyKey]
 		if cert, err := tls.X509KeyPair(crt, key); err == nil {
 			k := s.Namespace + "/" + s.Name
@@ -201,6 +206,27 @@ func (c *Controller) pass(ctx context.Context, gc gatewayclient.Interface, cs ku
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// certificateRefs are the Secrets (namespace/name) the Gateways'
+// listeners name.
+func certificateRefs(gws []*gatewayv1.Gateway) map[string]bool {
+	out := map[string]bool{}
+	for _, gw := range gws {
+		for _, l := range gw.Spec.Listeners {
+			if l.TLS == nil {
+				continue
+			}
+			for _, ref := range l.TLS.CertificateRefs {
+				ns := gw.Namespace
+				if ref.Namespace != nil {
+					ns = string(*ref.Namespace)
+				}
+				out[ns+"/"+string(ref.Name)] = true
+			}
+		}
+	}
+	return out
 }
 
 // ignoreGone drops the errors of a write to an object that has changed or
