@@ -193,6 +193,7 @@ func Components(cfg Config) ([]component.Component, error) {
 		Off:            cfg.Node.DisableIngressProxy,
 		Metrics:        reg,
 		Gateway:        gateway.NewNodeSource,
+		StateDir:       cfg.dir("ingress"),
 	}))
 	if cfg.LogForward.On() {
 		// after the parts whose lines it ships; edgeos's own lines wait

@@ -52,6 +52,7 @@ func serverFlags(cfg *config.Server) []cli.Flag {
 		boolFlag("embedded-registry", "every node serves the images it holds to the cluster's other nodes, which try them before the registries that registries.yaml mirrors", &cfg.EmbeddedRegistry),
 		listFlag("disable", "bundled part to turn off: "+strings.Join(config.Parts, ", ")+" (repeatable)", &cfg.Disable),
 		boolFlag("gateway-api", "every node's ingress proxy serves the Gateway API too (installs its CRDs, which cost the API server about 25 MB)", &cfg.GatewayAPI),
+		stringFlag("gateway-addresses", "", "IPv4 addresses on the nodes' network (CIDRs, first-last ranges or addresses, comma-separated) to give each Gateway one of its own, held by one node at a time; without: Gateways share the nodes' addresses", &cfg.GatewayAddresses),
 		&cli.IntFlag{Name: "ingress-http-port", Value: 80, Usage: "port every node's ingress proxy serves HTTP on", EnvVars: envVar("ingress-http-port"), Destination: &cfg.IngressHTTPPort},
 		&cli.IntFlag{Name: "ingress-https-port", Value: 443, Usage: "port every node's ingress proxy serves HTTPS on", EnvVars: envVar("ingress-https-port"), Destination: &cfg.IngressHTTPSPort},
 		argsFlag("kube-apiserver-arg", "flag for kube-apiserver, key=value (repeatable); it wins over edgeos's own", &cfg.APIServerArgs),

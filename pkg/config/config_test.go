@@ -73,6 +73,9 @@ func TestServerValidate(t *testing.T) {
 		{"ingress port", func(c *Server) { c.IngressHTTPPort = 0 }, "--ingress-http-port 0 is not a port"},
 		{"ingress on the API port", func(c *Server) { c.IngressHTTPSPort = 6443 }, "--ingress-https-port 6443 is the API's"},
 		{"ingress ports the same", func(c *Server) { c.IngressHTTPPort = 443 }, "are both 443"},
+		{"gateway addresses without the Gateway API", func(c *Server) { c.GatewayAddresses = "192.168.1.240/28" }, "it needs --gateway-api"},
+		{"gateway addresses not a pool", func(c *Server) { c.GatewayAPI, c.GatewayAddresses = true, "192.168.1.240/24" }, "--gateway-addresses: \"192.168.1.240/24\" has host bits set"},
+		{"gateway addresses of the pods", func(c *Server) { c.GatewayAPI, c.GatewayAddresses = true, "10.42.7.1-10.42.7.9" }, "overlaps --cluster-cidr"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			c := withDatastoreTimeout(validServer())
@@ -139,11 +142,15 @@ func TestServerComplete(t *testing.T) {
 
 	c = withDatastoreTimeout(validServer())
 	c.AdvertiseAddress, c.WriteKubeconfigMode = "198.51.100.1", ""
+	c.GatewayAPI, c.GatewayAddresses = true, "192.0.2.200-192.0.2.210, 192.0.2.240/30"
 	if done, err = c.Complete(); err != nil {
 		t.Fatal(err)
 	}
 	if done.AdvertiseAddress != "198.51.100.1" || done.KubeconfigMode != 0o600 {
 		t.Errorf("advertise %s mode %o, want the given address and 600", done.AdvertiseAddress, done.KubeconfigMode)
+	}
+	if got := done.GatewayPool.String(); got != "192.0.2.200-192.0.2.210,192.0.2.240-192.0.2.243" {
+		t.Errorf("the Gateways' pool %q", got)
 	}
 
 	c.ClusterDNS = "nope"

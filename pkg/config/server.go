@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/multicall"
 	"github.com/edgeos/edgeos/pkg/pki"
 	"github.com/edgeos/edgeos/pkg/registries"
+	"github.com/edgeos/edgeos/pkg/vip"
 	"github.com/robfig/cron/v3"
 )
 
@@ -71,6 +73,10 @@ type Server struct {
 	// GatewayAPI has the ingress proxies serve the Gateway API too, its
 	// CRDs installed (off by default: they cost the API server memory).
 	GatewayAPI bool
+	// GatewayAddresses is the pool of IPv4 addresses on the nodes'
+	// network each Gateway gets one of its own from
+	// (--gateway-addresses); empty: Gateways share the nodes' addresses.
+	GatewayAddresses string
 	// IngressHTTPPort and IngressHTTPSPort are where every node's ingress
 	// proxy listens.
 	IngressHTTPPort, IngressHTTPSPort int
@@ -143,6 +149,7 @@ func (c *Server) Validate() error {
 	}
 	errs = append(errs, checkLogging(c.LogFormat, c.Verbosity))
 	errs = append(errs, c.checkIngressPorts())
+	errs = append(errs, c.checkGatewayAddresses(clusterNet, serviceNet))
 	errs = append(errs, c.Node.Validate())
 	if c.Token != "" && c.TokenFile != "" {
 		errs = append(errs, errors.New("--token and --token-file are mutually exclusive"))
@@ -220,6 +227,31 @@ func parseCIDR(flag, s string) (*net.IPNet, error) {
 	return n, nil
 }
 
+// checkGatewayAddresses: a pool needs the Gateway API, and must not hold
+// the pods' or the Services' addresses.
+func (c *Server) checkGatewayAddresses(clusterNet, serviceNet *net.IPNet) error {
+	if c.GatewayAddresses == "" {
+		return nil
+	}
+	pool, err := vip.ParsePool(c.GatewayAddresses)
+	if err != nil {
+		return fmt.Errorf("--gateway-addresses: %v", err)
+	}
+	if !c.GatewayAPI {
+		return errors.New("--gateway-addresses gives Gateways addresses: it needs --gateway-api")
+	}
+	for flag, n := range map[string]*net.IPNet{"--cluster-cidr": clusterNet, "--service-cidr": serviceNet} {
+		if n == nil {
+			continue
+		}
+		ones, _ := n.Mask.Size()
+		if a, ok := netip.AddrFromSlice(n.IP); ok && pool.Overlaps(netip.PrefixFrom(a.Unmap(), ones)) {
+			return fmt.Errorf("--gateway-addresses %s overlaps %s %s", pool, flag, n)
+		}
+	}
+	return nil
+}
+
 // parseMode reads --write-kubeconfig-mode, octal; empty means 0600.
 func parseMode(s string) (os.FileMode, error) {
 	if s == "" {
@@ -250,6 +282,8 @@ type completedServer struct {
 	// LogForward is where the node ships its logs (the server its own,
 	// with --disable-agent).
 	LogForward LogForward
+	// GatewayPool is --gateway-addresses.
+	GatewayPool vip.Pool
 }
 
 // Complete validates c and derives the completed config: the node's name
@@ -280,6 +314,9 @@ func (c *Server) Complete() (CompletedServer, error) {
 		}
 	}
 	if out.KubeconfigMode, err = parseMode(c.WriteKubeconfigMode); err != nil {
+		return CompletedServer{}, err
+	}
+	if out.GatewayPool, err = vip.ParsePool(c.GatewayAddresses); err != nil {
 		return CompletedServer{}, err
 	}
 	if !c.DisableAgent {

@@ -3,10 +3,12 @@ package gateway
 import (
 	"cmp"
 	"crypto/tls"
+	"net/netip"
 	"slices"
 	"strings"
 
 	"github.com/edgeos/edgeos/pkg/ingress"
+	"github.com/edgeos/edgeos/pkg/vip"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -27,6 +29,9 @@ type Inputs struct {
 	// IngressPorts serve Ingresses: a listener on one of them with the
 	// other protocol conflicts with them.
 	IngressPorts ingress.Ports
+	// Pool gives each Gateway an address of its own (--gateway-addresses);
+	// empty: Gateways share the nodes' addresses.
+	Pool vip.Pool
 }
 
 // Result is what Build makes of Inputs.
@@ -36,6 +41,9 @@ type Result struct {
 	// Gateways are the status of edgeos's Gateways by key
 	// (namespace/name), without addresses, which the server sets.
 	Gateways map[string]*gatewayv1.GatewayStatus
+	// Addresses are the Gateways' own addresses, by key: those given one
+	// from the pool.
+	Addresses map[string]netip.Addr
 	// Routes are the parent statuses of each HTTPRoute attached to one
 	// of edgeos's Gateways, by the route's key: those parents only.
 	Routes map[string][]gatewayv1.RouteParentStatus
@@ -55,7 +63,8 @@ func Build(in Inputs) Result {
 		services: map[string]*corev1.Service{},
 		slices:   map[string][]*discoveryv1.EndpointSlice{},
 		nsLabels: map[string]map[string]string{},
-		res:      Result{Gateways: map[string]*gatewayv1.GatewayStatus{}, Routes: map[string][]gatewayv1.RouteParentStatus{}},
+		res: Result{Gateways: map[string]*gatewayv1.GatewayStatus{}, Routes: map[string][]gatewayv1.RouteParentStatus{},
+			Addresses: map[string]netip.Addr{}},
 	}
 	for _, s := range in.Services {
 		b.services[s.Namespace+"/"+s.Name] = s
@@ -80,12 +89,15 @@ func Build(in Inputs) Result {
 			gws = append(gws, gw)
 		}
 	}
-	b.ports = map[int]gatewayv1.ProtocolType{}
+	b.ports = map[ingress.Local]gatewayv1.ProtocolType{}
 	if p := in.IngressPorts; p.HTTP > 0 {
-		b.ports[p.HTTP] = gatewayv1.HTTPProtocolType
+		b.ports[ingress.Local{Port: p.HTTP}] = gatewayv1.HTTPProtocolType
 	}
 	if p := in.IngressPorts; p.HTTPS > 0 {
-		b.ports[p.HTTPS] = gatewayv1.HTTPSProtocolType
+		b.ports[ingress.Local{Port: p.HTTPS}] = gatewayv1.HTTPSProtocolType
+	}
+	if !in.Pool.Empty() {
+		b.given, b.refused = addressPlan(in.Pool, oldest(gws))
 	}
 	for _, gw := range oldest(gws) {
 		b.gateway(gw)
@@ -109,17 +121,24 @@ type builder struct {
 	services map[string]*corev1.Service
 	slices   map[string][]*discoveryv1.EndpointSlice
 	nsLabels map[string]map[string]string
-	// ports: the protocol each port serves, as the Ingresses or the
-	// older Gateways took it
-	ports map[int]gatewayv1.ProtocolType
-	res   Result
+	// ports: the protocol each port serves at an address (Addr "": the
+	// nodes'), as the Ingresses or the older Gateways took it
+	ports map[ingress.Local]gatewayv1.ProtocolType
+	// given and refused: the Gateways' own addresses, with a pool
+	given   map[string]vip.Given
+	refused map[string]string
+	res     Result
 }
 
 // gatewayState is a Gateway as Build sees it.
 type gatewayState struct {
-	gw        *gatewayv1.Gateway
-	accepted  metav1.Condition
-	listeners []*listenerState
+	gw       *gatewayv1.Gateway
+	accepted metav1.Condition
+	// address is its own ("" : the nodes'); unassigned says why a
+	// Gateway that is to have one has none
+	address    string
+	unassigned *problem
+	listeners  []*listenerState
 }
 
 // listenerState is one listener of a Gateway: its checks and the rules of

@@ -3,6 +3,7 @@ package gateway
 import (
 	"crypto/tls"
 	"fmt"
+	"maps"
 	"net/http/httptest"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/edgeos/edgeos/pkg/ingress"
+	"github.com/edgeos/edgeos/pkg/vip"
 	corev1 "k8s.io/api/core/v1"
 	discoveryv1 "k8s.io/api/discovery/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -136,13 +138,21 @@ func listenerStatus(t *testing.T, st *gatewayv1.GatewayStatus, name string) gate
 	return gatewayv1.ListenerStatus{}
 }
 
-// route answers which Service a request goes to by res's listeners.
+// routeTo answers which Service a request to a node's address goes to by
+// res's listeners.
 func routeTo(t *testing.T, res Result, port int, host, target string) string {
+	t.Helper()
+	return routeAt(t, res, ingress.Local{Port: port}, host, target)
+}
+
+// routeAt answers which Service a request that came in at an address and
+// port goes to by res's listeners.
+func routeAt(t *testing.T, res Result, at ingress.Local, host, target string) string {
 	t.Helper()
 	table, _ := ingress.Build(ingress.Inputs{Listeners: res.Listeners})
 	r := httptest.NewRequest("GET", target, nil)
 	r.Host = host
-	rule := table.GatewayRule(port, r)
+	rule := table.GatewayRule(at, r)
 	switch {
 	case rule == nil:
 		return "404"
@@ -241,6 +251,81 @@ func TestGatewayWithAddressesIsNotAccepted(t *testing.T) {
 	cond(t, res.Routes["default/r"][0].Conditions, "Accepted", metav1.ConditionFalse, "NoMatchingParent")
 	if len(res.Listeners) != 0 {
 		t.Errorf("served %d listeners", len(res.Listeners))
+	}
+}
+
+// With a pool, each Gateway gets an address of its own, the one it asks
+// for or keeps first; what it asks for outside the pool or of another
+// kind is refused, and a Gateway the pool has no address for is not
+// programmed. Two Gateways' routes for the same port, host and path are
+// told apart by address, and an address has its own ports.
+func TestGatewayAddresses(t *testing.T) {
+	in := base()
+	pool, err := vip.ParsePool("10.9.9.0/30")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in.Pool = pool
+	http80 := listener("http", 80, gatewayv1.HTTPProtocolType, "")
+	asking := func(gw *gatewayv1.Gateway, typ gatewayv1.AddressType, values ...string) *gatewayv1.Gateway {
+		for _, v := range values {
+			gw.Spec.Addresses = append(gw.Spec.Addresses, gatewayv1.GatewaySpecAddress{Type: ptr(typ), Value: v})
+		}
+		return gw
+	}
+	keeps := gatewayOf("default", "keeps", 20, http80)
+	keeps.Status.Addresses = []gatewayv1.GatewayStatusAddress{{Value: "10.9.9.3"}}
+	in.Gateways = []*gatewayv1.Gateway{
+		keeps,
+		asking(gatewayOf("default", "asks", 19, http80), gatewayv1.IPAddressType, "10.9.9.2"),
+		// HTTP on the Ingresses' HTTPS port: its address has its own ports
+		gatewayOf("default", "new", 18, listener("http", 443, gatewayv1.HTTPProtocolType, "")),
+		asking(gatewayOf("default", "outside", 17, http80), gatewayv1.IPAddressType, "192.168.0.1"),
+		asking(gatewayOf("default", "two", 16, http80), gatewayv1.IPAddressType, "10.9.9.0", "10.9.9.1"),
+		asking(gatewayOf("default", "named", 15, http80), gatewayv1.HostnameAddressType, "gw.example"),
+		asking(gatewayOf("default", "taken", 14, http80), gatewayv1.IPAddressType, "10.9.9.2"),
+		gatewayOf("default", "fifth", 13, http80),
+		gatewayOf("default", "sixth", 12, http80),
+	}
+	in.Routes = []*gatewayv1.HTTPRoute{
+		routeOf("default", "to-app", 5, []gatewayv1.ParentReference{parent("", "keeps", ""), parent("", "new", "")}, nil, prefixRule("/", backendRef("", "app", 80))),
+		routeOf("default", "to-other", 5, []gatewayv1.ParentReference{parent("", "asks", "")}, nil, prefixRule("/", backendRef("", "other", 80))),
+	}
+	res := Build(in)
+	want := map[string]string{"default/keeps": "10.9.9.3", "default/asks": "10.9.9.2", "default/new": "10.9.9.0", "default/fifth": "10.9.9.1"}
+	got := map[string]string{}
+	for k, a := range res.Addresses {
+		got[k] = a.String()
+	}
+	if !maps.Equal(got, want) {
+		t.Errorf("addresses %v, want %v", got, want)
+	}
+	for _, name := range []string{"keeps", "asks", "new", "fifth"} {
+		cond(t, res.Gateways["default/"+name].Conditions, "Programmed", metav1.ConditionTrue, "Programmed")
+	}
+	for _, name := range []string{"outside", "two", "named"} {
+		cond(t, res.Gateways["default/"+name].Conditions, "Accepted", metav1.ConditionFalse, "UnsupportedAddress")
+	}
+	cond(t, res.Gateways["default/taken"].Conditions, "Programmed", metav1.ConditionFalse, "AddressNotUsable")
+	cond(t, res.Gateways["default/sixth"].Conditions, "Programmed", metav1.ConditionFalse, "AddressNotAssigned")
+	if l := listenerStatus(t, res.Gateways["default/sixth"], "http"); meta.IsStatusConditionTrue(l.Conditions, "Programmed") {
+		t.Error("a listener of a Gateway without an address is programmed")
+	}
+	for at, to := range map[ingress.Local]string{
+		{Addr: "10.9.9.3", Port: 80}:  "default/app:80",
+		{Addr: "10.9.9.2", Port: 80}:  "default/other:80",
+		{Addr: "10.9.9.0", Port: 443}: "default/app:80",
+		{Addr: "10.9.9.0", Port: 80}:  "404",
+		{Port: 80}:                    "404", // nothing shares the nodes' addresses
+	} {
+		if got := routeAt(t, res, at, "any.example", "/"); got != to {
+			t.Errorf("at %v: %s, want %s", at, got, to)
+		}
+	}
+	for _, l := range res.Listeners {
+		if l.Address == "" {
+			t.Errorf("a listener on the nodes' addresses: %+v", l)
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/ingress"
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
 	"github.com/edgeos/edgeos/pkg/lb"
+	"github.com/edgeos/edgeos/pkg/vip"
 	"github.com/edgeos/edgeos/pkg/watch"
 	"github.com/sirupsen/logrus"
 	corev1 "k8s.io/api/core/v1"
@@ -38,6 +39,9 @@ type Config struct {
 	// IngressPorts are the proxies' Ingress ports (--ingress-http-port,
 	// --ingress-https-port).
 	IngressPorts ingress.Ports
+	// Pool gives each Gateway an address of its own
+	// (--gateway-addresses); empty: they share the nodes' addresses.
+	Pool vip.Pool
 }
 
 // Controller is the server side of the Gateway API: the CRDs and the
@@ -104,15 +108,15 @@ func (c *Controller) Run(ctx context.Context, ready func()) error {
 		if err := errors.Join(err, err1, err2); err != nil {
 			return err
 		}
-		in.IngressPorts = c.cfg.IngressPorts
-		return errors.Join(c.pass(ctx, gc, cs, in, s, n), announce(ctx, cs, ingressClasses.Lister(), true))
+		in.IngressPorts, in.Pool = c.cfg.IngressPorts, c.cfg.Pool
+		return errors.Join(c.pass(ctx, gc, cs, in, s, n), announce(ctx, cs, ingressClasses.Lister(), true, c.cfg.Pool.String()))
 	})
 }
 
 // announce says on the IngressClass whether the nodes' proxies are to
-// follow the Gateway API (ingress.GatewayAnnotation), when it does not say
-// so yet.
-func announce(ctx context.Context, cs kubernetes.Interface, classes listersnetworkingv1.IngressClassLister, on bool) error {
+// follow the Gateway API (ingress.GatewayAnnotation) and the pool of the
+// Gateways' own addresses, when it does not say so yet.
+func announce(ctx context.Context, cs kubernetes.Interface, classes listersnetworkingv1.IngressClassLister, on bool, pool string) error {
 	class, err := classes.Get(ingress.ClassName)
 	if apierrors.IsNotFound(err) {
 		return nil // the ingress controller makes it; this pass runs again then
@@ -120,20 +124,26 @@ func announce(ctx context.Context, cs kubernetes.Interface, classes listersnetwo
 	if err != nil {
 		return err
 	}
-	if (class.Annotations[ingress.GatewayAnnotation] == "true") == on {
+	if (class.Annotations[ingress.GatewayAnnotation] == "true") == on && class.Annotations[ingress.GatewayAddressesAnnotation] == pool {
 		return nil
 	}
-	return SetAnnouncement(ctx, cs, on)
+	return SetAnnouncement(ctx, cs, on, pool)
 }
 
 // SetAnnouncement writes on the IngressClass whether the proxies follow
-// the Gateway API (false: a server without --gateway-api).
-func SetAnnouncement(ctx context.Context, cs kubernetes.Interface, on bool) error {
-	var value any // nil removes the annotation
+// the Gateway API (false: a server without --gateway-api), and the pool
+// of the Gateways' own addresses ("": none).
+func SetAnnouncement(ctx context.Context, cs kubernetes.Interface, on bool, pool string) error {
+	var value, addresses any // nil removes the annotation
 	if on {
 		value = "true"
 	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{ingress.GatewayAnnotation: value}}})
+	if on && pool != "" {
+		addresses = pool
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{
+		ingress.GatewayAnnotation: value, ingress.GatewayAddressesAnnotation: addresses,
+	}}})
 	if err != nil {
 		return err
 	}
@@ -184,13 +194,18 @@ func (c *Controller) pass(ctx context.Context, gc gatewayclient.Interface, cs ku
 			errs = append(errs, ignoreGone(err))
 		}
 	}
-	addresses := proxyAddresses(nodes)
+	shared, serving := proxyAddresses(nodes), servingNames(nodes)
 	for _, gw := range in.Gateways {
-		built := res.Gateways[key(&gw.ObjectMeta)]
+		k := key(&gw.ObjectMeta)
+		built := res.Gateways[k]
 		if built == nil {
 			continue
 		}
-		if st := gatewayStatus(gw, built, addresses); st != nil {
+		addresses, served := shared, len(shared) > 0
+		if own, ok := res.Addresses[k]; ok {
+			addresses, served = []string{own.String()}, vip.Holder(own, serving) != ""
+		}
+		if st := gatewayStatus(gw, built, addresses, served); st != nil {
 			update := gw.DeepCopy()
 			update.Status = *st
 			_, err := gc.GatewayV1().Gateways(gw.Namespace).UpdateStatus(ctx, update, metav1.UpdateOptions{})

@@ -23,23 +23,27 @@ func (b *builder) gateway(gw *gatewayv1.Gateway) {
 		st.listeners = append(st.listeners, b.listener(gw, &gw.Spec.Listeners[i]))
 	}
 	conflicts(st.listeners)
+	unsupported := b.address(st)
 	valid := 0
 	for _, l := range st.listeners {
 		if !l.usable() {
 			continue
 		}
-		port := int(l.spec.Port)
-		if have, taken := b.ports[port]; taken && have != l.spec.Protocol {
+		at := ingress.Local{Addr: st.address, Port: int(l.spec.Port)}
+		if have, taken := b.ports[at]; taken && have != l.spec.Protocol {
+			where := "for Ingresses or an older Gateway"
+			if st.address != "" {
+				where = "for an older Gateway at " + st.address
+			}
 			l.conflicted = &problem{string(gatewayv1.ListenerReasonProtocolConflict),
-				fmt.Sprintf("port %d serves %s (for Ingresses or an older Gateway): the proxies serve one protocol on a port", port, have)}
+				fmt.Sprintf("port %d serves %s (%s): the proxies serve one protocol on a port", at.Port, have, where)}
 			continue
 		}
 		valid++
 	}
 	switch {
-	case len(gw.Spec.Addresses) > 0:
-		st.accepted = condition(gatewayv1.GatewayConditionAccepted, false, gatewayv1.GatewayReasonUnsupportedAddress,
-			"edgeos serves Gateways on the addresses of the nodes whose proxies listen; spec.addresses cannot be asked for", gw.Generation)
+	case unsupported != "":
+		st.accepted = condition(gatewayv1.GatewayConditionAccepted, false, gatewayv1.GatewayReasonUnsupportedAddress, unsupported, gw.Generation)
 	case valid == 0:
 		st.accepted = condition(gatewayv1.GatewayConditionAccepted, false, gatewayv1.GatewayReasonListenersNotValid, "no listener is valid", gw.Generation)
 	case valid < len(st.listeners):
@@ -47,14 +51,42 @@ func (b *builder) gateway(gw *gatewayv1.Gateway) {
 	default:
 		st.accepted = condition(gatewayv1.GatewayConditionAccepted, true, gatewayv1.GatewayReasonAccepted, "accepted", gw.Generation)
 	}
-	if st.accepted.Status != metav1.ConditionTrue {
+	if st.accepted.Status != metav1.ConditionTrue || st.unassigned != nil {
 		return
 	}
 	for _, l := range st.listeners {
 		if l.usable() {
-			b.ports[int(l.spec.Port)] = l.spec.Protocol
+			b.ports[ingress.Local{Addr: st.address, Port: int(l.spec.Port)}] = l.spec.Protocol
 		}
 	}
+}
+
+// address finds the Gateway's own address (with a pool), or why it has
+// none; it returns why what the Gateway asks for is not supported.
+func (b *builder) address(st *gatewayState) (unsupported string) {
+	k := key(&st.gw.ObjectMeta)
+	if b.given == nil {
+		if len(st.gw.Spec.Addresses) > 0 {
+			return "edgeos serves Gateways on the addresses of the nodes whose proxies listen unless the server is given a pool (--gateway-addresses); spec.addresses cannot be asked for"
+		}
+		return ""
+	}
+	if why := b.refused[k]; why != "" {
+		return why
+	}
+	g := b.given[k]
+	switch {
+	case g.Refused:
+		return g.Why
+	case g.Addr.IsValid():
+		st.address = g.Addr.String()
+		b.res.Addresses[k] = g.Addr
+	case len(st.gw.Spec.Addresses) > 0:
+		st.unassigned = &problem{string(gatewayv1.GatewayReasonAddressNotUsable), g.Why}
+	default:
+		st.unassigned = &problem{string(gatewayv1.GatewayReasonAddressNotAssigned), g.Why}
+	}
+	return ""
 }
 
 // listener checks one listener on its own: its protocol, route kinds and
@@ -190,11 +222,11 @@ func (b *builder) finish(st *gatewayState) {
 			conflicted = condition(gatewayv1.ListenerConditionConflicted, true, l.conflicted.reason, l.conflicted.message, gen)
 		}
 		ls.Conditions = append(ls.Conditions, conflicted)
-		if accepted && l.programmed() {
+		if accepted && st.unassigned == nil && l.programmed() {
 			programmed++
 			ls.Conditions = append(ls.Conditions, condition(gatewayv1.ListenerConditionProgrammed, true, gatewayv1.ListenerReasonProgrammed, "served by the proxies", gen))
 			b.res.Listeners = append(b.res.Listeners, ingress.Listener{
-				Port: int(l.spec.Port), Secure: l.spec.Protocol == gatewayv1.HTTPSProtocolType,
+				Address: st.address, Port: int(l.spec.Port), Secure: l.spec.Protocol == gatewayv1.HTTPSProtocolType,
 				Hostname: l.hostname, Certificate: l.cert, Rules: l.rules,
 			})
 		} else {
@@ -203,9 +235,12 @@ func (b *builder) finish(st *gatewayState) {
 		out.Listeners = append(out.Listeners, ls)
 	}
 	out.Conditions = []metav1.Condition{st.accepted}
-	if accepted && programmed > 0 {
+	switch {
+	case accepted && st.unassigned != nil:
+		out.Conditions = append(out.Conditions, condition(gatewayv1.GatewayConditionProgrammed, false, st.unassigned.reason, st.unassigned.message, gen))
+	case accepted && programmed > 0:
 		out.Conditions = append(out.Conditions, condition(gatewayv1.GatewayConditionProgrammed, true, gatewayv1.GatewayReasonProgrammed, "served by the proxies", gen))
-	} else {
+	default:
 		out.Conditions = append(out.Conditions, condition(gatewayv1.GatewayConditionProgrammed, false, gatewayv1.GatewayReasonInvalid, "no listener is served", gen))
 	}
 	b.res.Gateways[key(&gw.ObjectMeta)] = out

@@ -15,7 +15,7 @@ func gatewayProxy(t *testing.T, table *Table, ingress bool) string {
 	t.Cleanup(p.Close)
 	table.finish()
 	p.Swap(table)
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serve(w, r, 8080, ingress) }))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { p.serve(w, r, Local{Port: 8080}, ingress) }))
 	t.Cleanup(srv.Close)
 	return srv.URL
 }

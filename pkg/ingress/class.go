@@ -27,6 +27,9 @@ const (
 	// the Gateway API (its CRDs are installed): the nodes' proxies then
 	// follow its routes too.
 	GatewayAnnotation = "ingress.edgeos.io/gateway-api"
+	// GatewayAddressesAnnotation is the pool of the Gateways' addresses of
+	// their own (the server's --gateway-addresses), absent without one.
+	GatewayAddressesAnnotation = "ingress.edgeos.io/gateway-addresses"
 	// ProxyLabel is "true" on a node whose proxy listens: the nodes an
 	// Ingress's status names.
 	ProxyLabel = "ingress.edgeos.io/proxy"

@@ -3,6 +3,8 @@ package ingress
 import (
 	"cmp"
 	"crypto/tls"
+	"maps"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -10,11 +12,14 @@ import (
 
 // Listener is a Gateway listener as the proxy serves it, with the rules
 // of the routes attached to it: what pkg/gateway makes of Gateways and
-// HTTPRoutes. Listeners of several Gateways on one port and hostname are
-// served as one: Gateways share the nodes' addresses.
+// HTTPRoutes. Listeners of several Gateways on one address, port and
+// hostname are served as one.
 type Listener struct {
-	Port   int
-	Secure bool
+	// Address is a Gateway's address of its own, which this node holds;
+	// "" for the nodes' addresses, which Gateways without one share.
+	Address string
+	Port    int
+	Secure  bool
 	// Hostname is "" for any host, "*.example.com" for every name under
 	// example.com, or one name.
 	Hostname string
@@ -30,7 +35,22 @@ type HostRule struct {
 	Rule     *Rule
 }
 
-// portRoutes are the Gateway listeners of one port.
+// Local is where a request came in: an address the proxy listens on and
+// the port. In a table's keys, Addr "" stands for the nodes' addresses.
+type Local struct {
+	Addr string
+	Port int
+}
+
+// localOf is where a connection came in.
+func localOf(a net.Addr) Local {
+	if ta, ok := a.(*net.TCPAddr); ok {
+		return Local{Addr: ta.IP.String(), Port: ta.Port}
+	}
+	return Local{}
+}
+
+// portRoutes are the Gateway listeners of one address and port.
 type portRoutes struct {
 	secure bool
 	// most specific hostname first
@@ -49,10 +69,14 @@ type listenerRoutes struct {
 // addListener adds l's rules to the table. A listener on a port taken
 // with the other protocol is left out (pkg/gateway reports that conflict).
 func (t *Table) addListener(l Listener) {
-	pr := t.ports[l.Port]
+	at := Local{Addr: l.Address, Port: l.Port}
+	if l.Address != "" {
+		t.own[l.Address] = true
+	}
+	pr := t.ports[at]
 	if pr == nil {
 		pr = &portRoutes{secure: l.Secure}
-		t.ports[l.Port] = pr
+		t.ports[at] = pr
 	}
 	if pr.secure != l.Secure {
 		return
@@ -162,11 +186,20 @@ func (lr *listenerRoutes) rule(host string, r *http.Request, path string) *Rule 
 	return try(lr.any)
 }
 
-// GatewayRule finds the Gateway API rule for a request that came to port:
-// nil when no Gateway listener on that port serves its host, or none of
-// the listener's rules matches.
-func (t *Table) GatewayRule(port int, r *http.Request) *Rule {
-	pr := t.ports[port]
+// routesAt are the listeners serving what comes in at: a Gateway's own
+// address has its own, every other address of the node the shared ones.
+func (t *Table) routesAt(at Local) *portRoutes {
+	if !t.own[at.Addr] {
+		at.Addr = ""
+	}
+	return t.ports[at]
+}
+
+// GatewayRule finds the Gateway API rule for a request that came in at an
+// address and port: nil when no Gateway listener there serves its host,
+// or none of the listener's rules matches.
+func (t *Table) GatewayRule(at Local, r *http.Request) *Rule {
+	pr := t.routesAt(at)
 	if pr == nil {
 		return nil
 	}
@@ -179,9 +212,10 @@ func (t *Table) GatewayRule(port int, r *http.Request) *Rule {
 }
 
 // listenerCertificate is the certificate of the most specific HTTPS
-// listener on port whose hostname matches serverName, nil if none.
-func (t *Table) listenerCertificate(port int, serverName string) *tls.Certificate {
-	pr := t.ports[port]
+// listener at an address and port whose hostname matches serverName, nil
+// if none.
+func (t *Table) listenerCertificate(at Local, serverName string) *tls.Certificate {
+	pr := t.routesAt(at)
 	if pr == nil {
 		return nil
 	}
@@ -194,12 +228,18 @@ func (t *Table) listenerCertificate(port int, serverName string) *tls.Certificat
 	return nil
 }
 
-// GatewayPorts are the ports of the Gateway listeners, each with whether
-// it serves HTTPS.
-func (t *Table) GatewayPorts() map[int]bool {
-	out := make(map[int]bool, len(t.ports))
-	for port, pr := range t.ports {
-		out[port] = pr.secure
+// GatewayPorts are where the Gateway listeners are (Addr "": on the
+// nodes' addresses), each with whether it serves HTTPS.
+func (t *Table) GatewayPorts() map[Local]bool {
+	out := make(map[Local]bool, len(t.ports))
+	for at, pr := range t.ports {
+		out[at] = pr.secure
 	}
 	return out
+}
+
+// OwnAddresses are the Gateways' addresses of their own that the table
+// serves, in order.
+func (t *Table) OwnAddresses() []string {
+	return slices.Sorted(maps.Keys(t.own))
 }

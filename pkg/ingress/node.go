@@ -6,10 +6,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
+	"github.com/edgeos/edgeos/pkg/vip"
 	"github.com/edgeos/edgeos/pkg/watch"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
@@ -40,9 +46,30 @@ type NodeConfig struct {
 	Off bool
 	// Metrics is where the count of requests is published; nil: nowhere.
 	Metrics prometheus.Registerer
-	// Gateway makes the Gateway API's source on the node's connection,
-	// sharing the proxy's factory of core kinds; nil: Ingresses only.
-	Gateway func(rc *rest.Config, cs kubernetes.Interface, core informers.SharedInformerFactory) (RouteSource, error)
+	// Gateway makes the Gateway API's source; nil: Ingresses only.
+	Gateway func(SourceConfig) (RouteSource, error)
+	// StateDir keeps the record of the Gateways' addresses this node
+	// holds, so that a start after a crash takes them off.
+	StateDir string
+}
+
+// SourceConfig is what a node's Gateway API source is made with.
+type SourceConfig struct {
+	// REST and Clients are the node's connection.
+	REST    *rest.Config
+	Clients kubernetes.Interface
+	// Core is the proxy's factory of core kinds, to share.
+	Core     informers.SharedInformerFactory
+	NodeName string
+	// Addresses is the pool of the Gateways' own addresses as the class
+	// announces it (GatewayAddressesAnnotation); "" for none.
+	Addresses string
+}
+
+// gatewayMode is how the class says the proxies follow the Gateway API.
+type gatewayMode struct {
+	on        bool
+	addresses string
 }
 
 // Node is a node's ingress proxy component.
@@ -58,8 +85,10 @@ func (n *Node) Name() string { return "ingress-proxy" }
 // follows the routes and listens on the ports the class names, and serves
 // from its watch caches while the server is unreachable. The Gateway API's
 // routes are followed too while the class says the server serves it
-// (GatewayAnnotation); turning that on or off restarts the watches, not the
-// proxy, whose connections stay open.
+// (GatewayAnnotation); turning that on or off, or changing the pool of the
+// Gateways' own addresses, restarts the watches, not the proxy, whose
+// connections stay open. The Gateways' addresses this node holds are
+// taken off when it stops, and at start those a crashed run left.
 func (n *Node) Run(ctx context.Context, ready func()) error {
 	clients, err := kubeconfig.Connect(n.cfg.Kubeconfig)
 	if err != nil {
@@ -70,6 +99,18 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 		return err
 	}
 	lbl := &labeller{cs: nodes, node: n.cfg.NodeName}
+	if err := os.MkdirAll(n.cfg.StateDir, 0o700); err != nil {
+		return err
+	}
+	hold, err := vip.NewHolding(filepath.Join(n.cfg.StateDir, "gateway-addresses.json"))
+	if err != nil {
+		logrus.Errorf("Ingress proxy: the Gateways' addresses a previous run held: %v", err)
+	}
+	defer func() {
+		if err := hold.Release(nil); err != nil {
+			logrus.Errorf("Ingress proxy: %v", err)
+		}
+	}()
 	ready()
 	if n.cfg.Off {
 		logrus.Infof("Ingress proxy off on this node (--disable-ingress-proxy)")
@@ -93,14 +134,17 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 			fe.close()
 		}
 	}()
-	on, withGateway := false, false
+	on, withGateway := false, gatewayMode{}
 	return watch.Loop(ctx, "Ingress proxy", factory, []cache.SharedIndexInformer{classes.Informer()}, watch.DefaultPause, nil, func(ctx context.Context) error {
 		class, err := classes.Lister().Get(ClassName)
 		if err != nil && !apierrors.IsNotFound(err) {
 			return err
 		}
 		want := err == nil && class.Spec.Controller == ControllerName
-		gateway := want && n.cfg.Gateway != nil && class.Annotations[GatewayAnnotation] == "true"
+		var gateway gatewayMode
+		if want && n.cfg.Gateway != nil && class.Annotations[GatewayAnnotation] == "true" {
+			gateway = gatewayMode{on: true, addresses: class.Annotations[GatewayAddressesAnnotation]}
+		}
 		if want != on || gateway != withGateway {
 			stopServing()
 			serving.Wait()
@@ -111,10 +155,13 @@ func (n *Node) Run(ctx context.Context, ready func()) error {
 				}
 				sctx, cancel := context.WithCancel(ctx)
 				stopServing = cancel
-				serving.Go(func() { n.serve(sctx, clients, lbl, fe, gateway) })
+				serving.Go(func() { n.serve(sctx, clients, lbl, fe, gateway, hold) })
 			case fe != nil:
 				fe.close()
 				fe = nil
+				if err := hold.Release(nil); err != nil {
+					logrus.Errorf("Ingress proxy: %v", err)
+				}
 				logrus.Infof("Ingress proxy stopped: the IngressClass %s is gone", ClassName)
 			}
 		}
@@ -157,8 +204,9 @@ type RouteSource interface {
 	Listeners(ports Ports) []Listener
 }
 
-// serve follows the routes until ctx ends, serving them from fe.
-func (n *Node) serve(ctx context.Context, clients kubeconfig.Clients, lbl *labeller, fe *frontend, gateway bool) {
+// serve follows the routes until ctx ends, serving them from fe, and
+// holds the Gateways' own addresses that are this node's to hold.
+func (n *Node) serve(ctx context.Context, clients kubeconfig.Clients, lbl *labeller, fe *frontend, gateway gatewayMode, hold *vip.Holding) {
 	cs := clients.Typed
 	factory := informers.NewSharedInformerFactory(cs, 0)
 	l := newListers(factory, true)
@@ -171,16 +219,17 @@ func (n *Node) serve(ctx context.Context, clients kubeconfig.Clients, lbl *label
 	fs := watch.Factories{factory, copyFactory}
 	infs := append(l.infs, copies.Informer())
 	var src RouteSource
-	if gateway {
+	if gateway.on {
 		var err error
-		if src, err = n.cfg.Gateway(clients.REST, cs, factory); err != nil {
+		sc := SourceConfig{REST: clients.REST, Clients: cs, Core: factory, NodeName: n.cfg.NodeName, Addresses: gateway.addresses}
+		if src, err = n.cfg.Gateway(sc); err != nil {
 			logrus.Errorf("Ingress proxy: the Gateway API: %v", err)
 			return
 		}
 		f, more := src.Informers()
 		fs, infs = append(fs, f), append(infs, more...)
 	}
-	var told string // the listen error last reported
+	var told, toldHold string // the errors last reported
 	err := watch.Loop(ctx, "Ingress proxy", fs, infs,
 		watch.Pause{AfterError: 5 * time.Second, Between: 100 * time.Millisecond}, nil, func(ctx context.Context) error {
 			in, class, err := l.read()
@@ -196,8 +245,11 @@ func (n *Node) serve(ctx context.Context, clients kubeconfig.Clients, lbl *label
 				in.Listeners = src.Listeners(ports)
 			}
 			table, _ := Build(in)
+			own, keep, holdErr := holdOwn(hold, table.OwnAddresses())
+			at := table.GatewayPorts()
+			maps.DeleteFunc(at, func(l Local, _ bool) bool { return l.Addr != "" && !own[l.Addr] })
 			fe.proxy.Swap(table)
-			if err := fe.ls.set(ports, table.GatewayPorts()); err != nil {
+			if err := fe.ls.set(ports, at); err != nil {
 				err = fmt.Errorf("%w (this node is left out of Ingresses' addresses until it listens)", errors.Join(err, lbl.set(ctx, false)))
 				if err.Error() == told {
 					return watch.Quietly(err)
@@ -206,11 +258,47 @@ func (n *Node) serve(ctx context.Context, clients kubeconfig.Clients, lbl *label
 				return err
 			}
 			told = ""
-			return lbl.set(ctx, true)
+			// taken off once nothing listens on them
+			holdErr = errors.Join(holdErr, hold.Release(keep))
+			if err := errors.Join(lbl.set(ctx, true), holdErr); err != nil {
+				if err.Error() == toldHold {
+					return watch.Quietly(err)
+				}
+				toldHold = err.Error()
+				return err
+			}
+			toldHold = ""
+			return nil
 		})
 	if err != nil {
 		logrus.Errorf("Ingress proxy: %v", err)
 	}
+}
+
+// holdOwn puts on the node the Gateways' own addresses of its table (the
+// source gives this node only those it is to hold), and reports those of
+// them it holds: to listen on, and to keep.
+func holdOwn(hold *vip.Holding, addresses []string) (map[string]bool, []netip.Addr, error) {
+	var want []netip.Addr
+	var errs []error
+	for _, s := range addresses {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("a Gateway's address %q: %w", s, err))
+			continue
+		}
+		want = append(want, a)
+	}
+	errs = append(errs, hold.Hold(want))
+	own := map[string]bool{}
+	var keep []netip.Addr
+	for _, a := range hold.Held() {
+		if slices.Contains(want, a) {
+			own[a.String()] = true
+			keep = append(keep, a)
+		}
+	}
+	return own, keep, errors.Join(errs...)
 }
 
 // keepOut says on the node that its proxy is off, until that is said.

@@ -78,11 +78,12 @@ func (p *Proxy) Close() { p.tr.CloseIdleConnections() }
 
 // ServeHTTP answers by the Ingresses' routes alone (no port's Gateway
 // listeners): the handler of tests and of callers with no port.
-func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.serve(w, r, 0, true) }
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) { p.serve(w, r, Local{}, true) }
 
-// serve answers a request that came to port: by the Gateway listeners on
-// that port first, then, if it is an Ingress port, by the Ingresses.
-func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, ingress bool) {
+// serve answers a request that came in at an address and port: by the
+// Gateway listeners there first, then, if it is an Ingress port of a
+// node's address, by the Ingresses.
+func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, at Local, ingress bool) {
 	if p.requests != nil {
 		sw := &statusWriter{ResponseWriter: w}
 		defer func() {
@@ -93,8 +94,8 @@ func (p *Proxy) serve(w http.ResponseWriter, r *http.Request, port int, ingress 
 		w = sw
 	}
 	table := p.table.Load()
-	if rule := table.GatewayRule(port, r); rule != nil {
-		p.act(w, r, rule, port)
+	if rule := table.GatewayRule(at, r); rule != nil {
+		p.act(w, r, rule, at.Port)
 		return
 	}
 	if !ingress {

@@ -2,8 +2,10 @@ package ingress
 
 import (
 	"crypto/tls"
+	"maps"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -80,12 +82,12 @@ func TestRulePrecedence(t *testing.T) {
 		{"GET", "/h", []string{"X-Id", "beef"}, "header-regex"},
 		{"GET", "/h", []string{"X-Id", "beefy"}, "older-root"},
 	} {
-		got := ruleName(table.GatewayRule(80, request(c.method, "any.example", c.target, c.headers...)))
+		got := ruleName(table.GatewayRule(Local{Port: 80}, request(c.method, "any.example", c.target, c.headers...)))
 		if got != c.want {
 			t.Errorf("%s %s %v: %s, want %s", c.method, c.target, c.headers, got, c.want)
 		}
 	}
-	if r := table.GatewayRule(81, request("GET", "any.example", "/")); r != nil {
+	if r := table.GatewayRule(Local{Port: 81}, request("GET", "any.example", "/")); r != nil {
 		t.Errorf("a port without listeners answered by %s", ruleName(r))
 	}
 }
@@ -125,7 +127,7 @@ func TestListenerAndHostnamePrecedence(t *testing.T) {
 		// the most specific listener alone answers for its host
 		{"one.shop.example", "/", "none"},
 	} {
-		if got := ruleName(table.GatewayRule(80, request("GET", c.host, c.path))); got != c.want {
+		if got := ruleName(table.GatewayRule(Local{Port: 80}, request("GET", c.host, c.path))); got != c.want {
 			t.Errorf("%s%s: %s, want %s", c.host, c.path, got, c.want)
 		}
 	}
@@ -192,14 +194,57 @@ func TestListenerCertificates(t *testing.T) {
 		{443, "x.org", true, ing},
 		{8443, "a.example.com", true, nil},
 	} {
-		if got := table.CertificateOn(c.port, c.name, c.ingress); got != c.want {
+		if got := table.CertificateOn(Local{Port: c.port}, c.name, c.ingress); got != c.want {
 			t.Errorf("port %d %s (ingress %v): wrong certificate", c.port, c.name, c.ingress)
 		}
 	}
-	if r := table.GatewayRule(443, request("GET", "plain.example.com", "/")); r != nil {
+	if r := table.GatewayRule(Local{Port: 443}, request("GET", "plain.example.com", "/")); r != nil {
 		t.Errorf("an HTTP listener on an HTTPS port answered")
 	}
-	if got := table.GatewayPorts(); len(got) != 1 || !got[443] {
+	if got := table.GatewayPorts(); len(got) != 1 || !got[Local{Port: 443}] {
 		t.Errorf("ports %v", got)
+	}
+}
+
+// A Gateway with an address of its own is answered there alone, even on
+// a port and hostname other Gateways share on the nodes' addresses; and
+// its address serves no other listener, shared or an Ingress's.
+func TestOwnAddresses(t *testing.T) {
+	cert := &tls.Certificate{}
+	table := newTable()
+	table.addListener(Listener{Port: 80, Rules: hostRules("", named("shared", Match{Path: "/"}, 0))})
+	table.addListener(Listener{Address: "198.18.0.200", Port: 80, Rules: hostRules("", named("first", Match{Path: "/"}, 0))})
+	table.addListener(Listener{Address: "198.18.0.201", Port: 80, Rules: hostRules("", named("second", Match{Path: "/"}, 0))})
+	table.addListener(Listener{Address: "198.18.0.201", Port: 443, Secure: true, Certificate: cert})
+	table.certs["x.org"] = &tls.Certificate{}
+	table.finish()
+	for at, want := range map[Local]string{
+		{Addr: "198.18.0.200", Port: 80}: "first",
+		{Addr: "198.18.0.201", Port: 80}: "second",
+		{Addr: "198.18.0.2", Port: 80}:   "shared",
+		{Port: 80}:                       "shared",
+		{Addr: "198.18.0.200", Port: 81}: "none",
+	} {
+		if got := ruleName(table.GatewayRule(at, request("GET", "any.example", "/"))); got != want {
+			t.Errorf("at %v: %s, want %s", at, got, want)
+		}
+	}
+	if got := table.CertificateOn(Local{Addr: "198.18.0.201", Port: 443}, "x.org", false); got != cert {
+		t.Error("the own address's HTTPS listener's certificate was not served there")
+	}
+	if got := table.CertificateOn(Local{Addr: "198.18.0.2", Port: 443}, "y.org", false); got != nil {
+		t.Error("a Gateway's own listener's certificate was served on a node's address")
+	}
+	want := map[Local]bool{{Port: 80}: false, {Addr: "198.18.0.200", Port: 80}: false, {Addr: "198.18.0.201", Port: 80}: false, {Addr: "198.18.0.201", Port: 443}: true}
+	if got := table.GatewayPorts(); !maps.Equal(got, want) {
+		t.Errorf("ports %v, want %v", got, want)
+	}
+	if got := table.OwnAddresses(); !slices.Equal(got, []string{"198.18.0.200", "198.18.0.201"}) {
+		t.Errorf("own addresses %v", got)
+	}
+	ls := newListeners(t.Context(), NewProxy(), []string{"198.18.0.2"}, nil)
+	ls.ingress.Store(&Ports{HTTP: 80, HTTPS: 443})
+	if !ls.servesIngress(Local{Addr: "198.18.0.2", Port: 80}) || ls.servesIngress(Local{Addr: "198.18.0.200", Port: 80}) {
+		t.Error("Ingresses must be served on the node's addresses only")
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"math/big"
 	"net"
 	"net/http"
+	"net/netip"
 	"slices"
 	"strconv"
 	"sync"
@@ -27,11 +28,13 @@ import (
 type Ports struct{ HTTP, HTTPS int }
 
 // listeners are the proxy's HTTP and HTTPS servers on the node's
-// addresses, changed in place when the ports change.
+// addresses and on the Gateways' own addresses it holds, changed in place
+// when the ports change.
 type listeners struct {
 	proxy *Proxy
-	ips   []string
-	tls   *tls.Config
+	// ips: the node's addresses, as connections' local addresses say them
+	ips []string
+	tls *tls.Config
 	// base is every connection's context: cancelled once the servers
 	// have been shut down, it ends what shutting down does not (upgraded
 	// connections)
@@ -48,13 +51,19 @@ type listeners struct {
 const graceStop = 5 * time.Second
 
 func newListeners(base context.Context, proxy *Proxy, ips []string, defaultCert *tls.Certificate) *listeners {
-	l := &listeners{proxy: proxy, ips: ips, base: base, running: map[string]*http.Server{}, secure: map[string]bool{}}
+	l := &listeners{proxy: proxy, base: base, running: map[string]*http.Server{}, secure: map[string]bool{}}
+	for _, ip := range ips {
+		if a, err := netip.ParseAddr(ip); err == nil {
+			ip = a.String()
+		}
+		l.ips = append(l.ips, ip)
+	}
 	l.ingress.Store(&Ports{})
 	l.tls = &tls.Config{
 		MinVersion: tls.VersionTLS12,
 		GetCertificate: func(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-			port := localPort(hello.Conn.LocalAddr())
-			if c := proxy.Table().CertificateOn(port, hello.ServerName, l.servesIngress(port)); c != nil {
+			at := localOf(hello.Conn.LocalAddr())
+			if c := proxy.Table().CertificateOn(at, hello.ServerName, l.servesIngress(at)); c != nil {
 				return c, nil
 			}
 			return defaultCert, nil
@@ -63,36 +72,36 @@ func newListeners(base context.Context, proxy *Proxy, ips []string, defaultCert 
 	return l
 }
 
-func (l *listeners) servesIngress(port int) bool {
+// servesIngress: Ingresses are served at a node's address on their ports
+// (a Gateway's own address serves its listeners only).
+func (l *listeners) servesIngress(at Local) bool {
 	p := l.ingress.Load()
-	return port != 0 && (port == p.HTTP || port == p.HTTPS)
-}
-
-func localPort(a net.Addr) int {
-	if ta, ok := a.(*net.TCPAddr); ok {
-		return ta.Port
-	}
-	return 0
+	return at.Port != 0 && (at.Port == p.HTTP || at.Port == p.HTTPS) && slices.Contains(l.ips, at.Addr)
 }
 
 // set listens on exactly the addresses of the Ingresses' ports and of the
-// Gateway listeners' (by port: whether HTTPS), keeping the servers already
-// listening on them. An Ingress port's protocol is the Ingress's. Addresses
-// it cannot listen on are reported; the others serve.
-func (l *listeners) set(ports Ports, gateway map[int]bool) error {
+// Gateway listeners' (by address and port: whether HTTPS; Addr "" is the
+// node's addresses), keeping the servers already listening on them. An
+// Ingress port's protocol is the Ingress's. Addresses it cannot listen on
+// are reported; the others serve.
+func (l *listeners) set(ports Ports, gateway map[Local]bool) error {
 	want := map[string]bool{}
-	byPort := maps.Clone(gateway)
-	if byPort == nil {
-		byPort = map[int]bool{}
+	shared := map[int]bool{}
+	for at, secure := range gateway {
+		if at.Addr == "" {
+			shared[at.Port] = secure
+		} else {
+			want[net.JoinHostPort(at.Addr, strconv.Itoa(at.Port))] = secure
+		}
 	}
 	if ports.HTTP > 0 {
-		byPort[ports.HTTP] = false
+		shared[ports.HTTP] = false
 	}
 	if ports.HTTPS > 0 {
-		byPort[ports.HTTPS] = true
+		shared[ports.HTTPS] = true
 	}
 	for _, ip := range l.ips {
-		for port, secure := range byPort {
+		for port, secure := range shared {
 			want[net.JoinHostPort(ip, strconv.Itoa(port))] = secure
 		}
 	}
@@ -121,10 +130,10 @@ func (l *listeners) start(addr string, secure bool) error {
 	if err != nil {
 		return err
 	}
-	port := localPort(ln.Addr())
+	at := localOf(ln.Addr())
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			l.proxy.serve(w, r, port, l.servesIngress(port))
+			l.proxy.serve(w, r, at, l.servesIngress(at))
 		}),
 		ReadHeaderTimeout: 30 * time.Second,
 		IdleTimeout:       2 * time.Minute,

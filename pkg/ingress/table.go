@@ -22,8 +22,10 @@ type Table struct {
 	fallback *Target
 	// certificates by exact host and by wildcard suffix
 	certs, wildcardCerts map[string]*tls.Certificate
-	// ports are the Gateway listeners' routes, by port
-	ports map[int]*portRoutes
+	// ports are the Gateway listeners' routes, by address and port
+	ports map[Local]*portRoutes
+	// own: the Gateways' addresses of their own among ports' keys
+	own map[string]bool
 }
 
 type hostRoutes struct {
@@ -75,7 +77,7 @@ func newTable() *Table {
 	return &Table{
 		exact: map[string]*hostRoutes{}, wildcard: map[string]*hostRoutes{},
 		certs: map[string]*tls.Certificate{}, wildcardCerts: map[string]*tls.Certificate{},
-		ports: map[int]*portRoutes{},
+		ports: map[Local]*portRoutes{}, own: map[string]bool{},
 	}
 }
 
@@ -149,11 +151,11 @@ func (r *hostRoutes) match(p string) *Target {
 	return nil
 }
 
-// CertificateOn is the certificate for a TLS server name on port: a
-// Gateway listener's on that port, else (on an Ingress port) an
+// CertificateOn is the certificate for a TLS server name at an address
+// and port: a Gateway listener's there, else (on an Ingress port) an
 // Ingress's; nil when none gives one.
-func (t *Table) CertificateOn(port int, serverName string, ingress bool) *tls.Certificate {
-	if c := t.listenerCertificate(port, serverName); c != nil || !ingress {
+func (t *Table) CertificateOn(at Local, serverName string, ingress bool) *tls.Certificate {
+	if c := t.listenerCertificate(at, serverName); c != nil || !ingress {
 		return c
 	}
 	return t.Certificate(serverName)

@@ -48,11 +48,11 @@ func (s *Server) bundled(cs kubernetes.Interface, newEncryption, shared bool) []
 		controllers = append(controllers, ingress.NewController(cs, ports))
 		claimer = ingress.NewClaimer(ports)
 		if s.cfg.GatewayAPI {
-			controllers = append(controllers, gateway.NewController(gateway.Config{Kubeconfig: s.paths.kubeconfig("admin"), IngressPorts: ports}))
+			controllers = append(controllers, gateway.NewController(gateway.Config{Kubeconfig: s.paths.kubeconfig("admin"), IngressPorts: ports, Pool: s.cfg.GatewayPool}))
 		} else {
 			// the proxies stop following the Gateway API; its CRDs, and
 			// the objects in them, stay
-			out = append(out, component.Once("gateway-api-off", func(ctx context.Context) error { return gateway.SetAnnouncement(ctx, cs, false) }))
+			out = append(out, component.Once("gateway-api-off", func(ctx context.Context) error { return gateway.SetAnnouncement(ctx, cs, false, "") }))
 		}
 	}
 	if !s.cfg.Disabled("servicelb") {

@@ -32,7 +32,9 @@ type record struct {
 	Link    string     `json:"link"`
 }
 
-// NewHolding takes off the addresses a previous run recorded in file.
+// NewHolding takes off the addresses a previous run recorded in file. The
+// Holding it returns is usable even with an error: a record that cannot be
+// read or an address that cannot be taken off is reported, not fatal.
 func NewHolding(file string) (*Holding, error) {
 	h := &Holding{file: file, held: map[netip.Addr]string{}}
 	data, err := os.ReadFile(file)
@@ -40,12 +42,12 @@ func NewHolding(file string) (*Holding, error) {
 		return h, nil
 	}
 	if err != nil {
-		return nil, err
+		return h, err
 	}
 	var left []record
 	if err := json.Unmarshal(data, &left); err != nil {
-		// a torn file cannot be: it is replaced by a rename
-		return nil, fmt.Errorf("%s: %v", file, err)
+		// not torn (it is replaced by a rename): written by someone else
+		return h, fmt.Errorf("%s cannot be read (%v): addresses a previous run held may be left on this node's interfaces", file, err)
 	}
 	for _, r := range left {
 		h.held[r.Address] = r.Link

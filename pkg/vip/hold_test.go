@@ -125,8 +125,19 @@ func TestHolding(t *testing.T) {
 	if err := os.WriteFile(file, []byte("{"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := NewHolding(file); err == nil || !strings.Contains(err.Error(), file) {
+	h, err = NewHolding(file)
+	if err == nil || !strings.Contains(err.Error(), file) {
 		t.Errorf("a corrupt record: %v, want an error naming it", err)
+	}
+	// and the holding goes on: the record is written anew
+	if err := h.Hold([]netip.Addr{vip}); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Release(nil); err != nil {
+		t.Fatal(err)
+	}
+	if data, err := os.ReadFile(file); err != nil || string(data) != "[]" {
+		t.Errorf("the record after a release: %q, %v", data, err)
 	}
 }
 

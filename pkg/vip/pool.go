@@ -57,13 +57,7 @@ func parseSpan(s string) (span, error) {
 		if prefix.Masked() != prefix {
 			return span{}, fmt.Errorf("%q has host bits set (did you mean %s?)", s, prefix.Masked())
 		}
-		first := prefix.Addr()
-		last := first.As4()
-		for i := range last {
-			bits := max(0, min(8, prefix.Bits()-8*i))
-			last[i] |= byte(0xff >> bits)
-		}
-		return span{first, netip.AddrFrom4(last)}, nil
+		return spanOf(prefix), nil
 	}
 	a, b, ok := strings.Cut(s, "-")
 	if !ok {
@@ -81,6 +75,17 @@ func parseSpan(s string) (span, error) {
 		return span{}, fmt.Errorf("range %q ends before it starts", s)
 	}
 	return span{first, last}, nil
+}
+
+// spanOf is every address of an IPv4 prefix.
+func spanOf(prefix netip.Prefix) span {
+	first := prefix.Masked().Addr()
+	last := first.As4()
+	for i := range last {
+		bits := max(0, min(8, prefix.Bits()-8*i))
+		last[i] |= byte(0xff >> bits)
+	}
+	return span{first, netip.AddrFrom4(last)}
 }
 
 func (s span) String() string {
@@ -106,6 +111,20 @@ func (p Pool) Empty() bool { return len(p.ranges) == 0 }
 func (p Pool) Contains(a netip.Addr) bool {
 	for _, r := range p.ranges {
 		if r.first.Compare(a) <= 0 && a.Compare(r.last) <= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// Overlaps reports whether an address of the prefix is in the pool.
+func (p Pool) Overlaps(prefix netip.Prefix) bool {
+	if !prefix.Addr().Is4() {
+		return false // the pool is IPv4
+	}
+	other := spanOf(prefix)
+	for _, r := range p.ranges {
+		if r.first.Compare(other.last) <= 0 && other.first.Compare(r.last) <= 0 {
 			return true
 		}
 	}

@@ -35,6 +35,11 @@ func TestParsePool(t *testing.T) {
 		}
 	}
 	p, _ := ParsePool("10.0.0.4/30")
+	for prefix, over := range map[string]bool{"10.0.0.0/24": true, "10.0.0.7/32": true, "10.0.0.0/30": false, "10.0.0.8/29": false, "fd00::/8": false} {
+		if p.Overlaps(netip.MustParsePrefix(prefix)) != over {
+			t.Errorf("%s overlaps %s: want %v", p, prefix, over)
+		}
+	}
 	for a, in := range map[string]bool{"10.0.0.3": false, "10.0.0.4": true, "10.0.0.7": true, "10.0.0.8": false} {
 		if p.Contains(netip.MustParseAddr(a)) != in {
 			t.Errorf("%s in %s: want %v", a, p, in)
