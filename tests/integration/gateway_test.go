@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -140,6 +141,8 @@ func checkGateway(t *testing.T, cs kubernetes.Interface, srv *harness.Node, node
 		t.Errorf("HTTPS through the Gateway: %d %q", resp.StatusCode, body)
 	}
 
+	checkGatewayAddresses(t, gc, srv, nodes)
+
 	// without --gateway-api the proxies stop following it; the Ingress
 	// stays served
 	srv.Stop()
@@ -161,6 +164,120 @@ func checkGateway(t *testing.T, cs kubernetes.Interface, srv *harness.Node, node
 			code, body, err := viaIngress(n.IP, "a.example", "/still")
 			return code == 200 && strings.Contains(body, ": /still site-a"), fmt.Errorf("%d %q %v", code, body, err)
 		})
+	}
+}
+
+// checkGatewayAddresses restarts the server with a pool of Gateway
+// addresses on the harness's network: the Gateway gets one, held by one
+// node, served there, and its port 8080 leaves the nodes' addresses. The
+// node holding it restarted out of the ingress, the other takes the
+// address and tells the host by gratuitous ARP (the host's neighbour entry
+// changes without a request sent); requests reach the Gateway again. The
+// node is then restarted as it was.
+func checkGatewayAddresses(t *testing.T, gc gatewayclient.Interface, srv *harness.Node, nodes []*harness.Node) {
+	t.Helper()
+	subnet := srv.IP[:strings.LastIndex(srv.IP, ".")]
+	vip := subnet + ".200"
+	flags := []string{"--gateway-api", "--gateway-addresses", vip + "-" + subnet + ".209"}
+	srv.Stop()
+	srv.Start(srv.ServerArgs(flags...)...)
+	srv.WaitReady()
+	eventually(t, "the Gateway gets "+vip, func(ctx context.Context) (bool, error) {
+		gw, err := gc.GatewayV1().Gateways("default").Get(ctx, "web", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		ok := len(gw.Status.Addresses) == 1 && gw.Status.Addresses[0].Value == vip && meta.IsStatusConditionTrue(gw.Status.Conditions, "Programmed")
+		return ok, fmt.Errorf("addresses %+v, conditions %+v", gw.Status.Addresses, gw.Status.Conditions)
+	})
+	ip := func(n *harness.Node, args ...string) (string, error) {
+		out, err := exec.Command("ip", append([]string{"-n", n.NetNS}, args...)...).Output()
+		return string(out), err
+	}
+	holder := func() (*harness.Node, error) {
+		var on []*harness.Node
+		for _, n := range nodes {
+			addrs, err := ip(n, "-4", "-o", "addr", "show", "dev", "eth0")
+			if err != nil {
+				return nil, err
+			}
+			if strings.Contains(addrs, " "+vip+"/32 ") {
+				on = append(on, n)
+			}
+		}
+		if len(on) != 1 {
+			return nil, fmt.Errorf("%s is on %d nodes", vip, len(on))
+		}
+		return on[0], nil
+	}
+	var held *harness.Node
+	eventually(t, vip+" is on one node and reaches the Gateway's routes", func(context.Context) (bool, error) {
+		var err error
+		if held, err = holder(); err != nil {
+			return false, err
+		}
+		resp, body, err := viaGateway(vip, 8080, "anything.example", "/alt")
+		if err != nil {
+			return false, err
+		}
+		return resp.StatusCode == 200 && strings.Contains(body, ": /alt site-b"), fmt.Errorf("%d %q", resp.StatusCode, body)
+	})
+	if resp, body, err := viaGateway(vip, 80, "app.gw.example", "/a/x"); err != nil || resp.StatusCode != 200 || !strings.Contains(body, ": /a/x site-a") {
+		t.Errorf("%s:80 app.gw.example/a/x: %v %q %v", vip, resp, body, err)
+	}
+	for _, n := range nodes {
+		eventually(t, "port 8080 leaves "+n.Name+"'s address", func(context.Context) (bool, error) {
+			conn, err := net.DialTimeout("tcp", net.JoinHostPort(n.IP, "8080"), 5*time.Second)
+			if err == nil {
+				conn.Close()
+			}
+			return err != nil, fmt.Errorf("port 8080 still answers")
+		})
+	}
+
+	other := nodes[0]
+	if other == held {
+		other = nodes[1]
+	}
+	t.Logf("%s holds %s; restarting it out of the ingress", held.Name, vip)
+	restart := func(n *harness.Node, more ...string) {
+		n.Stop()
+		if n == srv {
+			n.Start(n.ServerArgs(append(slices.Clone(flags), more...)...)...)
+		} else {
+			n.Start(n.AgentArgs(srv, more...)...)
+		}
+	}
+	restart(held, "--disable-ingress-proxy")
+	held.WaitLog("Ingress proxy off on this node")
+	link, err := ip(other, "-br", "link", "show", "eth0")
+	mac := strings.Fields(link)
+	if err != nil || len(mac) < 3 {
+		t.Fatalf("%s's eth0: %q %v", other.Name, link, err)
+	}
+	eventually(t, vip+" moves to "+other.Name+" and the host learns it unasked", func(context.Context) (bool, error) {
+		on, err := holder()
+		if err != nil {
+			return false, err
+		}
+		neigh, err := exec.Command("ip", "neigh", "show", vip).Output()
+		if err != nil {
+			return false, err
+		}
+		return on == other && strings.Contains(string(neigh), "lladdr "+mac[2]+" "), fmt.Errorf("on %s; the host's entry %q, want %s", on.Name, neigh, mac[2])
+	})
+	eventually(t, "the Gateway through "+vip+" on "+other.Name, func(context.Context) (bool, error) {
+		resp, body, err := viaGateway(vip, 80, "app.gw.example", "/a/x")
+		if err != nil {
+			return false, err
+		}
+		return resp.StatusCode == 200 && strings.Contains(body, ": /a/x site-a"), fmt.Errorf("%d %q", resp.StatusCode, body)
+	})
+	restart(held)
+	if held == srv {
+		held.WaitReady()
+	} else {
+		held.WaitLog("Ingress proxy serving")
 	}
 }
 
