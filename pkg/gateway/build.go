@@ -44,6 +44,11 @@ type Result struct {
 	// Addresses are the Gateways' own addresses, by key: those given one
 	// from the pool.
 	Addresses map[string]netip.Addr
+	// SharedPorts are the ports Gateways listen on at the nodes'
+	// addresses, each with the oldest of them, by port; Ports are those
+	// of each such Gateway, by key.
+	SharedPorts []ingress.GatewayPort
+	Ports       map[string][]int32
 	// Routes are the parent statuses of each HTTPRoute attached to one
 	// of edgeos's Gateways, by the route's key: those parents only.
 	Routes map[string][]gatewayv1.RouteParentStatus
@@ -64,7 +69,7 @@ func Build(in Inputs) Result {
 		slices:   map[string][]*discoveryv1.EndpointSlice{},
 		nsLabels: map[string]map[string]string{},
 		res: Result{Gateways: map[string]*gatewayv1.GatewayStatus{}, Routes: map[string][]gatewayv1.RouteParentStatus{},
-			Addresses: map[string]netip.Addr{}},
+			Addresses: map[string]netip.Addr{}, Ports: map[string][]int32{}},
 	}
 	for _, s := range in.Services {
 		b.services[s.Namespace+"/"+s.Name] = s
@@ -110,9 +115,34 @@ func Build(in Inputs) Result {
 	for _, gw := range gws {
 		b.finish(b.gateways[key(&gw.ObjectMeta)])
 	}
+	b.sharedPorts(oldest(gws))
 	slices.Sort(b.res.Secrets)
 	b.res.Secrets = slices.Compact(b.res.Secrets)
 	return b.res
+}
+
+// sharedPorts records the ports of the listeners served at the nodes'
+// addresses, by Gateway, and each port's oldest Gateway.
+func (b *builder) sharedPorts(gws []*gatewayv1.Gateway) {
+	seen := map[int32]bool{}
+	for _, gw := range gws {
+		st := b.gateways[key(&gw.ObjectMeta)]
+		if st.address != "" || st.unassigned != nil || st.accepted.Status != metav1.ConditionTrue {
+			continue
+		}
+		for _, l := range st.listeners {
+			port := int32(l.spec.Port)
+			if !l.programmed() || slices.Contains(b.res.Ports[key(&gw.ObjectMeta)], port) {
+				continue
+			}
+			b.res.Ports[key(&gw.ObjectMeta)] = append(b.res.Ports[key(&gw.ObjectMeta)], port)
+			if !seen[port] {
+				seen[port] = true
+				b.res.SharedPorts = append(b.res.SharedPorts, ingress.GatewayPort{Port: port, Gateway: key(&gw.ObjectMeta), Since: gw.CreationTimestamp})
+			}
+		}
+	}
+	slices.SortFunc(b.res.SharedPorts, func(a, c ingress.GatewayPort) int { return cmp.Compare(a.Port, c.Port) })
 }
 
 type builder struct {

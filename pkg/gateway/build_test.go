@@ -506,3 +506,31 @@ func TestCertificateRefs(t *testing.T) {
 		t.Errorf("%v, want %v", got, want)
 	}
 }
+
+// The ports Gateways take at the nodes' addresses, each with its oldest
+// Gateway (servicelb's claims), and each Gateway's: only its served
+// listeners'.
+func TestSharedPorts(t *testing.T) {
+	in := base()
+	in.Gateways = []*gatewayv1.Gateway{
+		gatewayOf("default", "newer", 5, listener("alt", 8080, gatewayv1.HTTPProtocolType, ""), listener("other", 9090, gatewayv1.HTTPProtocolType, "")),
+		gatewayOf("default", "older", 9, listener("http", 80, gatewayv1.HTTPProtocolType, ""), listener("alt", 8080, gatewayv1.HTTPProtocolType, "a.example"),
+			listener("tcp", 7000, gatewayv1.TCPProtocolType, "")),
+	}
+	res := Build(in)
+	var got []string
+	for _, p := range res.SharedPorts {
+		got = append(got, fmt.Sprintf("%d %s %d", p.Port, p.Gateway, p.Since.Unix()))
+	}
+	if want := []string{"80 default/older 9991", "8080 default/older 9991", "9090 default/newer 9995"}; !slices.Equal(got, want) {
+		t.Errorf("shared ports %v, want %v", got, want)
+	}
+	if !slices.Equal(res.Ports["default/older"], []int32{80, 8080}) || !slices.Equal(res.Ports["default/newer"], []int32{8080, 9090}) {
+		t.Errorf("each Gateway's ports %v", res.Ports)
+	}
+	// Gateways with addresses of their own take no port of the nodes'
+	in.Pool, _ = vip.ParsePool("10.9.9.0/30")
+	if res := Build(in); len(res.SharedPorts) != 0 || len(res.Ports) != 0 {
+		t.Errorf("with a pool: %v %v", res.SharedPorts, res.Ports)
+	}
+}

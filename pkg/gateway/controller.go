@@ -6,7 +6,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/edgeos/edgeos/pkg/ingress"
@@ -109,14 +111,46 @@ func (c *Controller) Run(ctx context.Context, ready func()) error {
 			return err
 		}
 		in.IngressPorts, in.Pool = c.cfg.IngressPorts, c.cfg.Pool
-		return errors.Join(c.pass(ctx, gc, cs, in, s, n), announce(ctx, cs, ingressClasses.Lister(), true, c.cfg.Pool.String()))
+		ports, err := c.pass(ctx, gc, cs, in, s, n)
+		return errors.Join(err, announce(ctx, cs, ingressClasses.Lister(), Announcement{On: true, Pool: c.cfg.Pool.String(), Ports: ports}))
 	})
 }
 
-// announce says on the IngressClass whether the nodes' proxies are to
-// follow the Gateway API (ingress.GatewayAnnotation) and the pool of the
-// Gateways' own addresses, when it does not say so yet.
-func announce(ctx context.Context, cs kubernetes.Interface, classes listersnetworkingv1.IngressClassLister, on bool, pool string) error {
+// Announcement is what the IngressClass says of the Gateway API to the
+// nodes' proxies and to servicelb.
+type Announcement struct {
+	// On: the proxies follow the Gateway API (ingress.GatewayAnnotation).
+	On bool
+	// Pool is the Gateways' own addresses (GatewayAddressesAnnotation).
+	Pool string
+	// Ports are the ports Gateways take at the nodes' addresses
+	// (GatewayPortsAnnotation).
+	Ports []ingress.GatewayPort
+}
+
+// annotations are the announcement's values; nil removes one.
+func (a Announcement) annotations() (map[string]any, error) {
+	out := map[string]any{ingress.GatewayAnnotation: nil, ingress.GatewayAddressesAnnotation: nil, ingress.GatewayPortsAnnotation: nil}
+	if !a.On {
+		return out, nil
+	}
+	out[ingress.GatewayAnnotation] = "true"
+	if a.Pool != "" {
+		out[ingress.GatewayAddressesAnnotation] = a.Pool
+	}
+	if len(a.Ports) > 0 {
+		ports, err := json.Marshal(a.Ports)
+		if err != nil {
+			return nil, err
+		}
+		out[ingress.GatewayPortsAnnotation] = string(ports)
+	}
+	return out, nil
+}
+
+// announce writes the announcement on the IngressClass when it does not
+// say so yet.
+func announce(ctx context.Context, cs kubernetes.Interface, classes listersnetworkingv1.IngressClassLister, a Announcement) error {
 	class, err := classes.Get(ingress.ClassName)
 	if apierrors.IsNotFound(err) {
 		return nil // the ingress controller makes it; this pass runs again then
@@ -124,26 +158,29 @@ func announce(ctx context.Context, cs kubernetes.Interface, classes listersnetwo
 	if err != nil {
 		return err
 	}
-	if (class.Annotations[ingress.GatewayAnnotation] == "true") == on && class.Annotations[ingress.GatewayAddressesAnnotation] == pool {
+	want, err := a.annotations()
+	if err != nil {
+		return err
+	}
+	same := true
+	for k, v := range want {
+		have, ok := class.Annotations[k]
+		same = same && (v == nil && !ok || v != nil && have == v)
+	}
+	if same {
 		return nil
 	}
-	return SetAnnouncement(ctx, cs, on, pool)
+	return SetAnnouncement(ctx, cs, a)
 }
 
-// SetAnnouncement writes on the IngressClass whether the proxies follow
-// the Gateway API (false: a server without --gateway-api), and the pool
-// of the Gateways' own addresses ("": none).
-func SetAnnouncement(ctx context.Context, cs kubernetes.Interface, on bool, pool string) error {
-	var value, addresses any // nil removes the annotation
-	if on {
-		value = "true"
+// SetAnnouncement writes the announcement on the IngressClass (Off: a
+// server without --gateway-api).
+func SetAnnouncement(ctx context.Context, cs kubernetes.Interface, a Announcement) error {
+	annotations, err := a.annotations()
+	if err != nil {
+		return err
 	}
-	if on && pool != "" {
-		addresses = pool
-	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": map[string]any{
-		ingress.GatewayAnnotation: value, ingress.GatewayAddressesAnnotation: addresses,
-	}}})
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
 	if err != nil {
 		return err
 	}
@@ -163,7 +200,9 @@ func ensureClass(ctx context.Context, gc gatewayclient.Interface) error {
 	return err
 }
 
-func (c *Controller) pass(ctx context.Context, gc gatewayclient.Interface, cs kubernetes.Interface, in Inputs, secrets []*corev1.Secret, nodes []*corev1.Node) error {
+// pass writes every status and the certificates' copy; it returns the
+// ports the Gateways take at the nodes' addresses.
+func (c *Controller) pass(ctx context.Context, gc gatewayclient.Interface, cs kubernetes.Interface, in Inputs, secrets []*corev1.Secret, nodes []*corev1.Node) ([]ingress.GatewayPort, error) {
 	pairs := map[string][2][]byte{}
 	in.Certs = map[string]*tls.Certificate{}
 	named := certificateRefs(in.Gateways)
@@ -194,18 +233,30 @@ func (c *Controller) pass(ctx context.Context, gc gatewayclient.Interface, cs ku
 			errs = append(errs, ignoreGone(err))
 		}
 	}
-	shared, serving := proxyAddresses(nodes), servingNames(nodes)
+	serving := servingNames(nodes)
 	for _, gw := range in.Gateways {
 		k := key(&gw.ObjectMeta)
 		built := res.Gateways[k]
 		if built == nil {
 			continue
 		}
-		addresses, served := shared, len(shared) > 0
+		var addresses []string
+		unserved := "no node's proxy serves it: no Ready node listens on its ports"
 		if own, ok := res.Addresses[k]; ok {
-			addresses, served = []string{own.String()}, vip.Holder(own, serving) != ""
+			addresses = []string{own.String()}
+			if vip.Holder(own, serving) != "" {
+				unserved = ""
+			}
+		} else {
+			lost := portsLost(in, nodes, serving, res.SharedPorts, res.Ports[k])
+			addresses = proxyAddresses(nodes, lost)
+			if len(addresses) > 0 {
+				unserved = ""
+			} else if len(lost) > 0 {
+				unserved = "no node's proxy serves it: " + strings.Join(slices.Sorted(maps.Values(lost)), "; ")
+			}
 		}
-		if st := gatewayStatus(gw, built, addresses, served); st != nil {
+		if st := gatewayStatus(gw, built, addresses, unserved); st != nil {
 			update := gw.DeepCopy()
 			update.Status = *st
 			_, err := gc.GatewayV1().Gateways(gw.Namespace).UpdateStatus(ctx, update, metav1.UpdateOptions{})
@@ -220,7 +271,25 @@ func (c *Controller) pass(ctx context.Context, gc gatewayclient.Interface, cs ku
 			errs = append(errs, ignoreGone(err))
 		}
 	}
-	return errors.Join(errs...)
+	return res.SharedPorts, errors.Join(errs...)
+}
+
+// portsLost are the serving nodes where an older LoadBalancer Service
+// holds one of a Gateway's ports at the nodes' addresses (servicelb's
+// rule: the older keeps the port), with why, by node.
+func portsLost(in Inputs, nodes []*corev1.Node, serving []string, shared []ingress.GatewayPort, ports []int32) map[string]string {
+	out := map[string]string{}
+	for _, g := range shared {
+		if !slices.Contains(ports, g.Port) {
+			continue
+		}
+		for node, why := range lb.Lost(in.Services, nodes, in.Slices, g.Claim(serving)) {
+			if _, told := out[node]; !told {
+				out[node] = why
+			}
+		}
+	}
+	return out
 }
 
 // certificateRefs are the Secrets (namespace/name) the Gateways'
@@ -253,10 +322,14 @@ func ignoreGone(err error) error {
 	return err
 }
 
-// proxyAddresses are those of the Ready nodes whose proxy listens.
-func proxyAddresses(nodes []*corev1.Node) []string {
+// proxyAddresses are those of the Ready nodes whose proxy listens, but
+// for the nodes of except.
+func proxyAddresses(nodes []*corev1.Node, except map[string]string) []string {
 	var out []string
 	for _, n := range ingress.ServingNodes(nodes) {
+		if _, out := except[n.Name]; out {
+			continue
+		}
 		if ip := lb.NodeAddress(n); ip != "" {
 			out = append(out, ip)
 		}

@@ -33,16 +33,16 @@ func classStatus(class *gatewayv1.GatewayClass) *gatewayv1.GatewayClassStatus {
 }
 
 // gatewayStatus is a Gateway's status as it should be, with addresses;
-// nil when it is. While no node serves its addresses the Gateway is not
-// programmed.
-func gatewayStatus(gw *gatewayv1.Gateway, built *gatewayv1.GatewayStatus, addresses []string, served bool) *gatewayv1.GatewayStatus {
+// nil when it is. While no node serves its addresses (unserved says why)
+// the Gateway is not programmed.
+func gatewayStatus(gw *gatewayv1.Gateway, built *gatewayv1.GatewayStatus, addresses []string, unserved string) *gatewayv1.GatewayStatus {
 	want := built.DeepCopy()
 	for _, a := range addresses {
 		want.Addresses = append(want.Addresses, gatewayv1.GatewayStatusAddress{Type: ptrTo(gatewayv1.IPAddressType), Value: a})
 	}
-	if !served && meta.IsStatusConditionTrue(want.Conditions, string(gatewayv1.GatewayConditionProgrammed)) {
+	if unserved != "" && meta.IsStatusConditionTrue(want.Conditions, string(gatewayv1.GatewayConditionProgrammed)) {
 		meta.SetStatusCondition(&want.Conditions, condition(gatewayv1.GatewayConditionProgrammed, false, gatewayv1.GatewayReasonAddressNotAssigned,
-			"no node's proxy serves it: no Ready node listens on its ports", gw.Generation))
+			unserved, gw.Generation))
 	}
 	want.Conditions = mergeConditions(gw.Status.Conditions, want.Conditions)
 	for i := range want.Listeners {

@@ -17,7 +17,7 @@ func TestStatusTimes(t *testing.T) {
 	in.Routes = []*gatewayv1.HTTPRoute{routeOf("default", "r", 1, []gatewayv1.ParentReference{parent("", "web", "")}, nil, prefixRule("/", backendRef("", "app", 80)))}
 	res := Build(in)
 	gw, r := in.Gateways[0], in.Routes[0]
-	st := gatewayStatus(gw, res.Gateways["default/web"], []string{"10.1.1.1"}, true)
+	st := gatewayStatus(gw, res.Gateways["default/web"], []string{"10.1.1.1"}, "")
 	rst := routeStatus(r, res.Routes["default/r"])
 	if st == nil || rst == nil {
 		t.Fatal("a new status is not written")
@@ -40,14 +40,14 @@ func TestStatusTimes(t *testing.T) {
 		st.Conditions[i].LastTransitionTime = old
 	}
 	gw.Status, r.Status = *st, *rst
-	if again := gatewayStatus(gw, res.Gateways["default/web"], []string{"10.1.1.1"}, true); again != nil {
+	if again := gatewayStatus(gw, res.Gateways["default/web"], []string{"10.1.1.1"}, ""); again != nil {
 		t.Errorf("an unchanged status is written again: %+v", again)
 	}
 	if again := routeStatus(r, res.Routes["default/r"]); again != nil {
 		t.Errorf("an unchanged route status is written again")
 	}
 	// without addresses: not programmed, from now on
-	changed := gatewayStatus(gw, res.Gateways["default/web"], nil, false)
+	changed := gatewayStatus(gw, res.Gateways["default/web"], nil, "no node serves it")
 	for _, c := range changed.Conditions {
 		switch {
 		case c.Type == "Accepted" && !c.LastTransitionTime.Equal(&old):

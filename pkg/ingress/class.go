@@ -1,6 +1,7 @@
 package ingress
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 
@@ -30,6 +31,10 @@ const (
 	// GatewayAddressesAnnotation is the pool of the Gateways' addresses of
 	// their own (the server's --gateway-addresses), absent without one.
 	GatewayAddressesAnnotation = "ingress.edgeos.io/gateway-addresses"
+	// GatewayPortsAnnotation lists the ports Gateways listen on at the
+	// nodes' addresses (JSON, []GatewayPort), written by the server's
+	// Gateway controller for servicelb's plan.
+	GatewayPortsAnnotation = "ingress.edgeos.io/gateway-ports"
 	// ProxyLabel is "true" on a node whose proxy listens: the nodes an
 	// Ingress's status names.
 	ProxyLabel = "ingress.edgeos.io/proxy"
@@ -126,8 +131,33 @@ func claim(ours []*networkingv1.Ingress, ports Ports, nodes []*corev1.Node) *lb.
 	return c
 }
 
+// GatewayPort is a port Gateways listen on at the nodes' addresses, with
+// the oldest of them: the proxies need the port since it was made.
+type GatewayPort struct {
+	Port int32 `json:"port"`
+	// Gateway is the oldest's namespace/name.
+	Gateway string      `json:"gateway"`
+	Since   metav1.Time `json:"since"`
+}
+
+// Claim is the proxies' hold on the port for the Gateways, on nodes.
+func (g GatewayPort) Claim(nodes []string) lb.Claim {
+	return lb.Claim{Holder: "the ingress proxy (Gateway " + g.Gateway + ")", Since: g.Since, Nodes: nodes, Ports: []int32{g.Port}}
+}
+
+// GatewayPorts reads the class's GatewayPortsAnnotation; none when it is
+// absent or not what the server writes.
+func GatewayPorts(class *networkingv1.IngressClass) []GatewayPort {
+	var out []GatewayPort
+	if v := class.Annotations[GatewayPortsAnnotation]; v == "" || json.Unmarshal([]byte(v), &out) != nil {
+		return nil
+	}
+	return out
+}
+
 // Claimer puts the proxies' hold on their ports into servicelb's plan
-// (lb.Claimer), so that both sides agree on who has a node's port.
+// (lb.Claimer), so that both sides agree on who has a node's port: the
+// Ingresses' ports, and those of the Gateways on the nodes' addresses.
 type Claimer struct {
 	ports Ports
 	l     *listers
@@ -152,8 +182,16 @@ func (c *Claimer) Claims() ([]lb.Claim, error) {
 	if err != nil {
 		return nil, err
 	}
+	var claims []lb.Claim
 	if cl := claim(in.Ingresses, c.ports, nodes); cl != nil {
-		return []lb.Claim{*cl}, nil
+		claims = append(claims, *cl)
 	}
-	return nil, nil
+	var serving []string
+	for _, n := range ServingNodes(nodes) {
+		serving = append(serving, n.Name)
+	}
+	for _, g := range GatewayPorts(class) {
+		claims = append(claims, g.Claim(serving))
+	}
+	return claims, nil
 }

@@ -2,6 +2,7 @@ package ingress
 
 import (
 	"crypto/tls"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -160,5 +161,26 @@ func TestTerminatingEndpointsOnlyWhenNoneReady(t *testing.T) {
 	target := &Target{Ready: ready, Terminating: terminating}
 	if eps := target.Endpoints(); len(eps) != 1 || eps[0] != "10.42.0.2:8080" {
 		t.Errorf("with none ready: %v", eps)
+	}
+}
+
+// The class's Gateway ports are read as the server writes them, and
+// anything else is taken for none.
+func TestGatewayPortsAnnotation(t *testing.T) {
+	class := &networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Annotations: map[string]string{
+		GatewayPortsAnnotation: `[{"port":8080,"gateway":"default/web","since":"2026-12-01T10:00:00Z"}]`}}}
+	got := GatewayPorts(class)
+	if len(got) != 1 || got[0].Port != 8080 || got[0].Gateway != "default/web" || got[0].Since.Hour() != 10 {
+		t.Fatalf("ports %+v", got)
+	}
+	c := got[0].Claim([]string{"n1"})
+	if c.Holder != "the ingress proxy (Gateway default/web)" || !slices.Equal(c.Ports, []int32{8080}) || !slices.Equal(c.Nodes, []string{"n1"}) {
+		t.Errorf("claim %+v", c)
+	}
+	for _, bad := range []string{"", "8080", `{"port":1}`, `[{"port":"x"}]`} {
+		class.Annotations[GatewayPortsAnnotation] = bad
+		if got := GatewayPorts(class); got != nil {
+			t.Errorf("%q read as %+v", bad, got)
+		}
 	}
 }

@@ -52,7 +52,7 @@ func (s *Server) bundled(cs kubernetes.Interface, newEncryption, shared bool) []
 		} else {
 			// the proxies stop following the Gateway API; its CRDs, and
 			// the objects in them, stay
-			out = append(out, component.Once("gateway-api-off", func(ctx context.Context) error { return gateway.SetAnnouncement(ctx, cs, false, "") }))
+			out = append(out, component.Once("gateway-api-off", func(ctx context.Context) error { return gateway.SetAnnouncement(ctx, cs, gateway.Announcement{}) }))
 		}
 	}
 	if !s.cfg.Disabled("servicelb") {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/edgeos/edgeos/tests/harness"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
@@ -141,7 +142,27 @@ func checkGateway(t *testing.T, cs kubernetes.Interface, srv *harness.Node, node
 		t.Errorf("HTTPS through the Gateway: %d %q", resp.StatusCode, body)
 	}
 
-	checkGatewayAddresses(t, gc, srv, nodes)
+	// a LoadBalancer Service asking for the Gateway's port after it waits
+	// (it selects no pod: while it has the port, nothing answers there)
+	lbSvc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Name: "late-gw-lb"},
+		Spec: corev1.ServiceSpec{Type: corev1.ServiceTypeLoadBalancer, Selector: map[string]string{"app": "none"},
+			Ports: []corev1.ServicePort{{Port: 8080, Protocol: corev1.ProtocolTCP}}},
+	}
+	if _, err := cs.CoreV1().Services("default").Create(ctx, lbSvc, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the later LoadBalancer Service waits for the Gateway's port 8080", func(ctx context.Context) (bool, error) {
+		return hasEvent(ctx, cs, "Service", "late-gw-lb", "Pending", "in use by the ingress proxy (Gateway default/web)")
+	})
+	if s, err := cs.CoreV1().Services("default").Get(ctx, "late-gw-lb", metav1.GetOptions{}); err != nil || len(s.Status.LoadBalancer.Ingress) != 0 {
+		t.Errorf("the later LoadBalancer Service got addresses: %+v %v", s.Status.LoadBalancer, err)
+	}
+	if resp, body, err := viaGateway(ag.IP, 8080, "anything.example", "/alt"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("the Gateway's port 8080 after a LoadBalancer Service asked for it: %v %q %v", resp, body, err)
+	}
+
+	checkGatewayAddresses(t, gc, cs, srv, nodes)
 
 	// without --gateway-api the proxies stop following it; the Ingress
 	// stays served
@@ -170,11 +191,12 @@ func checkGateway(t *testing.T, cs kubernetes.Interface, srv *harness.Node, node
 // checkGatewayAddresses restarts the server with a pool of Gateway
 // addresses on the harness's network: the Gateway gets one, held by one
 // node, served there, and its port 8080 leaves the nodes' addresses. The
-// node holding it restarted out of the ingress, the other takes the
+// LoadBalancer Service that waited for that port gets it. The node holding
+// it restarted out of the ingress, the other takes the
 // address and tells the host by gratuitous ARP (the host's neighbour entry
 // changes without a request sent); requests reach the Gateway again. The
 // node is then restarted as it was.
-func checkGatewayAddresses(t *testing.T, gc gatewayclient.Interface, srv *harness.Node, nodes []*harness.Node) {
+func checkGatewayAddresses(t *testing.T, gc gatewayclient.Interface, cs kubernetes.Interface, srv *harness.Node, nodes []*harness.Node) {
 	t.Helper()
 	subnet := srv.IP[:strings.LastIndex(srv.IP, ".")]
 	vip := subnet + ".200"
@@ -233,6 +255,16 @@ func checkGatewayAddresses(t *testing.T, gc gatewayclient.Interface, srv *harnes
 			}
 			return err != nil, fmt.Errorf("port 8080 still answers")
 		})
+	}
+	eventually(t, "the LoadBalancer Service that waited gets port 8080", func(ctx context.Context) (bool, error) {
+		s, err := cs.CoreV1().Services("default").Get(ctx, "late-gw-lb", metav1.GetOptions{})
+		if err != nil {
+			return false, err
+		}
+		return len(s.Status.LoadBalancer.Ingress) == len(nodes), fmt.Errorf("status %+v", s.Status.LoadBalancer)
+	})
+	if err := cs.CoreV1().Services("default").Delete(context.Background(), "late-gw-lb", metav1.DeleteOptions{}); err != nil {
+		t.Fatal(err)
 	}
 
 	other := nodes[0]
