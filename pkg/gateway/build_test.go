@@ -534,3 +534,36 @@ func TestSharedPorts(t *testing.T) {
 		t.Errorf("with a pool: %v %v", res.SharedPorts, res.Ports)
 	}
 }
+
+// A rule's timeouts reach the proxy; "0s" turns one off; one that cannot
+// be read makes the rule answer 500 rather than be served without it.
+func TestTimeouts(t *testing.T) {
+	in := base()
+	in.Gateways = []*gatewayv1.Gateway{gatewayOf("default", "web", 1, listener("http", 80, gatewayv1.HTTPProtocolType, ""))}
+	timed := func(path, request, backend string) gatewayv1.HTTPRouteRule {
+		r := prefixRule(path, backendRef("", "app", 80))
+		r.Timeouts = &gatewayv1.HTTPRouteTimeouts{}
+		if request != "" {
+			r.Timeouts.Request = ptr(gatewayv1.Duration(request))
+		}
+		if backend != "" {
+			r.Timeouts.BackendRequest = ptr(gatewayv1.Duration(backend))
+		}
+		return r
+	}
+	in.Routes = []*gatewayv1.HTTPRoute{routeOf("default", "r", 1, []gatewayv1.ParentReference{parent("", "web", "")}, nil,
+		timed("/both", "10s", "1s500ms"), timed("/off", "0s", ""), timed("/bad", "soon", ""))}
+	res := Build(in)
+	got := map[string]string{}
+	for _, l := range res.Listeners {
+		for _, hr := range l.Rules {
+			a := hr.Rule.Action
+			got[hr.Rule.Match.Path] = fmt.Sprintf("%s %s %s", a.Timeout, a.BackendTimeout, a.Why)
+		}
+	}
+	want := map[string]string{"/both": "10s 1.5s ", "/off": "0s 0s ", "/bad": `0s 0s timeout "soon" is not served by edgeos: the rule answers 500`}
+	if !maps.Equal(got, want) {
+		t.Errorf("actions %v, want %v", got, want)
+	}
+	cond(t, res.Routes["default/r"][0].Conditions, "Accepted", metav1.ConditionTrue, "Accepted")
+}

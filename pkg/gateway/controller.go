@@ -327,7 +327,7 @@ func ignoreGone(err error) error {
 func proxyAddresses(nodes []*corev1.Node, except map[string]string) []string {
 	var out []string
 	for _, n := range ingress.ServingNodes(nodes) {
-		if _, out := except[n.Name]; out {
+		if _, left := except[n.Name]; left {
 			continue
 		}
 		if ip := lb.NodeAddress(n); ip != "" {

@@ -3,6 +3,7 @@ package gateway
 import (
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/edgeos/edgeos/pkg/ingress"
 	corev1 "k8s.io/api/core/v1"
@@ -100,6 +101,15 @@ func (b *builder) action(r *gatewayv1.HTTPRoute, rule *gatewayv1.HTTPRouteRule, 
 			return unsupported(fmt.Sprintf("filter %s", f.Type))
 		}
 	}
+	if t := rule.Timeouts; t != nil {
+		var err error
+		if a.Timeout, err = duration(t.Request); err == nil {
+			a.BackendTimeout, err = duration(t.BackendRequest)
+		}
+		if err != nil {
+			return unsupported(err.Error())
+		}
+	}
 	for _, ref := range rule.BackendRefs {
 		if len(ref.Filters) > 0 {
 			return unsupported("a backendRef's filter")
@@ -120,6 +130,18 @@ func (b *builder) action(r *gatewayv1.HTTPRoute, rule *gatewayv1.HTTPRouteRule, 
 		a.Backends = append(a.Backends, ingress.Backend{Target: target, Weight: weight})
 	}
 	return a, nil
+}
+
+// duration reads a timeout: 0 for none (absent, or "0s": disabled).
+func duration(d *gatewayv1.Duration) (time.Duration, error) {
+	if d == nil {
+		return 0, nil
+	}
+	v, err := time.ParseDuration(string(*d))
+	if err != nil || v < 0 {
+		return 0, fmt.Errorf("timeout %q", *d)
+	}
+	return v, nil
 }
 
 // backend resolves a backendRef to its Service port's endpoints.

@@ -1,12 +1,16 @@
 package ingress
 
 import (
+	"context"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // act answers a request by a Gateway API rule that came to port.
@@ -29,6 +33,11 @@ func (p *Proxy) act(w http.ResponseWriter, r *http.Request, rule *Rule, port int
 	if !a.ResponseHeaders.empty() {
 		w = &headerWriter{ResponseWriter: w, changes: &a.ResponseHeaders}
 	}
+	if d := a.deadline(); d > 0 && !upgrading(r) {
+		ctx, cancel := context.WithTimeout(r.Context(), d)
+		defer cancel()
+		r = r.WithContext(ctx)
+	}
 	if !a.RequestHeaders.empty() || a.Rewrite != nil {
 		r = r.Clone(r.Context())
 		a.RequestHeaders.apply(r.Header)
@@ -43,6 +52,23 @@ func (p *Proxy) act(w http.ResponseWriter, r *http.Request, rule *Rule, port int
 		}
 	}
 	p.toTarget(w, r, b.Target)
+}
+
+// deadline is the shorter of the rule's timeouts; 0 for none. The proxy
+// tries a backend once (or the next only where a connection could not be
+// made), so the backend's timeout bounds the request too.
+func (a *Action) deadline() time.Duration {
+	d := a.Timeout
+	if b := a.BackendTimeout; b > 0 && (d == 0 || b < d) {
+		d = b
+	}
+	return d
+}
+
+// upgrading: the request asks to switch protocols (WebSocket), after
+// which the connection lives as long as its ends want.
+func upgrading(r *http.Request) bool {
+	return r.Header.Get("Upgrade") != "" && httpguts.HeaderValuesContainsToken(r.Header["Connection"], "Upgrade")
 }
 
 // pick chooses a backend by weight; nil when every weight is 0.

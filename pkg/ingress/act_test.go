@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 // gatewayProxy serves table as port 8080's Gateway listeners, with
@@ -172,5 +173,35 @@ func TestGatewayBackends(t *testing.T) {
 	url = gatewayProxy(t, table, true)
 	if resp, body, err := noRedirects("GET", url+"/elsewhere", "app.example"); err != nil || resp.StatusCode != 200 || !strings.HasPrefix(body, "one /elsewhere") {
 		t.Errorf("Ingress behind the Gateway rules: %v %q %v", resp, body, err)
+	}
+}
+
+// A rule's timeouts answer 504 once passed; a rule without one waits for
+// the backend.
+func TestGatewayTimeouts(t *testing.T) {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		delay, _ := time.ParseDuration(r.URL.Query().Get("delay"))
+		select {
+		case <-time.After(delay):
+			io.WriteString(w, "answered")
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(backend.Close)
+	ep := strings.TrimPrefix(backend.URL, "http://")
+	table := newTable()
+	table.addListener(Listener{Port: 8080, Rules: hostRules("",
+		action(Match{Path: "/request"}, &Action{Backends: to(ep), Timeout: 100 * time.Millisecond}),
+		action(Match{Path: "/backend"}, &Action{Backends: to(ep), Timeout: time.Minute, BackendTimeout: 100 * time.Millisecond}),
+		action(Match{Path: "/none"}, &Action{Backends: to(ep)}),
+	)})
+	url := gatewayProxy(t, table, false)
+	for path, want := range map[string]int{
+		"/request?delay=10s": 504, "/backend?delay=10s": 504, "/request?delay=0s": 200, "/none?delay=300ms": 200,
+	} {
+		resp, body, err := noRedirects("GET", url+path, "any.example")
+		if err != nil || resp.StatusCode != want {
+			t.Errorf("%s: %v %q %v, want %d", path, resp, body, err, want)
+		}
 	}
 }

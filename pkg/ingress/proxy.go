@@ -167,6 +167,11 @@ func (p *Proxy) reverseProxy(target *Target) *httputil.ReverseProxy {
 			if !errors.Is(err, context.Canceled) {
 				logrus.Debugf("Ingress: %s %s%s: %v", r.Method, r.Host, r.URL.Path, err)
 			}
+			if errors.Is(err, context.DeadlineExceeded) {
+				// a route's timeout
+				http.Error(w, "gateway timeout", http.StatusGatewayTimeout)
+				return
+			}
 			http.Error(w, "bad gateway", http.StatusBadGateway)
 		},
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"time"
 )
 
 // Rule is one match of a Gateway API route rule and what the rule does.
@@ -225,6 +226,10 @@ type Action struct {
 	Backends []Backend
 	// Why a rule without a usable backend answers 500.
 	Why string
+	// Timeout bounds the whole request, BackendTimeout the backend's
+	// answer (each 0: none); past either the proxy answers 504. Upgraded
+	// connections (WebSocket) are not bounded.
+	Timeout, BackendTimeout time.Duration
 }
 
 // Backend is one of a rule's backends.
