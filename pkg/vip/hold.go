@@ -95,7 +95,9 @@ func (h *Holding) Hold(want []netip.Addr) error {
 		}
 		err = netlink.AddrAdd(link, hostAddr(a))
 		if err != nil && !errors.Is(err, unix.EEXIST) {
-			errs = append(errs, fmt.Errorf("adding %s to %s: %w", a, link.Attrs().Name, err))
+			// not held: nothing listens on it, nothing takes it off
+			delete(h.held, a)
+			errs = append(errs, fmt.Errorf("adding %s to %s: %w", a, link.Attrs().Name, errors.Join(err, h.save())))
 			continue
 		}
 		if err := announce(link.Attrs(), a); err != nil {
