@@ -109,9 +109,12 @@ func (h *Holding) Hold(want []netip.Addr) error {
 	return errors.Join(errs...)
 }
 
-// Release takes off the held addresses not in keep.
+// Release takes off the held addresses not in keep. The record is
+// written only when that changes it: the proxy calls this on every change
+// of its routes.
 func (h *Holding) Release(keep []netip.Addr) error {
 	var errs []error
+	released := false
 	for _, a := range h.Held() {
 		if slices.Contains(keep, a) {
 			continue
@@ -127,9 +130,13 @@ func (h *Holding) Release(keep []netip.Addr) error {
 			continue
 		}
 		delete(h.held, a)
+		released = true
 		logrus.Infof("This node no longer holds %s", a)
 	}
-	return errors.Join(append(errs, h.save())...)
+	if released {
+		errs = append(errs, h.save())
+	}
+	return errors.Join(errs...)
 }
 
 func (h *Holding) save() error {

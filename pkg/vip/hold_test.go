@@ -121,6 +121,21 @@ func TestHolding(t *testing.T) {
 	if got := addrsOf(t, up0); len(got) != 1 || len(again.Held()) != 0 {
 		t.Errorf("after the release up0 has %v and %v are held, want its own address only", got, again.Held())
 	}
+	// a release that changes nothing does not write the record again
+	before, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(file, 0o400); err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Release(nil); err != nil {
+		t.Fatal(err)
+	}
+	after, err := os.Stat(file)
+	if err != nil || !os.SameFile(before, after) || after.Mode().Perm() != 0o400 {
+		t.Errorf("the record was written again by a release of nothing: %v %v", after, err)
+	}
 	// a record that cannot be read is said, not taken for none
 	if err := os.WriteFile(file, []byte("{"), 0o600); err != nil {
 		t.Fatal(err)
