@@ -159,19 +159,11 @@ func (n *Network) publish(ctx context.Context, cs kubernetes.Interface, mac net.
 	if err != nil {
 		return err
 	}
-	for {
+	watch.Retry(ctx, "Overlay: publishing this node's VTEP", 2*time.Second, func(ctx context.Context) error {
 		_, err := cs.CoreV1().Nodes().Patch(ctx, n.cfg.NodeName, types.MergePatchType, patch, metav1.PatchOptions{})
-		if err == nil || ctx.Err() != nil {
-			// stopped: the patch was cut short by the stop, no fault
-			return nil
-		}
-		logrus.Warnf("Overlay: publishing this node's VTEP: %v", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(2 * time.Second):
-		}
-	}
+		return err
+	})
+	return nil
 }
 
 // followPeers programs the overlay for every other node, again whenever a

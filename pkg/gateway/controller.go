@@ -16,7 +16,6 @@ import (
 	"github.com/edgeos/edgeos/pkg/lb"
 	"github.com/edgeos/edgeos/pkg/vip"
 	"github.com/edgeos/edgeos/pkg/watch"
-	"github.com/sirupsen/logrus"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -75,23 +74,13 @@ func (c *Controller) Run(ctx context.Context, ready func()) error {
 		return err
 	}
 	// ready already, it tries again rather than end the server
-	for {
-		err := EnsureCRDs(ctx, clients.Dynamic, manager)
-		if err == nil {
-			err = ensureClass(ctx, gc)
+	if !watch.Retry(ctx, "Gateway API", 5*time.Second, func(ctx context.Context) error {
+		if err := EnsureCRDs(ctx, clients.Dynamic, manager); err != nil {
+			return err
 		}
-		if err == nil {
-			break
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		logrus.Warnf("Gateway API: %v (trying again)", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(5 * time.Second):
-		}
+		return ensureClass(ctx, gc)
+	}) {
+		return nil
 	}
 	cs := clients.Typed
 	gwf := gatewayinformers.NewSharedInformerFactory(gc, 0)

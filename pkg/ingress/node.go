@@ -303,22 +303,10 @@ func holdOwn(hold *vip.Holding, addresses []string) (map[string]bool, []netip.Ad
 
 // keepOut says on the node that its proxy is off, until that is said.
 func (n *Node) keepOut(ctx context.Context, lbl *labeller) error {
-	for {
-		err := lbl.set(ctx, false)
-		if err == nil {
-			<-ctx.Done()
-			return nil
-		}
-		if ctx.Err() != nil {
-			return nil // cut short by the stop
-		}
-		logrus.Warnf("Ingress proxy: %v (trying again)", err)
-		select {
-		case <-ctx.Done():
-			return nil
-		case <-time.After(5 * time.Second):
-		}
+	if watch.Retry(ctx, "Ingress proxy", 5*time.Second, func(ctx context.Context) error { return lbl.set(ctx, false) }) {
+		<-ctx.Done()
 	}
+	return nil
 }
 
 // labeller sets ProxyLabel on the node, remembering what it set so that a

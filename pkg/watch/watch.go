@@ -132,3 +132,24 @@ func Recorder(ctx context.Context, cs kubernetes.Interface, component string) (r
 	broadcaster.StartRecordingToSink(&typedcorev1.EventSinkImpl{Interface: cs.CoreV1().Events("")})
 	return broadcaster.NewRecorder(scheme.Scheme, corev1.EventSource{Component: component}), broadcaster.Shutdown
 }
+
+// Retry calls try until it succeeds, pausing every between tries and
+// logging each failure as name's; it reports false when ctx ended first
+// (a try cut short by the stop is no fault).
+func Retry(ctx context.Context, name string, every time.Duration, try func(context.Context) error) bool {
+	for {
+		err := try(ctx)
+		if err == nil {
+			return true
+		}
+		if ctx.Err() != nil {
+			return false
+		}
+		logrus.Warnf("%s: %v (trying again)", name, err)
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(every):
+		}
+	}
+}

@@ -72,3 +72,29 @@ func TestQuietlyKeepsTheError(t *testing.T) {
 		t.Errorf("Quietly(%v) = %v", base, err)
 	}
 }
+
+// Retry tries until a try succeeds, and gives up, saying so, once its
+// context ends.
+func TestRetry(t *testing.T) {
+	tries := 0
+	ok := Retry(context.Background(), "test", time.Millisecond, func(context.Context) error {
+		if tries++; tries < 3 {
+			return errors.New("not yet")
+		}
+		return nil
+	})
+	if !ok || tries != 3 {
+		t.Errorf("Retry: %v after %d tries, want true after 3", ok, tries)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	tries = 0
+	ok = Retry(ctx, "test", time.Millisecond, func(context.Context) error {
+		if tries++; tries == 2 {
+			cancel()
+		}
+		return errors.New("never")
+	})
+	if ok || tries != 2 {
+		t.Errorf("Retry after a stop: %v after %d tries, want false after 2", ok, tries)
+	}
+}
