@@ -108,21 +108,15 @@ func (p Pool) String() string {
 func (p Pool) Empty() bool { return len(p.ranges) == 0 }
 
 // Contains reports whether a is one of the pool's addresses.
-func (p Pool) Contains(a netip.Addr) bool {
-	for _, r := range p.ranges {
-		if r.first.Compare(a) <= 0 && a.Compare(r.last) <= 0 {
-			return true
-		}
-	}
-	return false
-}
+func (p Pool) Contains(a netip.Addr) bool { return p.meets(span{a, a}) }
 
 // Overlaps reports whether an address of the prefix is in the pool.
 func (p Pool) Overlaps(prefix netip.Prefix) bool {
-	if !prefix.Addr().Is4() {
-		return false // the pool is IPv4
-	}
-	other := spanOf(prefix)
+	return prefix.Addr().Is4() && p.meets(spanOf(prefix)) // the pool is IPv4
+}
+
+// meets reports whether an address of other is in the pool.
+func (p Pool) meets(other span) bool {
 	for _, r := range p.ranges {
 		if r.first.Compare(other.last) <= 0 && other.first.Compare(r.last) <= 0 {
 			return true
