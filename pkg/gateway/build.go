@@ -101,10 +101,11 @@ func Build(in Inputs) Result {
 	if p := in.IngressPorts; p.HTTPS > 0 {
 		b.ports[ingress.Local{Port: p.HTTPS}] = gatewayv1.HTTPSProtocolType
 	}
+	byAge := oldest(gws)
 	if !in.Pool.Empty() {
-		b.given, b.refused = addressPlan(in.Pool, oldest(gws))
+		b.given, b.refused = addressPlan(in.Pool, byAge)
 	}
-	for _, gw := range oldest(gws) {
+	for _, gw := range byAge {
 		b.gateway(gw)
 	}
 	routes := slices.Clone(in.Routes)
@@ -115,7 +116,7 @@ func Build(in Inputs) Result {
 	for _, gw := range gws {
 		b.finish(b.gateways[key(&gw.ObjectMeta)])
 	}
-	b.sharedPorts(oldest(gws))
+	b.sharedPorts(byAge)
 	slices.Sort(b.res.Secrets)
 	b.res.Secrets = slices.Compact(b.res.Secrets)
 	return b.res
@@ -126,19 +127,20 @@ func Build(in Inputs) Result {
 func (b *builder) sharedPorts(gws []*gatewayv1.Gateway) {
 	seen := map[int32]bool{}
 	for _, gw := range gws {
-		st := b.gateways[key(&gw.ObjectMeta)]
+		k := key(&gw.ObjectMeta)
+		st := b.gateways[k]
 		if st.address != "" || st.unassigned != nil || st.accepted.Status != metav1.ConditionTrue {
 			continue
 		}
 		for _, l := range st.listeners {
 			port := int32(l.spec.Port)
-			if !l.programmed() || slices.Contains(b.res.Ports[key(&gw.ObjectMeta)], port) {
+			if !l.programmed() || slices.Contains(b.res.Ports[k], port) {
 				continue
 			}
-			b.res.Ports[key(&gw.ObjectMeta)] = append(b.res.Ports[key(&gw.ObjectMeta)], port)
+			b.res.Ports[k] = append(b.res.Ports[k], port)
 			if !seen[port] {
 				seen[port] = true
-				b.res.SharedPorts = append(b.res.SharedPorts, ingress.GatewayPort{Port: port, Gateway: key(&gw.ObjectMeta), Since: gw.CreationTimestamp})
+				b.res.SharedPorts = append(b.res.SharedPorts, ingress.GatewayPort{Port: port, Gateway: k, Since: gw.CreationTimestamp})
 			}
 		}
 	}

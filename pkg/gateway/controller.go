@@ -223,6 +223,7 @@ func (c *Controller) pass(ctx context.Context, gc gatewayclient.Interface, cs ku
 		}
 	}
 	serving := servingNames(nodes)
+	lostByPort := portsLost(in, nodes, serving, res.SharedPorts)
 	for _, gw := range in.Gateways {
 		k := key(&gw.ObjectMeta)
 		built := res.Gateways[k]
@@ -237,7 +238,7 @@ func (c *Controller) pass(ctx context.Context, gc gatewayclient.Interface, cs ku
 				unserved = ""
 			}
 		} else {
-			lost := portsLost(in, nodes, serving, res.SharedPorts, res.Ports[k])
+			lost := lostOn(lostByPort, res.Ports[k])
 			addresses = proxyAddresses(nodes, lost)
 			if len(addresses) > 0 {
 				unserved = ""
@@ -263,16 +264,24 @@ func (c *Controller) pass(ctx context.Context, gc gatewayclient.Interface, cs ku
 	return res.SharedPorts, errors.Join(errs...)
 }
 
-// portsLost are the serving nodes where an older LoadBalancer Service
-// holds one of a Gateway's ports at the nodes' addresses (servicelb's
-// rule: the older keeps the port), with why, by node.
-func portsLost(in Inputs, nodes []*corev1.Node, serving []string, shared []ingress.GatewayPort, ports []int32) map[string]string {
-	out := map[string]string{}
+// portsLost are, for each port Gateways take at the nodes' addresses,
+// the serving nodes where an older LoadBalancer Service holds it
+// (servicelb's rule: the older keeps the port), with why, by node.
+func portsLost(in Inputs, nodes []*corev1.Node, serving []string, shared []ingress.GatewayPort) map[int32]map[string]string {
+	out := map[int32]map[string]string{}
 	for _, g := range shared {
-		if !slices.Contains(ports, g.Port) {
-			continue
+		if lost := lb.Lost(in.Services, nodes, in.Slices, g.Claim(serving)); len(lost) > 0 {
+			out[g.Port] = lost
 		}
-		for node, why := range lb.Lost(in.Services, nodes, in.Slices, g.Claim(serving)) {
+	}
+	return out
+}
+
+// lostOn are the nodes where one of ports is lost (portsLost), with why.
+func lostOn(lostByPort map[int32]map[string]string, ports []int32) map[string]string {
+	out := map[string]string{}
+	for _, port := range ports {
+		for node, why := range lostByPort[port] {
 			if _, told := out[node]; !told {
 				out[node] = why
 			}

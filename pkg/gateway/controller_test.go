@@ -38,14 +38,15 @@ func TestPortsLost(t *testing.T) {
 	nodes := []*corev1.Node{servingNode("n1", "10.1.0.1"), servingNode("n2", "10.1.0.2")}
 	res := Build(in)
 	serving := servingNames(nodes)
-	lost := portsLost(in, nodes, serving, res.SharedPorts, res.Ports["default/web"])
+	byPort := portsLost(in, nodes, serving, res.SharedPorts)
+	lost := lostOn(byPort, res.Ports["default/web"])
 	if len(lost) != 2 || !strings.Contains(lost["n1"], "default/older") {
 		t.Errorf("web lost %v, want n1 and n2 to Service default/older", lost)
 	}
 	if got := proxyAddresses(nodes, lost); len(got) != 0 {
 		t.Errorf("web's addresses %v, want none", got)
 	}
-	if lost := portsLost(in, nodes, serving, res.SharedPorts, res.Ports["default/plain"]); len(lost) != 0 {
+	if lost := lostOn(byPort, res.Ports["default/plain"]); len(lost) != 0 {
 		t.Errorf("plain lost %v to a newer Service", lost)
 	}
 	st := gatewayStatus(in.Gateways[0], res.Gateways["default/web"], nil, "no node's proxy serves it: "+lost["n1"])

@@ -29,14 +29,11 @@ func (b *builder) gateway(gw *gatewayv1.Gateway) {
 		if !l.usable() {
 			continue
 		}
+		// a Gateway's own address is its alone: only the nodes' are shared
 		at := ingress.Local{Addr: st.address, Port: int(l.spec.Port)}
 		if have, taken := b.ports[at]; taken && have != l.spec.Protocol {
-			where := "for Ingresses or an older Gateway"
-			if st.address != "" {
-				where = "for an older Gateway at " + st.address
-			}
 			l.conflicted = &problem{string(gatewayv1.ListenerReasonProtocolConflict),
-				fmt.Sprintf("port %d serves %s (%s): the proxies serve one protocol on a port", at.Port, have, where)}
+				fmt.Sprintf("port %d serves %s (for Ingresses or an older Gateway): the proxies serve one protocol on a port", at.Port, have)}
 			continue
 		}
 		valid++
