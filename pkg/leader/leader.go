@@ -1,7 +1,10 @@
-// Package leader runs edgeos's cluster-wide controllers on one server at a
-// time. Servers that share a datastore compete for a Lease; the one holding
-// it runs the controllers, and when it stops renewing (stopped, killed,
-// cut off) another takes the Lease and starts them.
+// Package leader runs components on one server at a time: edgeos's
+// cluster-wide controllers, and kube-controller-manager and kube-scheduler
+// in place of their own elections, which end the whole process when a
+// Lease is lost. Servers that share a datastore compete for a Lease; the
+// one holding it runs the components, and when it stops renewing
+// (stopped, killed, cut off, too slow) another takes the Lease and starts
+// them, while the one that lost it stops them and competes again.
 package leader
 
 import (
@@ -17,24 +20,60 @@ import (
 	"k8s.io/client-go/tools/leaderelection/resourcelock"
 )
 
-// Timings are upstream's defaults for its controllers' leases.
+// Timing is how long a Lease lasts unrenewed, how long its holder keeps
+// failing to renew it before it ends its term, and how often candidates
+// try to take it and the holder renews it.
+type Timing struct {
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+}
+
+// upstream's defaults for its controllers' Leases
 const (
 	leaseDuration = 15 * time.Second
 	renewDeadline = 10 * time.Second
 	retryPeriod   = 2 * time.Second
 )
 
-// Group runs Components while this server holds the Lease named Lease in
-// kube-system, and stops them when it loses it. Each component must be
-// able to run again after a stop.
+// Group runs Components while this server holds the Lease named Lease,
+// and stops them when it loses it. Each component must be able to run
+// again after a stop.
 type Group struct {
-	Client     kubernetes.Interface
-	Lease      string
+	Client kubernetes.Interface
+	Lease  string
+	// Namespace holds the Lease; empty is kube-system.
+	Namespace  string
 	Identity   string
 	Components []component.Component
+	// Timing's zero fields are upstream's defaults.
+	Timing Timing
 }
 
 func (g *Group) Name() string { return "leader-" + g.Lease }
+
+// OutlivesStop: the group leaves running what its components leave.
+func (g *Group) OutlivesStop() bool {
+	for _, c := range g.Components {
+		if o, ok := c.(component.Outliver); ok && o.OutlivesStop() {
+			return true
+		}
+	}
+	return false
+}
+
+// timing is g.Timing with upstream's defaults in its zero fields.
+func (g *Group) timing() Timing {
+	t := g.Timing
+	if t.LeaseDuration == 0 {
+		t.LeaseDuration = leaseDuration
+	}
+	if t.RenewDeadline == 0 {
+		t.RenewDeadline = renewDeadline
+	}
+	if t.RetryPeriod == 0 {
+		t.RetryPeriod = retryPeriod
+	}
+	return t
+}
 
 // Run is ready at once: a server that does not lead still serves.
 func (g *Group) Run(ctx context.Context, ready func()) error {
@@ -56,13 +95,18 @@ func (g *Group) lead(ctx context.Context) error {
 	// wait for it: the components run here instead, on the context it
 	// ends when the Lease is lost
 	leading := make(chan context.Context, 1)
+	ns := g.Namespace
+	if ns == "" {
+		ns = metav1.NamespaceSystem
+	}
+	t := g.timing()
 	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock: &resourcelock.LeaseLock{
-			LeaseMeta:  metav1.ObjectMeta{Name: g.Lease, Namespace: metav1.NamespaceSystem},
+			LeaseMeta:  metav1.ObjectMeta{Name: g.Lease, Namespace: ns},
 			Client:     g.Client.CoordinationV1(),
 			LockConfig: resourcelock.ResourceLockConfig{Identity: g.Identity},
 		},
-		LeaseDuration: leaseDuration, RenewDeadline: renewDeadline, RetryPeriod: retryPeriod,
+		LeaseDuration: t.LeaseDuration, RenewDeadline: t.RenewDeadline, RetryPeriod: t.RetryPeriod,
 		ReleaseOnCancel: true, Name: g.Lease,
 		Callbacks: leaderelection.LeaderCallbacks{
 			OnStartedLeading: func(runCtx context.Context) { leading <- runCtx },
