@@ -60,6 +60,8 @@ type ControlPlane struct {
 	cm        *cmoptions.KubeControllerManagerOptions
 	cmFlags   cliflag.NamedFlagSets
 	scheduler *schedoptions.Options
+	// the elections edgeos runs for the two components
+	cmElection, schedElection Election
 }
 
 // New builds and parses the options of all three components.
@@ -80,6 +82,9 @@ func New(cfg Config) (*ControlPlane, error) {
 		return nil, err
 	}
 	if err := parse("kube-scheduler", *cp.scheduler.Flags, cfg.SchedulerArgs); err != nil {
+		return nil, err
+	}
+	if err := cp.takeElections(); err != nil {
 		return nil, err
 	}
 	if err := cp.apiserver.GenericServerRunOptions.ComponentGlobalsRegistry.Set(); err != nil {

@@ -23,6 +23,8 @@ func TestDecide(t *testing.T) {
 		{`W1130 17:17:42.468217   31391 endpointsreconciler.go:233] Resetting endpoints for master service "kubernetes" to &v1.Endpoints{}`, Running, true},
 		{`time="2026-11-30T10:11:08.822Z" level=warning msg="failed check for fsverity support"`, Running, false},
 		{`E1130 21:07:31.158083   21139 range_allocator.go:438] "Failed to update node PodCIDR after multiple attempts" err="failed to patch node CIDR: Node \"server\" is invalid: [spec.podCIDRs: Invalid value: [\"10.42.1.0/24\",\"10.42.0.0/24\"]: may specify no more than one CIDR for each IP family, spec.podCIDRs: Forbidden: node updates may not change podCIDR except from \"\" to valid]"`, Running, false},
+		{`E1202 05:05:59.568520   18350 replica_set.go:159] "unable to register metrics" err="duplicate metrics collector registration attempted" logger="replicaset-controller"`, Running, false},
+		{`E1202 05:05:59.568520   18350 replica_set.go:159] "unable to register metrics" err="descriptor Desc{...} is invalid" logger="replicaset-controller"`, Running, true},
 		{"time=\"2026-11-30T19:15:12.712Z\" level=warning msg=\"`configs` is deprecated, please use `config_path` instead\"", Running, false},
 		{`time="2026-11-30T19:15:12.712Z" level=warning msg="Found 'Registry.Configs' in CRI config which is incompatible with transfer service (not supported with transfer service (also deprecated)). Falling back to local image pull mode."`, Running, false},
 		{`time="2026-11-30T10:11:08.834Z" level=warning msg="failed to load cni during init, please check CRI plugin status"`, Starting, false},

@@ -41,6 +41,9 @@ var alwaysNoise = []string{
 	// refuses it and the controller releases it (the node keeps its
 	// first): three lines at level E, no fault
 	"may specify no more than one CIDR for each IP family",
+	// a controller made again when its server leads again finds its
+	// package's metrics registered by the first, which go on counting
+	`"unable to register metrics" err="duplicate metrics collector registration attempted"`,
 	// registries.yaml's credentials go where containerd's CRI looks them
 	// up by host (pkg/registries); it calls that place deprecated
 	"`configs` is deprecated, please use `config_path` instead",

@@ -21,6 +21,7 @@ import (
 	"github.com/edgeos/edgeos/pkg/datadir"
 	"github.com/edgeos/edgeos/pkg/datastore"
 	"github.com/edgeos/edgeos/pkg/kubeconfig"
+	"github.com/edgeos/edgeos/pkg/leader"
 	"github.com/edgeos/edgeos/pkg/logforward"
 	"github.com/edgeos/edgeos/pkg/multicall"
 	"github.com/edgeos/edgeos/pkg/nodepassword"
@@ -190,8 +191,8 @@ func Run(ctx context.Context, cfg config.CompletedServer, ready func(), ownLogs 
 	}}
 	for _, c := range append([]component.Component{
 		apiserver,
-		component.Func{Label: "kube-controller-manager", Outlives: true, Fn: cp.ControllerManager},
-		component.Func{Label: "kube-scheduler", Outlives: true, Fn: cp.Scheduler},
+		s.elected(cs, cp.ControllerManagerElection(), component.Func{Label: "kube-controller-manager", Outlives: true, Fn: cp.ControllerManager}),
+		s.elected(cs, cp.SchedulerElection(), component.Func{Label: "kube-scheduler", Outlives: true, Fn: cp.Scheduler}),
 	}, append(s.bundled(cs, newEncryption, !ds.Embedded()), rm.components...)...) {
 		if err := m.Start(ctx, c); err != nil {
 			return err
@@ -248,6 +249,20 @@ func Run(ctx context.Context, cfg config.CompletedServer, ready func(), ownLogs 
 }
 
 // renewal keeps the server's certificates, and its node's, current while it
+// elected runs c while this server holds the Lease e names, when e asks
+// for an election: upstream's own would end this process, API server and
+// node included, at the first renewal that comes too late.
+func (s *Server) elected(cs kubernetes.Interface, e controlplane.Election, c component.Component) component.Component {
+	if !e.LeaderElect {
+		return c
+	}
+	return &leader.Group{
+		Client: cs, Lease: e.ResourceName, Namespace: e.ResourceNamespace, Identity: s.cfg.NodeName,
+		Timing:     leader.Timing{LeaseDuration: e.LeaseDuration.Duration, RenewDeadline: e.RenewDeadline.Duration, RetryPeriod: e.RetryPeriod.Duration},
+		Components: []component.Component{c},
+	}
+}
+
 // runs; the admin kubeconfig embeds one of them.
 func (s *Server) renewal(nodeLeaves []leafFile) *renewal.Renewer {
 	leaves := append(slices.Clone(s.certs.leaves), nodeLeaves...)

@@ -176,6 +176,19 @@ func (n *Node) kill() {
 	n.cmd = nil
 }
 
+// Running reports whether the process started last is still running.
+func (n *Node) Running() bool {
+	if n.cmd == nil {
+		return false
+	}
+	select {
+	case <-n.exited:
+		return false
+	default:
+		return true
+	}
+}
+
 // PID is the running edgeos process's.
 func (n *Node) PID() int {
 	n.c.t.Helper()

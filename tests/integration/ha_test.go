@@ -26,6 +26,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/utils/ptr"
 )
 
 // TestHA runs two servers on one PostgreSQL and an agent. The second
@@ -36,6 +37,10 @@ import (
 // the API answers through the other, the agent's node stays Ready through
 // it, new pods are scheduled and run, a Service keeps answering, edgeos's
 // controllers run on the other server, and the killed server comes back.
+// A server whose Leases are taken from it (as a renewal too late on a
+// loaded machine loses them) stops the controller-manager, the scheduler
+// and edgeos's controllers, goes on serving, and runs them again once it
+// holds the Leases again.
 func TestHA(t *testing.T) {
 	c := harness.New(t)
 	db := c.AddNode("db")
@@ -83,7 +88,8 @@ func runHA(t *testing.T, c *harness.Cluster, endpoint string, versions func() st
 	var tok string
 	start := func(n *harness.Node) kubernetes.Interface {
 		t.Helper()
-		args := []string{"--disable-agent", "--datastore-endpoint", endpoint}
+		// the scheduler's own election flags apply to the election edgeos runs
+		args := []string{"--disable-agent", "--datastore-endpoint", endpoint, "--kube-scheduler-arg", "leader-elect-lease-duration=20s"}
 		if n == s2 {
 			args = append(args, "--token", tok)
 		}
@@ -137,6 +143,13 @@ func runHA(t *testing.T, c *harness.Cluster, endpoint string, versions func() st
 			l, err := cs.CoordinationV1().Leases("kube-node-lease").Get(ctx, ag.Name, metav1.GetOptions{})
 			return err == nil && l.Spec.RenewTime != nil && l.Spec.RenewTime.After(killed), err
 		})
+		if down == s1 {
+			loseLeases(t, cs, up)
+			l, err := cs.CoordinationV1().Leases("kube-system").Get(context.Background(), "kube-scheduler", metav1.GetOptions{})
+			if err != nil || ptr.Deref(l.Spec.LeaseDurationSeconds, 0) != 20 {
+				t.Errorf("the scheduler's Lease, held by %s, started with leader-elect-lease-duration=20s: %v, %v", up.Name, l, err)
+			}
+		}
 		startWeb(t, cs, "after-"+down.Name, tc.lbPort) // its LoadBalancer address: from the servicelb on up
 		serviceAnswers(t, cs, ag)
 		if c := readyCondition(nodeReady(t, cs, ag.Name, time.Time{})); c.LastTransitionTime.After(killed) {
@@ -233,14 +246,79 @@ func checkSecondServer(t *testing.T, s1, s2 *harness.Node, cs1 kubernetes.Interf
 
 // holds reports whether server holds the Lease of edgeos's controllers.
 func holds(ctx context.Context, cs kubernetes.Interface, server string) (bool, error) {
-	l, err := cs.CoordinationV1().Leases("kube-system").Get(ctx, "edgeos-controllers", metav1.GetOptions{})
+	return holdsLease(ctx, cs, "edgeos-controllers", server)
+}
+
+func holdsLease(ctx context.Context, cs kubernetes.Interface, lease, server string) (bool, error) {
+	l, err := cs.CoordinationV1().Leases("kube-system").Get(ctx, lease, metav1.GetOptions{})
 	if err != nil {
 		return false, err
 	}
 	if l.Spec.HolderIdentity == nil || *l.Spec.HolderIdentity != server {
-		return false, fmt.Errorf("held by %v", l.Spec.HolderIdentity)
+		return false, fmt.Errorf("%s held by %v", lease, ptr.Deref(l.Spec.HolderIdentity, "nobody"))
 	}
 	return true, nil
+}
+
+// electedLeases are held by the server that runs the controller-manager,
+// the scheduler and edgeos's controllers.
+var electedLeases = []string{"kube-controller-manager", "kube-scheduler", "edgeos-controllers"}
+
+// loseLeases takes the elected Leases from server, the only one running,
+// renewing them as another holder until server has ended its three terms,
+// then gives them up. server must not exit, and must hold them again.
+func loseLeases(t *testing.T, cs kubernetes.Interface, server *harness.Node) {
+	t.Helper()
+	for _, l := range electedLeases {
+		eventually(t, server.Name+" holds "+l, func(ctx context.Context) (bool, error) { return holdsLease(ctx, cs, l, server.Name) })
+	}
+	const thief = "edgeos-test-thief"
+	ended := func() int { return strings.Count(server.Log(), "This server no longer leads") }
+	before := ended()
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		for range 300 { // bounded: about five minutes at most
+			for _, l := range electedLeases {
+				_ = setHolder(cs, l, thief)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	eventually(t, server.Name+" ends its terms once its Leases are taken", func(context.Context) (bool, error) {
+		if !server.Running() {
+			t.Fatalf("%s exited when its Leases were taken", server.Name)
+		}
+		n := ended() - before
+		return n >= len(electedLeases), fmt.Errorf("%d of %d terms ended", n, len(electedLeases))
+	})
+	close(stop)
+	<-stopped
+	for _, l := range electedLeases {
+		eventually(t, "the thief gives up "+l, func(context.Context) (bool, error) {
+			err := setHolder(cs, l, "")
+			return err == nil, err
+		})
+		eventually(t, server.Name+" holds "+l+" again", func(ctx context.Context) (bool, error) { return holdsLease(ctx, cs, l, server.Name) })
+	}
+}
+
+// setHolder writes holder into a Lease as a freshly renewed one; ""
+// leaves it free.
+func setHolder(cs kubernetes.Interface, lease, holder string) error {
+	ctx := context.Background()
+	l, err := cs.CoordinationV1().Leases("kube-system").Get(ctx, lease, metav1.GetOptions{})
+	if err != nil {
+		return err
+	}
+	now := metav1.NewMicroTime(time.Now())
+	l.Spec.HolderIdentity, l.Spec.RenewTime, l.Spec.AcquireTime = &holder, &now, &now
+	_, err = cs.CoordinationV1().Leases("kube-system").Update(ctx, l, metav1.UpdateOptions{})
+	return err
 }
 
 // startWeb creates a Deployment of one echo pod and its LoadBalancer
