@@ -3,6 +3,7 @@ package controlplane
 import (
 	"fmt"
 
+	"github.com/edgeos/edgeos/pkg/leader"
 	componentbaseconfig "k8s.io/component-base/config"
 	"k8s.io/klog/v2"
 	cmoptions "k8s.io/kubernetes/cmd/kube-controller-manager/app/options"
@@ -24,6 +25,11 @@ func (cp *ControlPlane) ControllerManagerElection() Election { return cp.cmElect
 // controller-manager's is.
 func (cp *ControlPlane) SchedulerElection() Election { return cp.schedElection }
 
+// ElectionTiming is e's timing for edgeos's elector.
+func ElectionTiming(e Election) leader.Timing {
+	return leader.Timing{LeaseDuration: e.LeaseDuration.Duration, RenewDeadline: e.RenewDeadline.Duration, RetryPeriod: e.RetryPeriod.Duration}
+}
+
 // takeElections keeps the components' elections and turns them off in
 // the components' own options.
 func (cp *ControlPlane) takeElections() error {
@@ -34,8 +40,14 @@ func (cp *ControlPlane) takeElections() error {
 	}
 	for component, e := range map[string]Election{"kube-controller-manager": cm, "kube-scheduler": sched} {
 		// the only lock upstream still has
-		if e.LeaderElect && e.ResourceLock != "leases" {
+		if !e.LeaderElect {
+			continue
+		}
+		if e.ResourceLock != "leases" {
 			return fmt.Errorf("%s: leader-elect-resource-lock %q: only leases is supported", component, e.ResourceLock)
+		}
+		if err := ElectionTiming(e).Check(); err != nil {
+			return fmt.Errorf("%s: leader election: %w", component, err)
 		}
 	}
 	cp.cmElection, cp.schedElection = cm, sched

@@ -60,9 +60,8 @@ func (g *Group) OutlivesStop() bool {
 	return false
 }
 
-// timing is g.Timing with upstream's defaults in its zero fields.
-func (g *Group) timing() Timing {
-	t := g.Timing
+// completed is t with upstream's defaults in its zero fields.
+func (t Timing) completed() Timing {
 	if t.LeaseDuration == 0 {
 		t.LeaseDuration = leaseDuration
 	}
@@ -73,6 +72,21 @@ func (g *Group) timing() Timing {
 		t.RetryPeriod = retryPeriod
 	}
 	return t
+}
+
+// Check refuses what the elector would refuse only once it runs, so that
+// a server refuses it before it starts.
+func (t Timing) Check() error {
+	c := t.completed()
+	switch {
+	case c.LeaseDuration < 0 || c.RenewDeadline < 0 || c.RetryPeriod < 0:
+		return fmt.Errorf("a negative duration in lease duration %s, renew deadline %s, retry period %s", c.LeaseDuration, c.RenewDeadline, c.RetryPeriod)
+	case c.LeaseDuration <= c.RenewDeadline:
+		return fmt.Errorf("the lease duration %s must be longer than the renew deadline %s", c.LeaseDuration, c.RenewDeadline)
+	case float64(c.RenewDeadline) <= leaderelection.JitterFactor*float64(c.RetryPeriod):
+		return fmt.Errorf("the renew deadline %s must be longer than %.1f retry periods (%s)", c.RenewDeadline, leaderelection.JitterFactor, c.RetryPeriod)
+	}
+	return nil
 }
 
 // Run is ready at once: a server that does not lead still serves.
@@ -99,7 +113,7 @@ func (g *Group) lead(ctx context.Context) error {
 	if ns == "" {
 		ns = metav1.NamespaceSystem
 	}
-	t := g.timing()
+	t := g.Timing.completed()
 	le, err := leaderelection.NewLeaderElector(leaderelection.LeaderElectionConfig{
 		Lock: &resourcelock.LeaseLock{
 			LeaseMeta:  metav1.ObjectMeta{Name: g.Lease, Namespace: ns},

@@ -258,7 +258,7 @@ func (s *Server) elected(cs kubernetes.Interface, e controlplane.Election, c com
 	}
 	return &leader.Group{
 		Client: cs, Lease: e.ResourceName, Namespace: e.ResourceNamespace, Identity: s.cfg.NodeName,
-		Timing:     leader.Timing{LeaseDuration: e.LeaseDuration.Duration, RenewDeadline: e.RenewDeadline.Duration, RetryPeriod: e.RetryPeriod.Duration},
+		Timing:     controlplane.ElectionTiming(e),
 		Components: []component.Component{c},
 	}
 }
