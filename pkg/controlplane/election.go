@@ -39,10 +39,10 @@ func (cp *ControlPlane) takeElections() error {
 		return err
 	}
 	for component, e := range map[string]Election{"kube-controller-manager": cm, "kube-scheduler": sched} {
-		// the only lock upstream still has
 		if !e.LeaderElect {
 			continue
 		}
+		// the only lock upstream still has
 		if e.ResourceLock != "leases" {
 			return fmt.Errorf("%s: leader-elect-resource-lock %q: only leases is supported", component, e.ResourceLock)
 		}

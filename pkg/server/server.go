@@ -248,7 +248,6 @@ func Run(ctx context.Context, cfg config.CompletedServer, ready func(), ownLogs 
 	}
 }
 
-// renewal keeps the server's certificates, and its node's, current while it
 // elected runs c while this server holds the Lease e names, when e asks
 // for an election: upstream's own would end this process, API server and
 // node included, at the first renewal that comes too late.
@@ -263,6 +262,7 @@ func (s *Server) elected(cs kubernetes.Interface, e controlplane.Election, c com
 	}
 }
 
+// renewal keeps the server's certificates, and its node's, current while it
 // runs; the admin kubeconfig embeds one of them.
 func (s *Server) renewal(nodeLeaves []leafFile) *renewal.Renewer {
 	leaves := append(slices.Clone(s.certs.leaves), nodeLeaves...)

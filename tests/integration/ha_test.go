@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -289,6 +290,8 @@ func loseLeases(t *testing.T, cs kubernetes.Interface, server *harness.Node) {
 			}
 		}
 	}()
+	stopThief := sync.OnceFunc(func() { close(stop); <-stopped })
+	defer stopThief() // also when the test fails on the way
 	eventually(t, server.Name+" ends its terms once its Leases are taken", func(context.Context) (bool, error) {
 		if !server.Running() {
 			t.Fatalf("%s exited when its Leases were taken", server.Name)
@@ -296,8 +299,7 @@ func loseLeases(t *testing.T, cs kubernetes.Interface, server *harness.Node) {
 		n := ended() - before
 		return n >= len(electedLeases), fmt.Errorf("%d of %d terms ended", n, len(electedLeases))
 	})
-	close(stop)
-	<-stopped
+	stopThief()
 	for _, l := range electedLeases {
 		eventually(t, "the thief gives up "+l, func(context.Context) (bool, error) {
 			err := setHolder(cs, l, "")
